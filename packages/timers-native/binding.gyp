@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "ptprof_timers",
+      "sources": ["src/binding.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+      ],
+      "cflags_cc": ["-std=c++20", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
+      "cflags_cc!": ["-std=gnu++17", "-std=c++17"],
+      "ldflags": ["-Wl,-z,now", "-lrt"],
+      "conditions": [
+        ["OS!='linux'", { "sources!": ["src/binding.cc"] }]
+      ]
+    }
+  ]
+}

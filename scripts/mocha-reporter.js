@@ -1,0 +1,18 @@
+'use strict';
+// Spec output for people, plus the run's counts written to $PTPROF_TEST_STATS for scripts/test.js,
+// which runs every test file in its own process (a profiler's state is process-wide) and sums them.
+const fs = require('node:fs');
+const Mocha = require('mocha');
+
+class PtprofReporter extends Mocha.reporters.Spec {
+  constructor(runner, options) {
+    super(runner, options);
+    runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
+      const out = process.env.PTPROF_TEST_STATS;
+      if (!out) return;
+      const { passes, failures, pending } = this.stats;
+      fs.writeFileSync(out, JSON.stringify({ passes, failures, pending }));
+    });
+  }
+}
+module.exports = PtprofReporter;
