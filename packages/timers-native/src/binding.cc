@@ -33,6 +33,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <dlfcn.h>
+#include <link.h>
+#include <cxxabi.h>
 
 #include <atomic>
 #include <cstdint>
@@ -105,6 +107,7 @@ struct PtprofSlot {
   std::atomic<bool> timer_valid{false};
   std::atomic<v8::Isolate*> isolate{nullptr};
   std::atomic<uint32_t> isolate_id{0};
+  char name[64] = {0};  // given at register() (e.g. "main", "worker 3"); written under registry_mu
   // SPSC ring: the producer is the signal handler on the slot's own thread (SIGPROF is blocked
   // while its handler runs, so there is one producer); the consumer is drain() under drain_mu.
   uint8_t* ring = nullptr;
@@ -120,10 +123,13 @@ struct PtprofSharedCell {
   PtprofRecord rec;
 };
 
+// A timer's id for JavaScript is gen * kPtprofMaxTimers + index: an entry freed by a thread's
+// cleanup hook and reused must not be deleted through a stale id held by someone else.
 struct PtprofTimer {
   timer_t id;
   int32_t tid;
   bool used;
+  uint32_t gen;
 };
 
 struct PtprofCodeEvent {
@@ -149,6 +155,9 @@ struct PtprofState {
   uint64_t dead_drops = 0;  // drops of slots already freed (registry_mu)
 
   std::atomic<bool> enabled{false};
+  // The period the process's sampler runs at (0: off). A mailbox, not a decision: a thread that
+  // registers while sampling reads it to arm its own timer at once (short-lived workers included).
+  std::atomic<double> sampling_period_ns{0};
   std::atomic<uint32_t> frames_limit{128};
   uint64_t ring_bytes = 256 * 1024;
 
@@ -525,7 +534,15 @@ static int ptprof_find_slot_locked(pid_t tid, int32_t state) {
 // Claims a free slot for tid (registry_mu held). Its ring is allocated here, outside any handler.
 static int ptprof_claim_locked(pid_t tid, v8::Isolate* isolate, uint32_t isolate_id) {
   int found = ptprof_find_slot_locked(tid, PTPROF_SLOT_ACTIVE);
-  if (found >= 0) return found;
+  if (found >= 0) {
+    // Claimed earlier as a plain thread (threads: 'all' rescans /proc/self/task) and now
+    // registering as a JS thread: the slot gains its isolate.
+    if (isolate != nullptr) {
+      g->slots[found].isolate_id.store(isolate_id, std::memory_order_relaxed);
+      g->slots[found].isolate.store(isolate, std::memory_order_release);
+    }
+    return found;
+  }
   for (int i = 0; i < kPtprofMaxSlots; i++) {
     PtprofSlot* s = &g->slots[i];
     if (s->state.load(std::memory_order_acquire) != PTPROF_SLOT_FREE) continue;
@@ -543,6 +560,7 @@ static int ptprof_claim_locked(pid_t tid, v8::Isolate* isolate, uint32_t isolate
     s->timer_valid.store(false, std::memory_order_relaxed);
     s->isolate.store(isolate, std::memory_order_relaxed);
     s->isolate_id.store(isolate_id, std::memory_order_relaxed);
+    s->name[0] = 0;
     s->tid.store(tid, std::memory_order_relaxed);
     s->state.store(PTPROF_SLOT_ACTIVE, std::memory_order_release);
     if (i + 1 > g->slot_high.load(std::memory_order_relaxed)) g->slot_high.store(i + 1, std::memory_order_release);
@@ -600,9 +618,12 @@ struct PtprofAddonData {
 static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool code_events = true;
+  std::string name;
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Value v = info[0].As<Napi::Object>().Get("codeEvents");
     if (v.IsBoolean()) code_events = v.As<Napi::Boolean>().Value();
+    Napi::Value nv = info[0].As<Napi::Object>().Get("name");
+    if (nv.IsString()) name = nv.As<Napi::String>().Utf8Value();
   }
   PtprofAddonData* data = env.GetInstanceData<PtprofAddonData>();
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
@@ -623,6 +644,9 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
     for (int k = 0; k < kPtprofMaxSlots; k++)
       if (g->isolates[k] == nullptr) { g->isolates[k] = isolate; g->isolate_ids[k] = iso_id; break; }
     slot = ptprof_claim_locked(tid, isolate, iso_id);
+    if (slot >= 0) {
+      snprintf(g->slots[slot].name, sizeof(g->slots[slot].name), "%s", name.c_str());
+    }
     if (slot == -2) return ptprof_throw_errno(env, "register(tid=" + std::to_string(tid) + ")", ENOMEM);
     if (slot < 0) return ptprof_throw_errno(env, "register(tid=" + std::to_string(tid) + "): no free slot", EAGAIN);
     data->reg = new PtprofThreadReg{tid, isolate, code_events};
@@ -688,14 +712,21 @@ static Napi::Value PtprofSetTimerValid(const Napi::CallbackInfo& info) {
 // 6. Timers
 // ---------------------------------------------------------------------------------------------
 
-// timerCreate(tid) -> id: a POSIX timer on thread tid's CPU clock that sends SIGPROF to tid
-// (SIGEV_THREAD_ID), disarmed. Go issue 35057: the signal goes to the thread that burned the CPU.
+// timerCreate(tid[, exclusive]) -> id: a POSIX timer on thread tid's CPU clock that sends SIGPROF
+// to tid (SIGEV_THREAD_ID), disarmed. Go issue 35057: the signal goes to the thread that burned
+// the CPU. With exclusive, returns -1 instead when this addon already holds a timer for tid: two
+// threads (the thread itself and the sampler's thread) may race to arm it, and two timers on one
+// thread would count its CPU twice.
 static Napi::Value PtprofTimerCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double tidd;
   if (!ptprof_arg_uint(info, 0, "timerCreate", "tid", &tidd)) return env.Undefined();
   pid_t tid = static_cast<pid_t>(tidd);
+  bool exclusive = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   std::lock_guard<std::mutex> lock(g->registry_mu);
+  if (exclusive)
+    for (int i = 0; i < kPtprofMaxTimers; i++)
+      if (g->timers[i].used && g->timers[i].tid == tid) return Napi::Number::New(env, -1);
   int slot = -1;
   for (int i = 0; i < kPtprofMaxTimers; i++)
     if (!g->timers[i].used) { slot = i; break; }
@@ -715,17 +746,21 @@ static Napi::Value PtprofTimerCreate(const Napi::CallbackInfo& info) {
   g->timers[slot].id = id;
   g->timers[slot].tid = tid;
   g->timers[slot].used = true;
-  return Napi::Number::New(env, slot);
+  g->timers[slot].gen++;
+  return Napi::Number::New(env, static_cast<double>(g->timers[slot].gen) * kPtprofMaxTimers + slot);
 }
 
 static PtprofTimer* ptprof_timer_arg(const Napi::CallbackInfo& info, const char* fn) {
   double id;
   if (!ptprof_arg_uint(info, 0, fn, "timer id", &id)) return nullptr;
-  if (id >= kPtprofMaxTimers || !g->timers[static_cast<int>(id)].used) {
-    ptprof_throw_errno(info.Env(), std::string(fn) + "(id=" + std::to_string(static_cast<int>(id)) + ")", EINVAL);
+  uint64_t full = static_cast<uint64_t>(id);
+  uint64_t index = full % kPtprofMaxTimers;
+  PtprofTimer* t = &g->timers[index];
+  if (!t->used || t->gen != full / kPtprofMaxTimers) {
+    ptprof_throw_errno(info.Env(), std::string(fn) + "(id=" + std::to_string(full) + "): no such timer", EINVAL);
     return nullptr;
   }
-  return &g->timers[static_cast<int>(id)];
+  return t;
 }
 
 static inline struct timespec ptprof_ts(double ns) {
@@ -875,18 +910,81 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// symbolizeNative(addr) -> { name, file } | null, via dladdr (not in the handler: at drain time).
+// symbolizeNative(addr) -> { name, file, offset } | null. Not in the handler: at drain time.
+// dladdr alone names the nearest exported symbol below addr even when addr lies in an unexported
+// function after it; dladdr1(RTLD_DL_SYMENT) gives the symbol's size, so a name is only given
+// when addr is inside that symbol. `name` is demangled; null when unknown (file is still given).
 static Napi::Value PtprofSymbolizeNative(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) return ptprof_throw_type(env, "symbolizeNative: addr must be a number");
   uint64_t addr = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
   Dl_info dl;
-  if (dladdr(reinterpret_cast<void*>(addr), &dl) == 0) return env.Null();
+  const ElfW(Sym)* sym = nullptr;
+  if (dladdr1(reinterpret_cast<void*>(addr), &dl, const_cast<void**>(reinterpret_cast<const void**>(&sym)), RTLD_DL_SYMENT) == 0) return env.Null();
   Napi::Object out = Napi::Object::New(env);
-  out.Set("name", dl.dli_sname ? Napi::Value(Napi::String::New(env, dl.dli_sname)) : env.Null());
+  uint64_t saddr = reinterpret_cast<uint64_t>(dl.dli_saddr);
+  bool inside = dl.dli_sname != nullptr && sym != nullptr && addr >= saddr && addr < saddr + (sym->st_size ? sym->st_size : 1);
+  if (inside) {
+    int status = 0;
+    char* dem = abi::__cxa_demangle(dl.dli_sname, nullptr, nullptr, &status);
+    out.Set("name", Napi::String::New(env, status == 0 && dem ? dem : dl.dli_sname));
+    free(dem);
+  } else {
+    out.Set("name", env.Null());
+  }
   out.Set("file", dl.dli_fname ? Napi::Value(Napi::String::New(env, dl.dli_fname)) : env.Null());
-  out.Set("offset", Napi::Number::New(env, static_cast<double>(addr - reinterpret_cast<uint64_t>(dl.dli_saddr ? dl.dli_saddr : dl.dli_fbase))));
+  out.Set("offset", Napi::Number::New(env, static_cast<double>(addr - (inside ? saddr : reinterpret_cast<uint64_t>(dl.dli_fbase)))));
   return out;
+}
+
+// threads() -> [{ tid, slot, isolateId, js, name, timerValid }] for every known thread.
+static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(g->registry_mu);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  int32_t high = g->slot_high.load();
+  for (int32_t i = 0; i < high; i++) {
+    PtprofSlot* s = &g->slots[i];
+    if (s->state.load() != PTPROF_SLOT_ACTIVE) continue;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", Napi::Number::New(env, s->tid.load()));
+    o.Set("slot", Napi::Number::New(env, i));
+    o.Set("isolateId", Napi::Number::New(env, s->isolate_id.load()));
+    o.Set("js", Napi::Boolean::New(env, s->isolate.load() != nullptr));
+    o.Set("name", Napi::String::New(env, s->name));
+    o.Set("timerValid", Napi::Boolean::New(env, s->timer_valid.load()));
+    out.Set(n++, o);
+  }
+  return out;
+}
+
+// timers() -> [{ id, tid }] for every timer this process's addon holds (any thread created it).
+static Napi::Value PtprofTimers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(g->registry_mu);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (int i = 0; i < kPtprofMaxTimers; i++) {
+    if (!g->timers[i].used) continue;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, static_cast<double>(g->timers[i].gen) * kPtprofMaxTimers + i));
+    o.Set("tid", Napi::Number::New(env, g->timers[i].tid));
+    out.Set(n++, o);
+  }
+  return out;
+}
+
+// setSamplingPeriod(ns) / samplingPeriod(): the process-wide mailbox described in PtprofState.
+static Napi::Value PtprofSetSamplingPeriod(const Napi::CallbackInfo& info) {
+  double ns;
+  if (!ptprof_arg_uint(info, 0, "setSamplingPeriod", "periodNs", &ns)) return info.Env().Undefined();
+  g->sampling_period_ns.store(ns, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+static Napi::Value PtprofSamplingPeriod(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), g->sampling_period_ns.load(std::memory_order_acquire));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1037,6 +1135,10 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   exports.Set("setEnabled", Napi::Function::New(env, PtprofSetEnabled, "setEnabled"));
   exports.Set("configure", Napi::Function::New(env, PtprofConfigure, "configure"));
   exports.Set("symbolizeNative", Napi::Function::New(env, PtprofSymbolizeNative, "symbolizeNative"));
+  exports.Set("threads", Napi::Function::New(env, PtprofThreads, "threads"));
+  exports.Set("timers", Napi::Function::New(env, PtprofTimers, "timers"));
+  exports.Set("setSamplingPeriod", Napi::Function::New(env, PtprofSetSamplingPeriod, "setSamplingPeriod"));
+  exports.Set("samplingPeriod", Napi::Function::New(env, PtprofSamplingPeriod, "samplingPeriod"));
   exports.Set("drain", Napi::Function::New(env, PtprofDrain, "drain"));
   return exports;
 }

@@ -63,15 +63,16 @@ export interface Binding {
   /** Who owns SIGPROF now (the inspector's profiler replaces handlers while it runs). */
   currentHandler(): HandlerOwner;
   /** Makes the calling JS thread known (a slot with its isolate) and starts JIT code events. */
-  register(opts?: { codeEvents?: boolean }): { tid: number; isolateId: number; slot: number };
+  register(opts?: { codeEvents?: boolean; name?: string }): { tid: number; isolateId: number; slot: number };
   unregister(): boolean;
   /** Makes another OS thread known, without a JS stack. */
   claimThread(tid: number): number;
   releaseThread(tid: number): boolean;
   /** The handler's view of "this thread's timer is valid" (Go's mp.profileTimerValid). */
   setTimerValid(tid: number, valid: boolean): boolean;
-  /** A disarmed POSIX timer on tid's CPU clock, delivering SIGPROF to tid. Returns its id. */
-  timerCreate(tid: number): number;
+  /** A disarmed POSIX timer on tid's CPU clock, delivering SIGPROF to tid. Returns its id; with
+   *  exclusive, -1 when a timer for tid already exists. */
+  timerCreate(tid: number, exclusive?: boolean): number;
   timerSettime(id: number, firstNs: number, periodNs: number): void;
   timerDelete(id: number): void;
   timerGetoverrun(id: number): number;
@@ -85,7 +86,15 @@ export interface Binding {
   monotonicNs(): number;
   setEnabled(on: boolean): void;
   configure(opts: { framesLimit?: number; ringBytes?: number }): void;
+  /** The native symbol containing addr (demangled), or only its file when no symbol covers it. */
   symbolizeNative(addr: number): { name: string | null; file: string | null; offset: number } | null;
+  /** Every known thread. */
+  threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
+  /** Every timer the addon holds in this process, whichever thread created it. */
+  timers(): { id: number; tid: number }[];
+  /** A process-wide mailbox: the period the sampler runs at (0: off), read by threads that register later. */
+  setSamplingPeriod(periodNs: number): void;
+  samplingPeriod(): number;
   drain(): RawDrain;
 }
 
