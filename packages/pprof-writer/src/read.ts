@@ -1,0 +1,215 @@
+// Reading pprof profiles back: decoding, `top` tables and per-thread totals. Works on any pprof
+// profile that has a 'samples' and/or 'cpu' sample type, not only on the ones this package writes.
+import * as zlib from 'node:zlib';
+import { Profile } from 'pprof-format';
+
+type Numeric = number | bigint;
+
+/** pprof-format decodes varints longer than 4 bytes as bigint; int64 fields may be negative. */
+export function toNumber(v: Numeric | undefined): number {
+  if (v === undefined) return 0;
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(64, v));
+  return v;
+}
+
+/** Decodes pprof bytes, gunzipping them first when they are gzipped. */
+export function decodePprof(buf: Uint8Array): Profile {
+  let bytes = buf;
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) bytes = zlib.gunzipSync(buf);
+  return Profile.decode(bytes);
+}
+
+/** The string at `index` of the profile's string table ('' when out of range). */
+export function stringAt(profile: Profile, index: Numeric): string {
+  return profile.stringTable.strings[toNumber(index)] ?? '';
+}
+
+export type SampleTypeName = 'cpu' | 'samples';
+
+/** Index of the sample type named `type` (e.g. 'cpu'), or throws. */
+export function sampleTypeIndex(profile: Profile, type: SampleTypeName | string): number {
+  const i = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === type);
+  if (i < 0) {
+    const have = profile.sampleType.map((t) => stringAt(profile, t.type)).join(', ');
+    throw new Error(`pprof-writer: profile has no sample type '${type}' (it has: ${have || 'none'})`);
+  }
+  return i;
+}
+
+/** Sum of one sample type over all samples. */
+export function sampleTotal(profile: Profile, type: SampleTypeName = 'cpu'): number {
+  const i = sampleTypeIndex(profile, type);
+  let total = 0;
+  for (const s of profile.sample) total += toNumber(s.value[i]);
+  return total;
+}
+
+export interface TopRow {
+  name: string;
+  file: string;
+  /** Value where this function was the leaf. */
+  flat: number;
+  flatPct: number;
+  /** Value of every sample with this function anywhere on its stack (counted once per sample). */
+  cum: number;
+  cumPct: number;
+}
+
+export interface TopOptions {
+  /** How many rows; default all. */
+  n?: number;
+  /** Which value to rank by; default 'cpu'. */
+  sampleType?: SampleTypeName;
+}
+
+/**
+ * Functions ranked by flat value (then cum, then name), grouped by (name, file). Percentages are of
+ * the total of the sample type over all samples (stackless samples included).
+ */
+export function topFunctions(profile: Profile, options: TopOptions = {}): TopRow[] {
+  const n = options.n ?? Infinity;
+  if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new TypeError('pprof-writer: options.n must be a number >= 0');
+  const vi = sampleTypeIndex(profile, options.sampleType ?? 'cpu');
+
+  const fnKey = new Map<string, string>(); // function id -> group key
+  for (const f of profile.function) {
+    fnKey.set(String(toNumber(f.id)), JSON.stringify([stringAt(profile, f.name), stringAt(profile, f.filename)]));
+  }
+  const locKeys = new Map<string, string[]>(); // location id -> group keys, leaf (innermost) first
+  for (const loc of profile.location) {
+    const keys = loc.line.map((l) => fnKey.get(String(toNumber(l.functionId))) ?? JSON.stringify(['?', '']));
+    if (keys.length === 0) keys.push(JSON.stringify([`0x${toNumber(loc.address).toString(16)}`, '']));
+    locKeys.set(String(toNumber(loc.id)), keys);
+  }
+
+  const flat = new Map<string, number>();
+  const cum = new Map<string, number>();
+  let total = 0;
+  for (const s of profile.sample) {
+    const v = toNumber(s.value[vi]);
+    total += v;
+    const seen = new Set<string>();
+    s.locationId.forEach((id, depth) => {
+      const keys = locKeys.get(String(toNumber(id))) ?? [JSON.stringify(['?', ''])];
+      keys.forEach((k, j) => {
+        if (depth === 0 && j === 0) flat.set(k, (flat.get(k) ?? 0) + v);
+        if (!seen.has(k)) {
+          seen.add(k);
+          cum.set(k, (cum.get(k) ?? 0) + v);
+        }
+      });
+    });
+  }
+
+  const pct = (x: number): number => (total === 0 ? 0 : (x / total) * 100);
+  const rows: TopRow[] = [...cum.keys()].map((k) => {
+    const [name, file] = JSON.parse(k) as [string, string];
+    const f = flat.get(k) ?? 0;
+    const c = cum.get(k) ?? 0;
+    return { name, file, flat: f, flatPct: pct(f), cum: c, cumPct: pct(c) };
+  });
+  rows.sort((a, b) => b.flat - a.flat || b.cum - a.cum || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return rows.slice(0, n);
+}
+
+/** Formats a value of `unit`: nanoseconds auto-scaled like pprof (`1.50s`, `20ms`), counts as integers. */
+export function formatValue(v: number, unit: 'nanoseconds' | 'count' = 'nanoseconds'): string {
+  if (unit === 'count') return String(Math.round(v));
+  const abs = Math.abs(v);
+  const scales: [number, string][] = [[3600e9, 'hrs'], [60e9, 'mins'], [1e9, 's'], [1e6, 'ms'], [1e3, 'us']];
+  let div = 1;
+  let suffix = 'ns';
+  for (const [d, s] of scales) {
+    if (abs >= d) { div = d; suffix = s; break; }
+  }
+  const text = (v / div).toFixed(2).replace(/\.?0+$/, '');
+  return text + suffix;
+}
+
+function formatPct(p: number): string {
+  if (p >= 99.995 && p <= 100.005) return '100%';
+  return p.toFixed(2) + '%';
+}
+
+export interface FormatTopOptions {
+  /** Unit of the rows' values; default 'nanoseconds' (use 'count' for sampleType 'samples'). */
+  unit?: 'nanoseconds' | 'count';
+}
+
+/**
+ * A table like `go tool pprof -top`:
+ *
+ *     Showing nodes accounting for 1.50s, 75.00% of 2s total
+ *           flat  flat%   sum%        cum   cum%
+ *          1.50s 75.00% 75.00%         2s   100%  fib (/app/x.js)
+ *
+ * `total` is the total of the sample type (see sampleTotal); rows come from topFunctions.
+ */
+export function formatTop(rows: readonly TopRow[], total: number, options: FormatTopOptions = {}): string {
+  const unit = options.unit ?? 'nanoseconds';
+  const fv = (v: number): string => formatValue(v, unit);
+  const pct = (x: number): number => (total === 0 ? 0 : (x / total) * 100);
+  let shown = 0;
+  for (const r of rows) shown += r.flat;
+  const out: string[] = [];
+  out.push(`Showing nodes accounting for ${fv(shown)}, ${formatPct(pct(shown))} of ${fv(total)} total`);
+  out.push(`${'flat'.padStart(10)} ${'flat%'.padStart(6)} ${'sum%'.padStart(6)} ${'cum'.padStart(10)} ${'cum%'.padStart(6)}`);
+  let sum = 0;
+  for (const r of rows) {
+    sum += r.flat;
+    const name = r.file ? `${r.name} (${r.file})` : r.name;
+    out.push(`${fv(r.flat).padStart(10)} ${formatPct(pct(r.flat)).padStart(6)} ${formatPct(pct(sum)).padStart(6)} `
+      + `${fv(r.cum).padStart(10)} ${formatPct(pct(r.cum)).padStart(6)}  ${name}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+export interface ThreadTotal {
+  /** The sample's `thread_id` label (numeric, or a string label parsed as a number); undefined when absent. */
+  threadId?: number;
+  /** The sample's `thread_name` label; undefined when absent. */
+  threadName?: string;
+  samples: number;
+  cpuNanos: number;
+}
+
+/**
+ * Per-thread totals, grouped by (thread_id, thread_name) labels, sorted by CPU (then samples)
+ * descending. Sample types that the profile lacks count as 0.
+ */
+export function threadTotals(profile: Profile): ThreadTotal[] {
+  const find = (t: string): number => profile.sampleType.findIndex((st) => stringAt(profile, st.type) === t);
+  const si = find('samples');
+  const ci = find('cpu');
+  const groups = new Map<string, ThreadTotal>();
+  for (const s of profile.sample) {
+    let threadId: number | undefined;
+    let threadName: string | undefined;
+    for (const l of s.label) {
+      const k = stringAt(profile, l.key);
+      if (k === 'thread_id') {
+        if (toNumber(l.str) !== 0) {
+          const parsed = Number(stringAt(profile, l.str));
+          threadId = Number.isFinite(parsed) ? parsed : undefined;
+        } else {
+          threadId = toNumber(l.num);
+        }
+      } else if (k === 'thread_name') {
+        threadName = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
+      }
+    }
+    const key = JSON.stringify([threadId ?? null, threadName ?? null]);
+    let g = groups.get(key);
+    if (!g) {
+      g = { samples: 0, cpuNanos: 0 };
+      if (threadId !== undefined) g.threadId = threadId;
+      if (threadName !== undefined) g.threadName = threadName;
+      groups.set(key, g);
+    }
+    if (si >= 0) g.samples += toNumber(s.value[si]);
+    if (ci >= 0) g.cpuNanos += toNumber(s.value[ci]);
+  }
+  return [...groups.values()].sort((a, b) => b.cpuNanos - a.cpuNanos || b.samples - a.samples
+    || (a.threadId ?? -1) - (b.threadId ?? -1));
+}

@@ -1,0 +1,58 @@
+// The input model of @ptprof/pprof-writer. It is this package's own: it knows nothing about
+// signals, timers or V8; whoever samples produces rows of this shape (see README.md).
+
+/** One stack frame. `line`/`column` are 1-based; absent or 0 means unknown. */
+export interface FrameInput {
+  /** Function name; '' is written as '(anonymous)'. */
+  name: string;
+  /** Script path or URL; absent or '' means unknown. */
+  file?: string;
+  /** Line of the function (its start line, as V8's code events report it). */
+  line?: number;
+  column?: number;
+}
+
+/** One row of the profile: a stack, how many samples it stands for, and its labels. */
+export interface SampleInput {
+  /**
+   * Leaf first: frames[0] is where the CPU was. An empty array is a sample without a stack; it is
+   * written with the single frame '(no stack)' (go tool pprof hides stackless samples in -raw/-tags).
+   */
+  frames: FrameInput[];
+  /** Number of samples (signals) this row stands for; a non-negative integer. */
+  count: number;
+  /** CPU time this row stands for, in nanoseconds; non-negative, rounded to whole ns when written. */
+  cpuNanos: number;
+  /**
+   * e.g. `{ thread_id: 1234, thread_name: 'main' }`. Numbers (integers) become pprof numeric
+   * labels (`num`), strings become string labels (`str`). A label whose value is '' is left out
+   * (pprof cannot tell it from the number 0).
+   */
+  labels?: Record<string, string | number>;
+}
+
+export interface ProfileInput {
+  samples: SampleInput[];
+  /** CPU nanoseconds of one sample period (1e9 / hz); > 0. */
+  periodNanos: number;
+  /** Wall-clock start of the profile, ns since the epoch. */
+  startTimeNanos?: bigint | number;
+  /** Wall-clock duration of the profile, ns. */
+  durationNanos?: number;
+  /** Free-form comments, e.g. "rate=100Hz", "dropped=0", "ptprof 0.1.0". */
+  comments?: string[];
+  /** Main binary path for the single mapping; default `process.execPath`. */
+  mappingFile?: string;
+}
+
+/** Options of `toFolded` / `writeFoldedFile`. */
+export interface FoldedOptions {
+  /** Which number ends each line: the sample count (default) or CPU nanoseconds. */
+  value?: 'samples' | 'cpu';
+  /**
+   * When set, the value of this label (e.g. 'thread_name') becomes an extra root frame written
+   * `[value]`, so that each thread gets its own tower in a flame graph. Rows without the label
+   * get `[?]`.
+   */
+  rootLabel?: string;
+}

@@ -1,0 +1,26 @@
+// Writing pprof files atomically: a temporary file in the same directory, then rename.
+import * as zlib from 'node:zlib';
+import type { Profile } from 'pprof-format';
+import { writeFileAtomic, writeFileAtomicSync } from './atomic';
+import { encodePprof, isProfile, toPprof } from './pprof';
+import type { ProfileInput } from './types';
+
+/**
+ * Writes the gzipped pprof of `input` to `path`. The bytes go to a temporary file next to `path`
+ * that is renamed over it, so `path` is either absent/old or complete; on error the temporary
+ * file is removed and the error is rethrown. The profile is built (and validated) before any file
+ * is touched.
+ */
+export async function writePprofFile(path: string, input: ProfileInput | Profile): Promise<void> {
+  const profile = isProfile(input) ? input : toPprof(input);
+  const raw = await profile.encodeAsync();
+  const gz = await new Promise<Buffer>((resolve, reject) => {
+    zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+  await writeFileAtomic(path, gz);
+}
+
+/** Synchronous writePprofFile. */
+export function writePprofFileSync(path: string, input: ProfileInput | Profile): void {
+  writeFileAtomicSync(path, encodePprof(input));
+}

@@ -1,0 +1,180 @@
+// encode -> decodePprof: every number and string of the input survives; ids and the string table
+// follow the pprof rules. The decoded Profile is read field by field here (not via the package's
+// own readers) so that a bug in those cannot hide a bug in the writer.
+import assert from 'node:assert/strict';
+import * as zlib from 'node:zlib';
+import type { Profile } from 'pprof-format';
+import { decodePprof, encodePprof, toPprof, type FrameInput, type ProfileInput } from '../src';
+import { handMadeProfile, randomProfile } from './helpers';
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(BigInt.asIntN(64, v)) : v);
+
+interface Back {
+  frames: Required<FrameInput>[];
+  count: number;
+  cpu: number;
+  labels: Record<string, string | number>;
+}
+
+/** Rebuilds the input rows from a decoded profile. */
+function rowsOf(p: Profile): Back[] {
+  const s = (i: number | bigint): string => {
+    const str = p.stringTable.strings[num(i)];
+    assert.notEqual(str, undefined, `string index ${i} out of range`);
+    return str!;
+  };
+  const fns = new Map(p.function.map((f) => [num(f.id), f]));
+  const locs = new Map(p.location.map((l) => [num(l.id), l]));
+  return p.sample.map((smp) => {
+    const frames = smp.locationId.map((id) => {
+      const loc = locs.get(num(id));
+      assert.ok(loc, `location ${id} exists`);
+      assert.equal(num(loc.mappingId), 1);
+      assert.equal(loc.line.length, 1, 'one Line per Location');
+      const line = loc.line[0]!;
+      const fn = fns.get(num(line.functionId));
+      assert.ok(fn, `function ${line.functionId} exists`);
+      assert.equal(s(fn.systemName), s(fn.name), 'system_name = name');
+      assert.equal(num(fn.startLine), num(line.line), 'start_line is the frame line');
+      return { name: s(fn.name), file: s(fn.filename), line: num(line.line), column: num(line.column) };
+    });
+    const labels: Record<string, string | number> = {};
+    for (const l of smp.label) {
+      const key = s(l.key);
+      assert.ok(!(key in labels), `label ${key} once per sample`);
+      labels[key] = num(l.str) !== 0 ? s(l.str) : num(l.num);
+    }
+    assert.equal(smp.value.length, 2);
+    return { frames, count: num(smp.value[0]!), cpu: num(smp.value[1]!), labels };
+  });
+}
+
+function expectedRows(input: ProfileInput): Back[] {
+  return input.samples.map((r) => ({
+    frames: r.frames.map((f) => ({ name: f.name, file: f.file ?? '', line: f.line ?? 0, column: f.column ?? 0 })),
+    count: r.count,
+    cpu: Math.round(r.cpuNanos),
+    labels: { ...r.labels },
+  }));
+}
+
+function assertWellFormed(p: Profile): void {
+  const strings = p.stringTable.strings;
+  assert.equal(strings[0], '', 'string table starts with ""');
+  assert.equal(new Set(strings).size, strings.length, 'string table deduplicated');
+  for (const [what, list] of [['mapping', p.mapping], ['location', p.location], ['function', p.function]] as const) {
+    const ids = list.map((x) => num(x.id));
+    assert.deepEqual(ids, ids.map((_, i) => i + 1), `${what} ids are 1..n`);
+  }
+}
+
+describe('round trip: encodePprof -> decodePprof', () => {
+  it('keeps every count, cpu ns, label, name, file, line, column of the hand-made profile', () => {
+    const input = handMadeProfile();
+    const buf = encodePprof(input);
+    assert.deepEqual([...buf.subarray(0, 2)], [0x1f, 0x8b], 'gzipped');
+    const p = decodePprof(buf);
+    assertWellFormed(p);
+    assert.deepEqual(rowsOf(p), expectedRows(input));
+  });
+
+  it('keeps period, period type, sample types, time, duration, comments and the mapping', () => {
+    const input = handMadeProfile();
+    const p = decodePprof(encodePprof(input));
+    const s = (i: number | bigint): string => p.stringTable.strings[num(i)]!;
+    assert.deepEqual(p.sampleType.map((t) => [s(t.type), s(t.unit)]), [['samples', 'count'], ['cpu', 'nanoseconds']]);
+    assert.ok(p.periodType);
+    assert.deepEqual([s(p.periodType.type), s(p.periodType.unit)], ['cpu', 'nanoseconds']);
+    assert.equal(num(p.period), input.periodNanos);
+    assert.equal(BigInt(p.timeNanos), input.startTimeNanos);
+    assert.equal(num(p.durationNanos), input.durationNanos);
+    assert.deepEqual(p.comment.map(s), input.comments);
+    assert.equal(s(p.defaultSampleType), 'cpu');
+    assert.equal(p.mapping.length, 1);
+    const m = p.mapping[0]!;
+    assert.equal(num(m.id), 1);
+    assert.equal(s(m.filename), input.mappingFile);
+    assert.equal(m.hasFunctions, true);
+  });
+
+  it('creates one location per distinct frame and one function per distinct (name, file, line)', () => {
+    const input = randomProfile(7, 300);
+    const p = toPprof(input);
+    const locKeys = new Set<string>();
+    const fnKeys = new Set<string>();
+    for (const r of input.samples) {
+      for (const f of r.frames) {
+        locKeys.add(JSON.stringify([f.name, f.file, f.line, f.column]));
+        fnKeys.add(JSON.stringify([f.name, f.file, f.line]));
+      }
+    }
+    assert.equal(p.location.length, locKeys.size);
+    assert.equal(p.function.length, fnKeys.size);
+    assertWellFormed(p);
+  });
+
+  it('round-trips a random profile of 500 rows (rows without duplicates stay in order)', () => {
+    const input = randomProfile(12345, 500);
+    const p = decodePprof(encodePprof(input));
+    assertWellFormed(p);
+    // Merge the expected rows independently: key = frames + labels.
+    const merged = new Map<string, Back>();
+    for (const r of expectedRows(input)) {
+      const key = JSON.stringify([r.frames, r.labels]);
+      const m = merged.get(key);
+      if (m) { m.count += r.count; m.cpu += r.cpu; } else merged.set(key, { ...r });
+    }
+    assert.deepEqual(rowsOf(p), [...merged.values()]);
+  });
+
+  it('keeps numbers beyond 32 bits, negative numeric labels, unicode and a number-typed start time', () => {
+    const start = 1_712_345_678_901 * 1e6; // Date.now() * 1e6, a float above 2^53
+    const input: ProfileInput = {
+      periodNanos: 1e9 / 3, // not an integer: written rounded
+      startTimeNanos: start,
+      durationNanos: 86_400e9,
+      samples: [
+        { frames: [{ name: 'ünïcødé ƒ → 日本', file: '/tmp/ñ/a b.js', line: 123_456, column: 65_000 }],
+          count: 3_000_000_000, cpuNanos: 5_000_000_000_123.4, labels: { offset: -5, big: 2 ** 40 + 3, s: 'x' } },
+      ],
+    };
+    const p = decodePprof(encodePprof(input));
+    assert.equal(num(p.period), 333_333_333);
+    assert.equal(BigInt(p.timeNanos), BigInt(start));
+    assert.equal(num(p.durationNanos), 86_400e9);
+    assert.deepEqual(rowsOf(p), expectedRows(input));
+  });
+
+  it('decodes an uncompressed profile too, and the gzip member is the protobuf of toPprof', () => {
+    const input = handMadeProfile();
+    const raw = toPprof(input).encode();
+    assert.deepEqual(zlib.gunzipSync(encodePprof(input)), Buffer.from(raw));
+    assert.deepEqual(rowsOf(decodePprof(Buffer.from(raw))), expectedRows(input));
+  });
+
+  it('defaults the mapping to process.execPath and leaves time/duration 0 when not given', () => {
+    const p = decodePprof(encodePprof({ periodNanos: 1e6, samples: [{ frames: [{ name: 'f' }], count: 1, cpuNanos: 1e6 }] }));
+    assert.equal(p.stringTable.strings[num(p.mapping[0]!.filename)], process.execPath);
+    assert.equal(num(p.timeNanos), 0);
+    assert.equal(num(p.durationNanos), 0);
+    assert.deepEqual(p.comment, []);
+    assert.deepEqual(rowsOf(p)[0]!.labels, {});
+  });
+
+  it('writes an empty frames array as the single frame "(no stack)" and an empty name as "(anonymous)"', () => {
+    const p = toPprof({ periodNanos: 1e6, samples: [
+      { frames: [], count: 2, cpuNanos: 2e6 },
+      { frames: [{ name: '', file: '/a.js', line: 1 }], count: 1, cpuNanos: 1e6 },
+    ] });
+    const rows = rowsOf(p);
+    assert.deepEqual(rows[0]!.frames, [{ name: '(no stack)', file: '', line: 0, column: 0 }]);
+    assert.equal(rows[1]!.frames[0]!.name, '(anonymous)');
+  });
+
+  it('writes a profile with no samples', () => {
+    const p = decodePprof(encodePprof({ periodNanos: 1e7, samples: [] }));
+    assertWellFormed(p);
+    assert.equal(p.sample.length, 0);
+    assert.equal(p.sampleType.length, 2);
+  });
+});
