@@ -1,1 +1,30 @@
-export {};
+export { Sampler, registerCurrentThread, runningSampler, jsThreadName } from './sampler';
+export type { SamplerOptions, ThreadsMode } from './sampler';
+export type { Frame, Profile, ProfileSample, ProfileStats, ThreadSummary } from './profile';
+export { ProfileBuilder } from './profile';
+export { TimerLifecycle, armThreadTimer, firstExpiryNs, periodForHz } from './lifecycle';
+export type { TimerBackend, Rng } from './lifecycle';
+export { CodeMap, parseCodeName } from './codemap';
+export type { FunctionInfo } from './codemap';
+export { Symbolizer, PSEUDO } from './symbolizer';
+export { listTids, threadComm } from './threads';
+
+import { Sampler, type SamplerOptions } from './sampler';
+import type { Profile } from './profile';
+
+/** Starts sampling this process; returns the sampler (call .stop() for the profile). */
+export function start(opts: SamplerOptions = {}): Sampler {
+  return new Sampler(opts).start();
+}
+
+/** Samples while fn runs (it may be async) and returns fn's result with the profile. */
+export async function profile<T>(fn: () => T | Promise<T>, opts: SamplerOptions = {}): Promise<{ result: T; profile: Profile }> {
+  const s = start(opts);
+  try {
+    const result = await fn();
+    return { result, profile: s.stop() };
+  } catch (err) {
+    if (s.isRunning) s.stop();
+    throw err;
+  }
+}

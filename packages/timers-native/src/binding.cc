@@ -151,6 +151,7 @@ struct PtprofState {
   PtprofSharedCell shared[kPtprofSharedCells];
   std::atomic<uint64_t> shared_enqueue{0};
   uint64_t shared_dequeue = 0;  // consumer only
+  std::atomic<uint64_t> shared_dequeue_published{0};  // shared_dequeue, readable without drain_mu
   std::atomic<uint64_t> shared_drops{0};
   uint64_t dead_drops = 0;  // drops of slots already freed (registry_mu)
 
@@ -975,6 +976,20 @@ static Napi::Value PtprofTimers(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// sharedPending() -> records waiting in the shared ring: a thread with no slot is burning CPU.
+// One atomic read, cheap enough to poll often; the sampler drains and arms that thread at once.
+static Napi::Value PtprofSharedPending(const Napi::CallbackInfo& info) {
+  uint64_t enq = g->shared_enqueue.load(std::memory_order_relaxed);
+  uint64_t deq = g->shared_dequeue_published.load(std::memory_order_relaxed);
+  return Napi::Number::New(info.Env(), static_cast<double>(enq > deq ? enq - deq : 0));
+}
+
+// signalCount() -> SIGPROFs the handler has seen since load (one atomic read). CPU-clock timers
+// do not fire in an idle process, so an unchanged count means nothing is burning CPU.
+static Napi::Value PtprofSignalCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g->signals.load(std::memory_order_relaxed)));
+}
+
 // setSamplingPeriod(ns) / samplingPeriod(): the process-wide mailbox described in PtprofState.
 static Napi::Value PtprofSetSamplingPeriod(const Napi::CallbackInfo& info) {
   double ns;
@@ -991,20 +1006,29 @@ static Napi::Value PtprofSamplingPeriod(const Napi::CallbackInfo& info) {
 // 7. Drain
 // ---------------------------------------------------------------------------------------------
 //
-// drain() -> { count, ints, nums, frames, events, names, counters }
+// drain() -> { count, ints, nums, frames, events, names, threads, counters }
 //   ints   Int32Array   count x 8: tid, code, overrun, flags, vmState, nframes, isolateId, 0
 //   nums   Float64Array count x 4: timeNs, codeSeq, pc, externalCallback
 //   frames Float64Array all frame addresses, record after record (user-space addresses are below
 //          2^48, exact in a double)
 //   events Float64Array eventCount x 6: seq, type, codeType, isolateId, start, len|newStart
 //   names  string[]     one per event ('' unless CODE_ADDED)
+//   threads {tid, isolateId, js, name}[] for every slot drained (live or exited)
 // One copy per drain and no object per record or frame.
 
 static constexpr int kPtprofInts = 8;
 static constexpr int kPtprofNums = 4;
 static constexpr int kPtprofEv = 7;
 
+struct PtprofDrainSlot {
+  int32_t tid;
+  uint32_t isolate_id;
+  bool js;
+  std::string name;
+};
+
 struct PtprofDrainOut {
+  std::vector<PtprofDrainSlot> slots;
   std::vector<int32_t> ints;
   std::vector<double> nums;
   std::vector<double> frames;
@@ -1058,6 +1082,9 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
       PtprofSlot* s = &g->slots[i];
       int32_t st = s->state.load(std::memory_order_acquire);
       if (st == PTPROF_SLOT_FREE) continue;
+      // Names travel with the drain: a worker that exited since the last drain is gone from
+      // threads() by the time its records are read.
+      out.slots.push_back({s->tid.load(), s->isolate_id.load(), s->isolate_id.load() != 0, s->name});
       ptprof_drain_slot(s, &out, &tmp);
       slot_drops += s->drops.load(std::memory_order_relaxed);
       if (st == PTPROF_SLOT_DEAD) {
@@ -1079,6 +1106,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
       g->shared_dequeue++;
       ptprof_emit(&out, r, nullptr);
     }
+    g->shared_dequeue_published.store(g->shared_dequeue, std::memory_order_relaxed);
   }
   size_t n = out.ints.size() / kPtprofInts;
   Napi::Object res = Napi::Object::New(env);
@@ -1097,6 +1125,16 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
     names.Set(static_cast<uint32_t>(i), Napi::String::New(env, e.name));
   }
   res.Set("events", ptprof_typed<double, Napi::Float64Array>(env, ev));
+  Napi::Array slots = Napi::Array::New(env, out.slots.size());
+  for (size_t i = 0; i < out.slots.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", Napi::Number::New(env, out.slots[i].tid));
+    o.Set("isolateId", Napi::Number::New(env, out.slots[i].isolate_id));
+    o.Set("js", Napi::Boolean::New(env, out.slots[i].js));
+    o.Set("name", Napi::String::New(env, out.slots[i].name));
+    slots.Set(static_cast<uint32_t>(i), o);
+  }
+  res.Set("threads", slots);
   res.Set("names", names);
   Napi::Object c = Napi::Object::New(env);
   c.Set("signals", Napi::Number::New(env, static_cast<double>(g->signals.load())));
@@ -1139,6 +1177,8 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   exports.Set("timers", Napi::Function::New(env, PtprofTimers, "timers"));
   exports.Set("setSamplingPeriod", Napi::Function::New(env, PtprofSetSamplingPeriod, "setSamplingPeriod"));
   exports.Set("samplingPeriod", Napi::Function::New(env, PtprofSamplingPeriod, "samplingPeriod"));
+  exports.Set("signalCount", Napi::Function::New(env, PtprofSignalCount, "signalCount"));
+  exports.Set("sharedPending", Napi::Function::New(env, PtprofSharedPending, "sharedPending"));
   exports.Set("drain", Napi::Function::New(env, PtprofDrain, "drain"));
   return exports;
 }

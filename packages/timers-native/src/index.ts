@@ -52,6 +52,8 @@ export interface RawDrain {
   frames: Float64Array;
   events: Float64Array;
   names: string[];
+  /** The known threads whose rings were read (including ones that exited since the last drain). */
+  threads: { tid: number; isolateId: number; js: boolean; name: string }[];
   counters: DrainCounters;
 }
 
@@ -95,6 +97,10 @@ export interface Binding {
   /** A process-wide mailbox: the period the sampler runs at (0: off), read by threads that register later. */
   setSamplingPeriod(periodNs: number): void;
   samplingPeriod(): number;
+  /** Records waiting from threads without a slot (cheap: one atomic read). */
+  sharedPending(): number;
+  /** SIGPROFs seen since load (cheap: one atomic read). */
+  signalCount(): number;
   drain(): RawDrain;
 }
 

@@ -1,0 +1,129 @@
+// The sampler's profile model, and its builder: memory grows with unique stacks, not samples.
+// Structurally it is what @ptprof/pprof-writer takes (ProfileInput), but neither package imports
+// the other.
+
+export interface Frame {
+  name: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export interface ProfileSample {
+  /** Leaf first: frames[0] is where the CPU was. */
+  frames: Frame[];
+  /** Signals kept for this stack on this thread. */
+  count: number;
+  /** CPU time they stand for: sum of (1 + si_overrun) x period. */
+  cpuNanos: number;
+  labels: { thread_id: number; thread_name: string };
+}
+
+export interface ThreadSummary {
+  tid: number;
+  name: string;
+  /** The thread had a JS isolate (main thread or a worker). */
+  js: boolean;
+  count: number;
+  cpuNanos: number;
+}
+
+export interface ProfileStats {
+  /** Records drained from the rings (every SIGPROF from our timers while recording). */
+  records: number;
+  /** Records kept by validSIGPROF. */
+  kept: number;
+  /** Records dropped by validSIGPROF, by source: a thread keeps one source only. */
+  filtered: { setitimer: number; timer_create: number };
+  /** Records lost because a ring was full (counted by the signal handler). */
+  dropped: { ring: number; shared: number };
+  /** SIGPROFs from other senders (SI_TKILL, SI_USER...), passed to their owner. */
+  foreign: number;
+  /** Timer signals that arrived after recording stopped. */
+  late: number;
+  /** Times another handler had replaced ours and ours was put back. */
+  handlerRestored: number;
+  /** JS frames that no code event covered. */
+  unresolvedFrames: number;
+  jsFrames: number;
+}
+
+export interface Profile {
+  samples: ProfileSample[];
+  /** The period at stop, in CPU ns (1e9 / hz). cpuNanos of samples are exact whatever the rate was. */
+  periodNanos: number;
+  hz: number;
+  mode: 'all' | 'js';
+  /** Wall clock at start, ns since the epoch. */
+  startTimeNanos: bigint;
+  durationNanos: number;
+  threads: ThreadSummary[];
+  stats: ProfileStats;
+  /** Human-readable facts for the profile's comments (rate, mode, drops, filter counts). */
+  comments: string[];
+}
+
+export function emptyStats(): ProfileStats {
+  return {
+    records: 0,
+    kept: 0,
+    filtered: { setitimer: 0, timer_create: 0 },
+    dropped: { ring: 0, shared: 0 },
+    foreign: 0,
+    late: 0,
+    handlerRestored: 0,
+    unresolvedFrames: 0,
+    jsFrames: 0,
+  };
+}
+
+export class ProfileBuilder {
+  private readonly stacks = new Map<string, ProfileSample>();
+  private readonly frameIds = new Map<Frame, number>();
+  private readonly threads = new Map<number, ThreadSummary>();
+
+  private frameId(f: Frame): number {
+    let id = this.frameIds.get(f);
+    if (id === undefined) {
+      id = this.frameIds.size;
+      this.frameIds.set(f, id);
+    }
+    return id;
+  }
+
+  /**
+   * Adds count signals worth cpuNanos on thread tid with this stack. Frames are compared by
+   * identity: the symbolizer hands out one Frame object per function.
+   */
+  add(tid: number, threadName: string, js: boolean, frames: Frame[], count: number, cpuNanos: number): void {
+    let key = `${tid}|${threadName}`;
+    for (const f of frames) key += ',' + this.frameId(f);
+    let s = this.stacks.get(key);
+    if (!s) {
+      s = { frames, count: 0, cpuNanos: 0, labels: { thread_id: tid, thread_name: threadName } };
+      this.stacks.set(key, s);
+    }
+    s.count += count;
+    s.cpuNanos += cpuNanos;
+    let t = this.threads.get(tid);
+    if (!t) {
+      t = { tid, name: threadName, js, count: 0, cpuNanos: 0 };
+      this.threads.set(tid, t);
+    }
+    t.js = t.js || js;
+    t.count += count;
+    t.cpuNanos += cpuNanos;
+  }
+
+  get uniqueStacks(): number {
+    return this.stacks.size;
+  }
+
+  samples(): ProfileSample[] {
+    return [...this.stacks.values()];
+  }
+
+  threadSummaries(): ThreadSummary[] {
+    return [...this.threads.values()].sort((a, b) => b.cpuNanos - a.cpuNanos);
+  }
+}

@@ -1,0 +1,156 @@
+// Turns drained records into frames.
+//
+// Code moves during full GCs, so a sample is resolved against the code map as it was when the
+// sample was taken: events carry a sequence number, each record carries the last one published
+// before it, and events are replayed in order up to each record's number (DESIGN.md: resolving
+// after a move was 10% correct under forced compaction).
+import * as path from 'node:path';
+import { CODE_ADDED, CODE_MOVED, CODE_REMOVED, NUMS_PER_EVENT, type RawDrain } from '@ptprof/timers-native';
+import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
+import type { Frame } from './profile';
+
+/** What the symbolizer needs from the native layer. */
+export interface NativeSymbols {
+  symbolizeNative(addr: number): { name: string | null; file: string | null; offset: number } | null;
+}
+
+export interface CodeEventLog {
+  seq: number[];
+  type: number[];
+  isolateId: number[];
+  start: number[];
+  len: number[];
+  newStart: number[];
+  name: string[];
+}
+
+/** v8::StateTag */
+export const VM_JS = 0;
+export const VM_GC = 1;
+export const VM_PARSER = 2;
+export const VM_BYTECODE_COMPILER = 3;
+export const VM_COMPILER = 4;
+export const VM_OTHER = 5;
+export const VM_EXTERNAL = 6;
+export const VM_ATOMICS_WAIT = 7;
+export const VM_IDLE = 8;
+
+export const PSEUDO = {
+  gc: { name: '(garbage collector)' },
+  compiler: { name: '(compiler)' },
+  program: { name: '(program)' },
+  native: { name: '(native)' },
+  atomicsWait: { name: '(atomics wait)' },
+  idle: { name: '(idle)' },
+  unknown: { name: '(unknown)' },
+  truncated: { name: '(truncated)' },
+} satisfies Record<string, Frame>;
+
+export class Symbolizer {
+  private readonly maps = new Map<number, CodeMap>();
+  private readonly frames = new WeakMap<FunctionInfo, Frame>();
+  private readonly nativeFrames = new Map<number, Frame>();
+  private readonly threadFrames = new Map<string, Frame>();
+  private readonly libFrames = new Map<string, Frame>();
+  private events: CodeEventLog = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
+  private next = 0;
+  /** The highest event sequence number received so far. */
+  maxSeq = 0;
+
+  constructor(private readonly native: NativeSymbols) {}
+
+  /** Queues a drain's code events (in sequence order) for replay. */
+  addEvents(raw: Pick<RawDrain, 'events' | 'names'>): void {
+    const e = raw.events;
+    for (let i = 0; i < raw.names.length; i++) {
+      const o = i * NUMS_PER_EVENT;
+      this.events.seq.push(e[o]);
+      this.events.type.push(e[o + 1]);
+      this.events.isolateId.push(e[o + 3]);
+      this.events.start.push(e[o + 4]);
+      this.events.len.push(e[o + 5]);
+      this.events.newStart.push(e[o + 6]);
+      this.events.name.push(raw.names[i]);
+      if (e[o] > this.maxSeq) this.maxSeq = e[o];
+    }
+  }
+
+  /** Applies queued events with seq <= upTo. */
+  replay(upTo: number): void {
+    const ev = this.events;
+    let i = this.next;
+    while (i < ev.seq.length && ev.seq[i] <= upTo) {
+      const iso = ev.isolateId[i];
+      let map = this.maps.get(iso);
+      if (!map) {
+        map = new CodeMap();
+        this.maps.set(iso, map);
+      }
+      const type = ev.type[i];
+      if (type === CODE_ADDED) map.add(ev.start[i], ev.len[i], parseCodeName(ev.name[i]));
+      else if (type === CODE_MOVED) map.move(ev.start[i], ev.newStart[i]);
+      else if (type === CODE_REMOVED) map.remove(ev.start[i]);
+      i++;
+    }
+    this.next = i;
+    if (i > 4096 && i === ev.seq.length) {
+      this.events = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
+      this.next = 0;
+    } else if (i > 65536) {
+      for (const k of Object.keys(ev) as (keyof CodeEventLog)[]) (ev[k] as unknown[]).splice(0, i);
+      this.next = 0;
+    }
+  }
+
+  /** Forgets the code of isolates that no longer exist. */
+  retainIsolates(alive: ReadonlySet<number>): void {
+    for (const id of [...this.maps.keys()]) if (!alive.has(id)) this.maps.delete(id);
+  }
+
+  codeMapSize(isolateId: number): number {
+    return this.maps.get(isolateId)?.size ?? 0;
+  }
+
+  /** The frame for a JS code address, or undefined when no code event covers it. */
+  jsFrame(isolateId: number, addr: number): Frame | undefined {
+    const info = this.maps.get(isolateId)?.lookup(addr);
+    if (!info) return undefined;
+    let f = this.frames.get(info);
+    if (!f) {
+      f = info.file ? { name: info.name, file: info.file, line: info.line, column: info.column } : { name: info.name };
+      this.frames.set(info, f);
+    }
+    return f;
+  }
+
+  /** A native function by address (dladdr with the symbol's size), or its library in brackets. */
+  nativeFrame(addr: number): Frame | undefined {
+    let f = this.nativeFrames.get(addr);
+    if (f) return f;
+    const s = this.native.symbolizeNative(addr);
+    if (!s) return undefined;
+    if (s.name) {
+      f = { name: s.name, file: s.file ?? undefined };
+    } else if (s.file) {
+      const lib = `[${path.basename(s.file)}]`;
+      f = this.libFrames.get(lib);
+      if (!f) {
+        f = { name: lib, file: s.file };
+        this.libFrames.set(lib, f);
+      }
+    } else return undefined;
+    if (this.nativeFrames.size > 200_000) this.nativeFrames.clear();
+    this.nativeFrames.set(addr, f);
+    return f;
+  }
+
+  /** The root frame that names a thread without a JS stack. */
+  threadFrame(name: string): Frame {
+    let f = this.threadFrames.get(name);
+    if (!f) {
+      f = { name: `(thread ${name})` };
+      this.threadFrames.set(name, f);
+    }
+    return f;
+  }
+}
