@@ -46,6 +46,11 @@ export interface ProfileStats {
   /** JS frames that no code event covered. */
   unresolvedFrames: number;
   jsFrames: number;
+  /** JIT code events replayed during this profile, and the moves among them. */
+  codeEvents: number;
+  codeMoves: number;
+  /** Distinct (thread, stack) rows: what the profile's memory grows with. */
+  uniqueStacks: number;
 }
 
 export interface Profile {
@@ -74,13 +79,17 @@ export function emptyStats(): ProfileStats {
     handlerRestored: 0,
     unresolvedFrames: 0,
     jsFrames: 0,
+    codeEvents: 0,
+    codeMoves: 0,
+    uniqueStacks: 0,
   };
 }
 
 export class ProfileBuilder {
-  private readonly stacks = new Map<string, ProfileSample>();
+  private readonly stacks = new Map<string, { tid: number; frames: Frame[]; count: number; cpuNanos: number }>();
   private readonly frameIds = new Map<Frame, number>();
   private readonly threads = new Map<number, ThreadSummary>();
+  private readonly named = new Set<number>();
 
   private frameId(f: Frame): number {
     let id = this.frameIds.get(f);
@@ -91,25 +100,43 @@ export class ProfileBuilder {
     return id;
   }
 
+  private thread(tid: number): ThreadSummary {
+    let t = this.threads.get(tid);
+    if (!t) {
+      t = { tid, name: `thread ${tid}`, js: false, count: 0, cpuNanos: 0 };
+      this.threads.set(tid, t);
+    }
+    return t;
+  }
+
+  /**
+   * Names a thread. A name given at registration ('main', 'worker 3') wins over the kernel's comm
+   * name, whenever each is learnt: a worker sampled as a plain thread before it registered keeps
+   * one name for all its samples.
+   */
+  nameThread(tid: number, name: string, registered: boolean): void {
+    if (this.named.has(tid) && !registered) return;
+    const t = this.thread(tid);
+    if (!registered && this.threads.get(tid)!.count > 0 && !t.name.startsWith('thread ')) return;
+    t.name = name;
+    if (registered) this.named.add(tid);
+  }
+
   /**
    * Adds count signals worth cpuNanos on thread tid with this stack. Frames are compared by
    * identity: the symbolizer hands out one Frame object per function.
    */
-  add(tid: number, threadName: string, js: boolean, frames: Frame[], count: number, cpuNanos: number): void {
-    let key = `${tid}|${threadName}`;
+  add(tid: number, js: boolean, frames: Frame[], count: number, cpuNanos: number): void {
+    let key = String(tid);
     for (const f of frames) key += ',' + this.frameId(f);
     let s = this.stacks.get(key);
     if (!s) {
-      s = { frames, count: 0, cpuNanos: 0, labels: { thread_id: tid, thread_name: threadName } };
+      s = { tid, frames, count: 0, cpuNanos: 0 };
       this.stacks.set(key, s);
     }
     s.count += count;
     s.cpuNanos += cpuNanos;
-    let t = this.threads.get(tid);
-    if (!t) {
-      t = { tid, name: threadName, js, count: 0, cpuNanos: 0 };
-      this.threads.set(tid, t);
-    }
+    const t = this.thread(tid);
     t.js = t.js || js;
     t.count += count;
     t.cpuNanos += cpuNanos;
@@ -120,10 +147,15 @@ export class ProfileBuilder {
   }
 
   samples(): ProfileSample[] {
-    return [...this.stacks.values()];
+    const out: ProfileSample[] = [];
+    for (const s of this.stacks.values()) {
+      const name = this.thread(s.tid).name;
+      out.push({ frames: s.frames, count: s.count, cpuNanos: s.cpuNanos, labels: { thread_id: s.tid, thread_name: name } });
+    }
+    return out;
   }
 
   threadSummaries(): ThreadSummary[] {
-    return [...this.threads.values()].sort((a, b) => b.cpuNanos - a.cpuNanos);
+    return [...this.threads.values()].filter((t) => t.count > 0).map((t) => ({ ...t })).sort((a, b) => b.cpuNanos - a.cpuNanos);
   }
 }

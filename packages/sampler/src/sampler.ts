@@ -104,6 +104,7 @@ export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private lastDrainMono = 0;
   private lastSignals = 0;
+  private events0 = { all: 0, moves: 0 };
   private startWall = 0n;
   private startMono = 0;
   private counters0: DrainCounters | undefined;
@@ -155,6 +156,7 @@ export class Sampler {
     // Whatever the rings hold predates this profile; code events are kept (the code is still there).
     this.ingest(n.drain(), true);
     this.counters0 = this.lastCounters;
+    this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
     n.setEnabled(true);
@@ -215,7 +217,10 @@ export class Sampler {
     const knownTids = new Set<number>();
     for (const t of known) {
       knownTids.add(t.tid);
-      if (t.name || t.js) this.names.set(t.tid, { name: t.name || `thread ${t.tid}`, js: t.js });
+      if (t.name) {
+        this.names.set(t.tid, { name: t.name, js: t.js });
+        this.builder.nameThread(t.tid, t.name, true);
+      }
     }
     // Timers that registering workers armed for themselves.
     for (const t of n.timers()) this.lifecycle.adopt(t.tid, t.id);
@@ -298,7 +303,11 @@ export class Sampler {
   private ingest(raw: RawDrain, discard: boolean): void {
     this.symbolizer.addEvents(raw);
     this.lastCounters = raw.counters;
-    for (const t of raw.threads) if (t.name) this.names.set(t.tid, { name: t.name, js: t.js });
+    for (const t of raw.threads) {
+      if (!t.name) continue;
+      this.names.set(t.tid, { name: t.name, js: t.js });
+      this.builder.nameThread(t.tid, t.name, true);
+    }
     if (!discard) {
       let f = 0;
       for (let i = 0; i < raw.count; i++) {
@@ -354,18 +363,20 @@ export class Sampler {
       st.kept++;
       const weight = r.code === SI_TIMER && this.overrunWeights ? 1 + r.overrun : 1;
       const js = (r.flags & FLAG_JS) !== 0;
-      const thread = this.threadName(r.tid, js);
+      const thread = this.threadName(r.tid);
       const frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
-      this.builder.add(r.tid, thread, js, frames, 1, weight * r.periodNs);
+      this.builder.add(r.tid, js, frames, 1, weight * r.periodNs);
     }
     sym.replay(sym.maxSeq);
   }
 
-  private threadName(tid: number, js: boolean): string {
+  private threadName(tid: number): string {
     const hit = this.names.get(tid);
     if (hit) return hit.name;
-    const name = threadComm(tid) ?? `thread ${tid}`;
-    this.names.set(tid, { name, js });
+    const comm = threadComm(tid);
+    const name = comm ?? `thread ${tid}`;
+    this.names.set(tid, { name, js: false });
+    if (comm) this.builder.nameThread(tid, comm, false);
     return name;
   }
 
@@ -432,6 +443,9 @@ export class Sampler {
       st.foreign = c.foreign - c0.foreign;
       st.late = c.disabled - c0.disabled;
     }
+    st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
+    st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
+    st.uniqueStacks = this.builder.uniqueStacks;
     const durationNanos = Math.max(0, Math.round(this.native.monotonicNs() - this.startMono));
     const threads = this.builder.threadSummaries();
     const comments = [

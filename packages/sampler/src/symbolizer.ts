@@ -56,6 +56,9 @@ export class Symbolizer {
   private next = 0;
   /** The highest event sequence number received so far. */
   maxSeq = 0;
+  /** Code events replayed, and how many of them were moves (full GCs compacting code). */
+  codeEvents = 0;
+  codeMoves = 0;
 
   constructor(private readonly native: NativeSymbols) {}
 
@@ -88,8 +91,12 @@ export class Symbolizer {
       }
       const type = ev.type[i];
       if (type === CODE_ADDED) map.add(ev.start[i], ev.len[i], parseCodeName(ev.name[i]));
-      else if (type === CODE_MOVED) map.move(ev.start[i], ev.newStart[i]);
+      else if (type === CODE_MOVED) {
+        map.move(ev.start[i], ev.newStart[i]);
+        this.codeMoves++;
+      }
       else if (type === CODE_REMOVED) map.remove(ev.start[i]);
+      this.codeEvents++;
       i++;
     }
     this.next = i;

@@ -1,0 +1,123 @@
+// A fake @ptprof/timers-native binding that records every call, for lifecycle tests.
+import type { Binding, RawDrain } from '@ptprof/timers-native';
+
+export interface Call {
+  fn: string;
+  args: unknown[];
+}
+
+export class FakeBackend {
+  calls: Call[] = [];
+  nextId = 1;
+  /** timer id -> { tid, armed first/period, deleted } */
+  timers = new Map<number, { tid: number; first: number; period: number; deleted: boolean }>();
+  valid = new Map<number, boolean>();
+  known = new Map<number, { js: boolean; name: string }>();
+  period = 0;
+  itimer = 0;
+  enabled = false;
+  failCreateFor = new Set<number>();
+  /** tids with a live timer */
+  live = new Set<number>();
+
+  private log(fn: string, ...args: unknown[]): void {
+    this.calls.push({ fn, args });
+  }
+
+  binding(): Binding {
+    const self = this;
+    const emptyDrain = (): RawDrain => ({
+      count: 0,
+      ints: new Int32Array(0),
+      nums: new Float64Array(0),
+      frames: new Float64Array(0),
+      events: new Float64Array(0),
+      names: [],
+      threads: [],
+      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0 },
+    });
+    return {
+      installHandler: () => (self.log('installHandler'), 'default'),
+      currentHandler: () => 'ptprof',
+      register(opts) {
+        self.log('register', opts);
+        self.known.set(1000, { js: true, name: opts?.name ?? '' });
+        return { tid: 1000, isolateId: 1, slot: 0 };
+      },
+      unregister: () => true,
+      claimThread(tid) {
+        self.log('claimThread', tid);
+        if (!self.known.has(tid)) self.known.set(tid, { js: false, name: '' });
+        return 1;
+      },
+      releaseThread(tid) {
+        self.log('releaseThread', tid);
+        return self.known.delete(tid);
+      },
+      setTimerValid(tid, v) {
+        self.log('setTimerValid', tid, v);
+        self.valid.set(tid, v);
+        return true;
+      },
+      timerCreate(tid, exclusive) {
+        self.log('timerCreate', tid, exclusive);
+        if (self.failCreateFor.has(tid)) throw Object.assign(new Error(`timer_create(tid=${tid}): ESRCH`), { code: 'ESRCH' });
+        if (exclusive && self.live.has(tid)) return -1;
+        self.live.add(tid);
+        const id = self.nextId++;
+        self.timers.set(id, { tid, first: 0, period: 0, deleted: false });
+        return id;
+      },
+      timerSettime(id, first, period) {
+        self.log('timerSettime', id, first, period);
+        const t = self.timers.get(id);
+        if (!t || t.deleted) throw new Error(`timer_settime(id=${id}): EINVAL`);
+        t.first = first;
+        t.period = period;
+      },
+      timerDelete(id) {
+        self.log('timerDelete', id);
+        const t = self.timers.get(id);
+        if (!t || t.deleted) throw new Error(`timer_delete(id=${id}): EINVAL`);
+        t.deleted = true;
+        self.live.delete(t.tid);
+      },
+      timerGetoverrun: () => 0,
+      timerCount: () => [...self.timers.values()].filter((t) => !t.deleted).length,
+      setitimer(ns) {
+        self.log('setitimer', ns);
+        self.itimer = ns;
+      },
+      getitimer: () => ({ valueNs: self.itimer, intervalNs: self.itimer }),
+      gettid: () => 1000,
+      threadCpuNs: () => 0,
+      processCpuNs: () => 0,
+      monotonicNs: () => Number(process.hrtime.bigint()),
+      setEnabled(on) {
+        self.log('setEnabled', on);
+        self.enabled = on;
+      },
+      configure: (o) => self.log('configure', o),
+      symbolizeNative: () => null,
+      threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
+      timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid })),
+      setSamplingPeriod(ns) {
+        self.log('setSamplingPeriod', ns);
+        self.period = ns;
+      },
+      samplingPeriod: () => self.period,
+      sharedPending: () => 0,
+      signalCount: () => 0,
+      drain: () => (self.log('drain'), emptyDrain()),
+    };
+  }
+
+  /** Index of the first call matching fn (and tid as first arg, if given) after `from`. */
+  indexOf(fn: string, arg0?: unknown, from = 0): number {
+    for (let i = from; i < this.calls.length; i++) {
+      const c = this.calls[i];
+      if (c.fn === fn && (arg0 === undefined || c.args[0] === arg0)) return i;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,55 @@
+// libuv's thread pool: async crypto.pbkdf2 burns CPU on pool threads, which only
+// threads: 'all' gives timers of their own. Ground truth: each thread's CPU clock.
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import { binding } from '@ptprof/timers-native';
+import { Sampler, listTids } from '../src/index';
+
+function cpuByThread(): Map<number, number> {
+  process.cpuUsage();
+  const m = new Map<number, number>();
+  for (const tid of listTids()) {
+    try {
+      m.set(tid, binding.threadCpuNs(tid));
+    } catch {
+      /* exited */
+    }
+  }
+  return m;
+}
+
+function pbkdf2Batch(jobs: number, iterations: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = jobs;
+    for (let i = 0; i < jobs; i++)
+      crypto.pbkdf2('secret', 'salt', iterations, 32, 'sha256', (err) => (err ? reject(err) : --left === 0 && resolve()));
+  });
+}
+
+async function measure(hz: number): Promise<{ profile: number; os: number }> {
+  const before = cpuByThread();
+  const s = new Sampler({ hz, threads: 'all' }).start();
+  await pbkdf2Batch(8, 250_000);
+  const after = cpuByThread();
+  const p = s.stop();
+  let os = 0;
+  for (const [tid, c] of after) if (tid !== process.pid) os += c - (before.get(tid) ?? 0);
+  const profile = p.threads.filter((t) => t.tid !== process.pid).reduce((a, t) => a + t.cpuNanos, 0);
+  const poolish = p.samples.filter((x) => x.labels.thread_id !== process.pid && x.frames.some((f) => /PBKDF2|pbkdf2|sha256|SHA256|EVP_|HMAC/i.test(f.name)));
+  assert.ok(poolish.length > 0, 'no sample on a pool thread names the hashing code');
+  return { profile, os };
+}
+
+describe('the libuv thread pool', function () {
+  this.timeout(60_000);
+  it("threads: 'all' sees pbkdf2 on pool threads started during sampling, within 10% of their CPU (100 Hz)", async () => {
+    const r = await measure(100);
+    console.log(`      cold pool, 100 Hz: profile ${(r.profile / 1e6).toFixed(0)} ms, OS ${(r.os / 1e6).toFixed(0)} ms, ratio ${(r.profile / r.os).toFixed(4)}`);
+    assert.ok(Math.abs(r.profile / r.os - 1) <= 0.1, `ratio ${r.profile / r.os}`);
+  });
+  it('and with the pool already running, at 1000 Hz', async () => {
+    const r = await measure(1000);
+    console.log(`      warm pool, 1000 Hz: profile ${(r.profile / 1e6).toFixed(0)} ms, OS ${(r.os / 1e6).toFixed(0)} ms, ratio ${(r.profile / r.os).toFixed(4)}`);
+    assert.ok(Math.abs(r.profile / r.os - 1) <= 0.1, `ratio ${r.profile / r.os}`);
+  });
+});
