@@ -10,7 +10,7 @@
       ],
       "cflags_cc": ["-std=c++20", "-fno-exceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
       "cflags_cc!": ["-std=gnu++17", "-std=c++17"],
-      "ldflags": ["-Wl,-z,now", "-lrt"],
+      "ldflags": ["-Wl,-z,now"],
       "conditions": [
         ["OS!='linux'", { "sources!": ["src/binding.cc"] }]
       ]

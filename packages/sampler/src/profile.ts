@@ -62,6 +62,12 @@ export interface Profile {
   /** Wall clock at start, ns since the epoch. */
   startTimeNanos: bigint;
   durationNanos: number;
+  /**
+   * The OS's count of the process's CPU (CLOCK_PROCESS_CPUTIME_ID) from start to the moment
+   * recording stopped: what the profile's total is to be compared with. Work the profiler does
+   * after that (naming native frames, writing) is in neither.
+   */
+  processCpuNanos: number;
   threads: ThreadSummary[];
   stats: ProfileStats;
   /** Human-readable facts for the profile's comments (rate, mode, drops, filter counts). */
@@ -146,13 +152,25 @@ export class ProfileBuilder {
     return this.stacks.size;
   }
 
+  /**
+   * The rows, merged by what the frames say: native frames are one object per address until they
+   * are named, so two rows can become the same stack once they are.
+   */
   samples(): ProfileSample[] {
-    const out: ProfileSample[] = [];
+    const merged = new Map<string, ProfileSample>();
     for (const s of this.stacks.values()) {
-      const name = this.thread(s.tid).name;
-      out.push({ frames: s.frames, count: s.count, cpuNanos: s.cpuNanos, labels: { thread_id: s.tid, thread_name: name } });
+      let key = String(s.tid);
+      for (const f of s.frames) key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}`;
+      const row = merged.get(key);
+      if (row) {
+        row.count += s.count;
+        row.cpuNanos += s.cpuNanos;
+      } else {
+        const name = this.thread(s.tid).name;
+        merged.set(key, { frames: s.frames, count: s.count, cpuNanos: s.cpuNanos, labels: { thread_id: s.tid, thread_name: name } });
+      }
     }
-    return out;
+    return [...merged.values()];
   }
 
   threadSummaries(): ThreadSummary[] {

@@ -107,6 +107,9 @@ export class Sampler {
   private events0 = { all: 0, moves: 0 };
   private startWall = 0n;
   private startMono = 0;
+  private cpu0 = 0;
+  private cpu1: number | undefined;
+  private stopMono: number | undefined;
   private counters0: DrainCounters | undefined;
   private lastCounters: DrainCounters | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
@@ -159,6 +162,7 @@ export class Sampler {
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
+    this.cpu0 = n.processCpuNs();
     n.setEnabled(true);
     this.applyPeriod();
     this.state = 'running';
@@ -292,6 +296,8 @@ export class Sampler {
     for (const tid of this.claimed) n.releaseThread(tid);
     this.claimed.clear();
     n.setEnabled(false);
+    this.cpu1 = n.processCpuNs();
+    this.stopMono = n.monotonicNs();
     this.ingest(n.drain(), false);
     this.flushPending();
     this.state = 'stopped';
@@ -407,7 +413,7 @@ export class Sampler {
       const leaf = sym.jsFrame(r.isolateId, r.pc) ?? sym.nativeFrame(r.pc);
       if (leaf) out.push(leaf);
       if (r.vmState === VM_EXTERNAL) {
-        // Native code called from JS: the API callback V8 entered, by name when it is exported.
+        // Native code called from JS: the API callback V8 entered.
         const cb = r.ext ? sym.nativeFrame(r.ext) : undefined;
         if (cb !== leaf) out.push(cb ?? PSEUDO.native);
       }
@@ -434,6 +440,7 @@ export class Sampler {
 
   /** The profile so far (also valid while running). */
   profile(): Profile {
+    this.symbolizer.nameNativeFrames();
     const c = this.lastCounters;
     const c0 = this.counters0;
     const st = this.stats;
@@ -446,7 +453,8 @@ export class Sampler {
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
     st.uniqueStacks = this.builder.uniqueStacks;
-    const durationNanos = Math.max(0, Math.round(this.native.monotonicNs() - this.startMono));
+    const durationNanos = Math.max(0, Math.round((this.stopMono ?? this.native.monotonicNs()) - this.startMono));
+    const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? this.native.processCpuNs()) - this.cpu0));
     const threads = this.builder.threadSummaries();
     const comments = [
       `rate=${this.hz}Hz period=${this.periodNs}ns`,
@@ -454,6 +462,7 @@ export class Sampler {
       `records=${st.records} kept=${st.kept} filtered.setitimer=${st.filtered.setitimer} filtered.timer_create=${st.filtered.timer_create}`,
       `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late}`,
       `threads=${threads.length} unresolved_js_frames=${st.unresolvedFrames}/${st.jsFrames}`,
+      `process_cpu_nanos=${processCpuNanos}`,
     ];
     return {
       samples: this.builder.samples(),
@@ -462,6 +471,7 @@ export class Sampler {
       mode: this.mode,
       startTimeNanos: this.startWall,
       durationNanos,
+      processCpuNanos,
       threads,
       stats: structuredClone(st),
       comments,

@@ -7,11 +7,12 @@
 import * as path from 'node:path';
 import { CODE_ADDED, CODE_MOVED, CODE_REMOVED, NUMS_PER_EVENT, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
+import { NativeResolver } from './elf';
 import type { Frame } from './profile';
 
 /** What the symbolizer needs from the native layer. */
 export interface NativeSymbols {
-  symbolizeNative(addr: number): { name: string | null; file: string | null; offset: number } | null;
+  demangle(names: string[]): string[];
 }
 
 export interface CodeEventLog {
@@ -50,8 +51,9 @@ export class Symbolizer {
   private readonly maps = new Map<number, CodeMap>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
   private readonly nativeFrames = new Map<number, Frame>();
+  private unnamed: [number, Frame][] = [];
+  private readonly resolver = new NativeResolver();
   private readonly threadFrames = new Map<string, Frame>();
-  private readonly libFrames = new Map<string, Frame>();
   private events: CodeEventLog = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
   private next = 0;
   /** The highest event sequence number received so far. */
@@ -130,25 +132,48 @@ export class Symbolizer {
     return f;
   }
 
-  /** A native function by address (dladdr with the symbol's size), or its library in brackets. */
-  nativeFrame(addr: number): Frame | undefined {
+  /**
+   * A native code address as a frame. Named later, by nameNativeFrames(): reading a file's symbol
+   * table costs ~100 ms for Node's binary, so it is done once, when the profile is read, not in
+   * the drain loop. Until then the frame is one object per address.
+   */
+  nativeFrame(addr: number): Frame {
     let f = this.nativeFrames.get(addr);
-    if (f) return f;
-    const s = this.native.symbolizeNative(addr);
-    if (!s) return undefined;
-    if (s.name) {
-      f = { name: s.name, file: s.file ?? undefined };
-    } else if (s.file) {
-      const lib = `[${path.basename(s.file)}]`;
-      f = this.libFrames.get(lib);
-      if (!f) {
-        f = { name: lib, file: s.file };
-        this.libFrames.set(lib, f);
-      }
-    } else return undefined;
-    if (this.nativeFrames.size > 200_000) this.nativeFrames.clear();
-    this.nativeFrames.set(addr, f);
+    if (!f) {
+      f = { name: `0x${addr.toString(16)}` };
+      this.nativeFrames.set(addr, f);
+      this.unnamed.push([addr, f]);
+    }
     return f;
+  }
+
+  /**
+   * Names every native frame handed out so far: `symbol` (demangled) when a function symbol of
+   * the mapped file covers the address, else `[library]`; an address outside any mapped file keeps
+   * its hex name. Frame objects are updated in place.
+   */
+  nameNativeFrames(): void {
+    if (this.unnamed.length === 0) return;
+    this.resolver.refreshMaps();
+    const raw: string[] = [];
+    const pending: [Frame, string, string][] = [];
+    for (const [addr, f] of this.unnamed) {
+      const r = this.resolver.resolve(addr);
+      if (!r) continue;
+      if (r.name) {
+        raw.push(r.name);
+        pending.push([f, r.name, r.file]);
+      } else {
+        f.name = `[${path.basename(r.file)}]`;
+        f.file = r.file;
+      }
+    }
+    const demangled = raw.length ? this.native.demangle(raw) : [];
+    pending.forEach(([f, , file], i) => {
+      f.name = demangled[i];
+      f.file = file;
+    });
+    this.unnamed = [];
   }
 
   /** The root frame that names a thread without a JS stack. */

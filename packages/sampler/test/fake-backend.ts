@@ -98,7 +98,7 @@ export class FakeBackend {
         self.enabled = on;
       },
       configure: (o) => self.log('configure', o),
-      symbolizeNative: () => null,
+      demangle: (names) => names,
       threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
       timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid })),
       setSamplingPeriod(ns) {

@@ -32,8 +32,6 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
-#include <dlfcn.h>
-#include <link.h>
 #include <cxxabi.h>
 
 #include <atomic>
@@ -51,6 +49,18 @@
 static inline clockid_t ptprof_thread_clock(pid_t tid) {
   return static_cast<clockid_t>((~static_cast<unsigned int>(tid) << 3) | 6);
 }
+
+// The POSIX timer calls, made as raw system calls. glibc moved timer_create & co. from librt into
+// libc in 2.34 with new symbol versions, so calling them would make the addon need glibc 2.34
+// while Node 20's own binaries run on 2.28. The kernel's interface is older than both.
+static inline int ptprof_sys_timer_create(clockid_t clock, struct sigevent* sev, int* kid) {
+  return static_cast<int>(syscall(SYS_timer_create, clock, sev, kid));
+}
+static inline int ptprof_sys_timer_settime(int kid, const struct itimerspec* its) {
+  return static_cast<int>(syscall(SYS_timer_settime, kid, 0, its, nullptr));
+}
+static inline int ptprof_sys_timer_delete(int kid) { return static_cast<int>(syscall(SYS_timer_delete, kid)); }
+static inline int ptprof_sys_timer_getoverrun(int kid) { return static_cast<int>(syscall(SYS_timer_getoverrun, kid)); }
 
 static inline pid_t ptprof_gettid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -126,7 +136,7 @@ struct PtprofSharedCell {
 // A timer's id for JavaScript is gen * kPtprofMaxTimers + index: an entry freed by a thread's
 // cleanup hook and reused must not be deleted through a stale id held by someone else.
 struct PtprofTimer {
-  timer_t id;
+  int kid;  // the kernel's timer id
   int32_t tid;
   bool used;
   uint32_t gen;
@@ -581,7 +591,7 @@ static void ptprof_release_slot_locked(int i) {
 static void ptprof_delete_timers_of_locked(pid_t tid) {
   for (int i = 0; i < kPtprofMaxTimers; i++) {
     if (g->timers[i].used && g->timers[i].tid == tid) {
-      timer_delete(g->timers[i].id);
+      ptprof_sys_timer_delete(g->timers[i].kid);
       g->timers[i].used = false;
     }
   }
@@ -741,10 +751,10 @@ static Napi::Value PtprofTimerCreate(const Napi::CallbackInfo& info) {
 #else
   sev._sigev_un._tid = tid;
 #endif
-  timer_t id;
-  if (timer_create(ptprof_thread_clock(tid), &sev, &id) != 0)
+  int kid = 0;
+  if (ptprof_sys_timer_create(ptprof_thread_clock(tid), &sev, &kid) != 0)
     return ptprof_throw_errno(env, "timer_create(tid=" + std::to_string(tid) + ")", errno);
-  g->timers[slot].id = id;
+  g->timers[slot].kid = kid;
   g->timers[slot].tid = tid;
   g->timers[slot].used = true;
   g->timers[slot].gen++;
@@ -785,7 +795,7 @@ static Napi::Value PtprofTimerSettime(const Napi::CallbackInfo& info) {
   struct itimerspec its;
   its.it_value = ptprof_ts(first);
   its.it_interval = ptprof_ts(period);
-  if (timer_settime(t->id, 0, &its, nullptr) != 0)
+  if (ptprof_sys_timer_settime(t->kid, &its) != 0)
     return ptprof_throw_errno(env, "timer_settime(tid=" + std::to_string(t->tid) + ", first=" +
                                        std::to_string(static_cast<uint64_t>(first)) + "ns, period=" +
                                        std::to_string(static_cast<uint64_t>(period)) + "ns)", errno);
@@ -799,7 +809,7 @@ static Napi::Value PtprofTimerDelete(const Napi::CallbackInfo& info) {
   PtprofTimer* t = ptprof_timer_arg(info, "timer_delete");
   if (!t) return env.Undefined();
   t->used = false;
-  if (timer_delete(t->id) != 0) return ptprof_throw_errno(env, "timer_delete(tid=" + std::to_string(t->tid) + ")", errno);
+  if (ptprof_sys_timer_delete(t->kid) != 0) return ptprof_throw_errno(env, "timer_delete(tid=" + std::to_string(t->tid) + ")", errno);
   return env.Undefined();
 }
 
@@ -809,7 +819,7 @@ static Napi::Value PtprofTimerGetoverrun(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g->registry_mu);
   PtprofTimer* t = ptprof_timer_arg(info, "timer_getoverrun");
   if (!t) return env.Undefined();
-  int n = timer_getoverrun(t->id);
+  int n = ptprof_sys_timer_getoverrun(t->kid);
   if (n < 0) return ptprof_throw_errno(env, "timer_getoverrun(tid=" + std::to_string(t->tid) + ")", errno);
   return Napi::Number::New(env, n);
 }
@@ -911,30 +921,23 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// symbolizeNative(addr) -> { name, file, offset } | null. Not in the handler: at drain time.
-// dladdr alone names the nearest exported symbol below addr even when addr lies in an unexported
-// function after it; dladdr1(RTLD_DL_SYMENT) gives the symbol's size, so a name is only given
-// when addr is inside that symbol. `name` is demangled; null when unknown (file is still given).
-static Napi::Value PtprofSymbolizeNative(const Napi::CallbackInfo& info) {
+// demangle(names) -> names: C++ symbol names demangled (unchanged when not mangled). Native
+// frames are named in TypeScript from the ELF symbol tables of the mapped files; only the
+// demangler is C++'s.
+static Napi::Value PtprofDemangle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return ptprof_throw_type(env, "symbolizeNative: addr must be a number");
-  uint64_t addr = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-  Dl_info dl;
-  const ElfW(Sym)* sym = nullptr;
-  if (dladdr1(reinterpret_cast<void*>(addr), &dl, const_cast<void**>(reinterpret_cast<const void**>(&sym)), RTLD_DL_SYMENT) == 0) return env.Null();
-  Napi::Object out = Napi::Object::New(env);
-  uint64_t saddr = reinterpret_cast<uint64_t>(dl.dli_saddr);
-  bool inside = dl.dli_sname != nullptr && sym != nullptr && addr >= saddr && addr < saddr + (sym->st_size ? sym->st_size : 1);
-  if (inside) {
-    int status = 0;
-    char* dem = abi::__cxa_demangle(dl.dli_sname, nullptr, nullptr, &status);
-    out.Set("name", Napi::String::New(env, status == 0 && dem ? dem : dl.dli_sname));
+  if (info.Length() < 1 || !info[0].IsArray()) return ptprof_throw_type(env, "demangle: expected an array of strings");
+  Napi::Array in = info[0].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, in.Length());
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Value v = in.Get(i);
+    if (!v.IsString()) return ptprof_throw_type(env, "demangle: expected an array of strings");
+    std::string name = v.As<Napi::String>().Utf8Value();
+    int status = -1;
+    char* dem = name.compare(0, 2, "_Z") == 0 ? abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status) : nullptr;
+    out.Set(i, Napi::String::New(env, status == 0 && dem ? dem : name.c_str()));
     free(dem);
-  } else {
-    out.Set("name", env.Null());
   }
-  out.Set("file", dl.dli_fname ? Napi::Value(Napi::String::New(env, dl.dli_fname)) : env.Null());
-  out.Set("offset", Napi::Number::New(env, static_cast<double>(addr - (inside ? saddr : reinterpret_cast<uint64_t>(dl.dli_fbase)))));
   return out;
 }
 
@@ -1172,7 +1175,7 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   exports.Set("monotonicNs", Napi::Function::New(env, PtprofMonotonicNs, "monotonicNs"));
   exports.Set("setEnabled", Napi::Function::New(env, PtprofSetEnabled, "setEnabled"));
   exports.Set("configure", Napi::Function::New(env, PtprofConfigure, "configure"));
-  exports.Set("symbolizeNative", Napi::Function::New(env, PtprofSymbolizeNative, "symbolizeNative"));
+  exports.Set("demangle", Napi::Function::New(env, PtprofDemangle, "demangle"));
   exports.Set("threads", Napi::Function::New(env, PtprofThreads, "threads"));
   exports.Set("timers", Napi::Function::New(env, PtprofTimers, "timers"));
   exports.Set("setSamplingPeriod", Napi::Function::New(env, PtprofSetSamplingPeriod, "setSamplingPeriod"));

@@ -88,8 +88,8 @@ export interface Binding {
   monotonicNs(): number;
   setEnabled(on: boolean): void;
   configure(opts: { framesLimit?: number; ringBytes?: number }): void;
-  /** The native symbol containing addr (demangled), or only its file when no symbol covers it. */
-  symbolizeNative(addr: number): { name: string | null; file: string | null; offset: number } | null;
+  /** C++ symbol names demangled (names that are not mangled come back unchanged). */
+  demangle(names: string[]): string[];
   /** Every known thread. */
   threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
   /** Every timer the addon holds in this process, whichever thread created it. */
