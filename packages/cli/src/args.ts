@@ -1,0 +1,238 @@
+// Command-line parsing for `ptprof`: pure (no file system, no process state except execPath).
+import { DEFAULT_HZ, MAX_HZ, MIN_HZ, parseIntStrict, type Format, type ThreadsMode } from './config';
+
+/** A mistake in the command line: one line for stderr, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface RunCommand {
+  kind: 'run';
+  hz: number;
+  /** As given (relative to the cwd), or undefined for the default name. */
+  output?: string;
+  threads: ThreadsMode;
+  format: Format;
+  quiet: boolean;
+  /** The command and its arguments (for the shorthand: process.execPath, the script, its args). */
+  command: string[];
+  /** `ptprof app.js ...` rather than `ptprof -- node app.js ...`. */
+  shorthand: boolean;
+}
+
+export interface TopCommand {
+  kind: 'top';
+  file: string;
+  n?: number;
+}
+
+export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'top-help' } | RunCommand | TopCommand;
+
+export const USAGE = `Usage: ptprof [options] -- <command> [args...]
+       ptprof [options] <script.js> [args...]      (short for: -- node <script.js> [args...])
+       ptprof top <file> [-n N]
+
+A true per-thread CPU profiler for Node.js on Linux. Runs the command with an agent preloaded
+(NODE_OPTIONS=--require), so that every Node process, worker thread and child Node process it
+starts is profiled; each Node process writes its own profile when it ends.
+
+Options (before the command):
+  --hz N             samples per second of each thread's CPU time, ${MIN_HZ}..${MAX_HZ} (default ${DEFAULT_HZ})
+  -o, --output FILE  where the first Node process writes its profile (default ptprof.<pid>.pb.gz
+                     in the current directory); Node processes it starts insert their pid before
+                     the extension: out.pb.gz -> out.<pid>.pb.gz
+  --threads all|js   all: every OS thread (JS threads, libuv pool, V8 helpers; default)
+                     js: only the JS threads (main and workers)
+  --format pprof|folded
+                     pprof: gzipped protobuf for go tool pprof (default); folded: folded stacks
+                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded)
+  -q, --quiet        print no summary
+  -h, --help         print this help
+  --version          print the version
+
+ptprof prints only on stderr; the program's stdout and stderr are left as they are.
+Exit code: the command's, or 128 + N when it died by signal N; 2 for a usage error.
+
+Examples:
+  ptprof -- node server.js --port 8080
+  ptprof --hz 1000 -o cpu.pb.gz app.js
+  ptprof -- npm start
+  ptprof top cpu.pb.gz -n 20
+  go tool pprof -http=:8080 cpu.pb.gz
+`;
+
+export const TOP_USAGE = `Usage: ptprof top <file> [-n N]
+
+Prints the functions of a profile (pprof, or folded stacks) ranked by flat CPU, like
+go tool pprof -top: flat (the function was running), cum (the function was on the stack).
+  -n N   show the first N functions (default: all)
+`;
+
+const HINT = 'see ptprof --help';
+
+function optionValue(args: readonly string[], i: number, name: string): { value: string; next: number } {
+  const arg = args[i];
+  const eq = arg.indexOf('=');
+  if (arg.startsWith('--') && eq > 0) return { value: arg.slice(eq + 1), next: i + 1 };
+  if (i + 1 >= args.length) throw new UsageError(`${name} needs a value (${HINT})`);
+  return { value: args[i + 1], next: i + 2 };
+}
+
+function parseHz(text: string): number {
+  const hz = parseIntStrict(text);
+  if (!(hz >= MIN_HZ && hz <= MAX_HZ)) {
+    throw new UsageError(`--hz must be an integer from ${MIN_HZ} to ${MAX_HZ} (samples per second of CPU time); got '${text}'`);
+  }
+  return hz;
+}
+
+function parseTop(args: readonly string[]): Command {
+  let file: string | undefined;
+  let n: number | undefined;
+  for (let i = 0; i < args.length; ) {
+    const a = args[i];
+    if (a === '-h' || a === '--help') return { kind: 'top-help' };
+    if (a === '-n' || a === '--nodecount' || a.startsWith('--nodecount=') || /^-n\d+$/.test(a)) {
+      let text: string;
+      if (/^-n\d+$/.test(a)) {
+        text = a.slice(2);
+        i++;
+      } else {
+        const v = optionValue(args, i, a.split('=')[0]);
+        text = v.value;
+        i = v.next;
+      }
+      n = parseIntStrict(text);
+      if (!(n >= 1)) throw new UsageError(`-n must be a positive integer (how many functions to show); got '${text}'`);
+      continue;
+    }
+    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof top (usage: ptprof top <file> [-n N])`);
+    if (file !== undefined) throw new UsageError(`ptprof top takes one file; got '${file}' and '${a}'`);
+    file = a;
+    i++;
+  }
+  if (file === undefined) throw new UsageError('ptprof top needs a profile file (usage: ptprof top <file> [-n N])');
+  return n === undefined ? { kind: 'top', file } : { kind: 'top', file, n };
+}
+
+/**
+ * Parses the arguments after `ptprof`. Throws UsageError for a mistake. The script of the
+ * shorthand and the output directory are checked later (they need the file system).
+ */
+export function parseArgs(argv: readonly string[], execPath: string = process.execPath): Command {
+  if (argv[0] === 'top') return parseTop(argv.slice(1));
+  let hz = DEFAULT_HZ;
+  let output: string | undefined;
+  let threads: ThreadsMode = 'all';
+  let format: Format = 'pprof';
+  let quiet = false;
+  let i = 0;
+  let command: string[] | undefined;
+  let shorthand = false;
+  while (i < argv.length) {
+    const a = argv[i];
+    if (a === '--') {
+      command = argv.slice(i + 1);
+      if (command.length === 0) throw new UsageError(`no command after '--' (usage: ptprof [options] -- node app.js; ${HINT})`);
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') {
+      command = [execPath, ...argv.slice(i)];
+      shorthand = true;
+      break;
+    }
+    const name = a.startsWith('--') ? a.split('=')[0] : a;
+    switch (name) {
+      case '-h':
+      case '--help':
+        return { kind: 'help' };
+      case '--version':
+        return { kind: 'version' };
+      case '-q':
+      case '--quiet':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        quiet = true;
+        i++;
+        continue;
+      case '--hz': {
+        const v = optionValue(argv, i, '--hz');
+        hz = parseHz(v.value);
+        i = v.next;
+        continue;
+      }
+      case '-o':
+      case '--output': {
+        const v = optionValue(argv, i, name);
+        if (v.value === '') throw new UsageError(`${name} needs a file name (${HINT})`);
+        output = v.value;
+        i = v.next;
+        continue;
+      }
+      case '--threads': {
+        const v = optionValue(argv, i, '--threads');
+        if (v.value !== 'all' && v.value !== 'js') {
+          throw new UsageError(`--threads must be 'all' (every OS thread) or 'js' (only JS threads); got '${v.value}'`);
+        }
+        threads = v.value;
+        i = v.next;
+        continue;
+      }
+      case '--format': {
+        const v = optionValue(argv, i, '--format');
+        if (v.value !== 'pprof' && v.value !== 'folded') {
+          throw new UsageError(`--format must be 'pprof' or 'folded'; got '${v.value}'`);
+        }
+        format = v.value;
+        i = v.next;
+        continue;
+      }
+      default:
+        if (/^-o./.test(a)) {
+          output = a.slice(2);
+          i++;
+          continue;
+        }
+        throw new UsageError(`unknown option '${a}' (ptprof's options go before the command, which follows '--'; ${HINT})`);
+    }
+  }
+  if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
+  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand };
+}
+
+// Node options whose value is the next argument (`--require x`): it is not the script.
+const NODE_VALUE_OPTIONS = new Set([
+  '-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type',
+  '--title', '--env-file', '--env-file-if-exists', '--inspect-port', '--debug-port', '--redirect-warnings',
+  '--diagnostic-dir', '--heapsnapshot-signal', '--heapsnapshot-near-heap-limit', '--report-dir',
+  '--report-directory', '--report-filename', '--report-signal', '--max-http-header-size', '--stack-trace-limit',
+  '--icu-data-dir', '--openssl-config', '--tls-cipher-list', '--tls-keylog', '--unhandled-rejections',
+  '--disable-proto', '--dns-result-order', '--secure-heap', '--secure-heap-min', '--watch-path',
+  '--test-reporter', '--test-reporter-destination', '--test-name-pattern', '--test-skip-pattern',
+  '--test-concurrency', '--test-shard', '--test-timeout', '--experimental-policy', '--policy-integrity',
+  '--cpu-prof-dir', '--cpu-prof-name', '--cpu-prof-interval', '--heap-prof-dir', '--heap-prof-name',
+  '--heap-prof-interval', '--trace-event-categories', '--trace-event-file-pattern', '--use-largepages',
+  '--experimental-specifier-resolution', '--es-module-specifier-resolution', '--snapshot-blob',
+  '--experimental-sea-config', '--localstorage-file', '--run', '--experimental-config-file',
+]);
+// Node options after which no script file is run.
+const NODE_NO_SCRIPT = new Set(['-e', '--eval', '-p', '--print', '-i', '--interactive', '-v', '--version', '-h', '--help',
+  '--v8-options', '--run', '-']);
+
+/** Whether `cmd` (the command's first word) is Node itself. */
+export function isNodeCommand(cmd: string, execPath: string = process.execPath): boolean {
+  const base = cmd.split('/').pop() ?? cmd;
+  return cmd === execPath || base === 'node' || base === 'nodejs';
+}
+
+/** The script `node <args>` would run (its first non-option argument), or undefined for -e/-p/REPL. */
+export function nodeScript(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') return args[i + 1];
+    if (NODE_NO_SCRIPT.has(a) || /^--(eval|print)=/.test(a) || /^-[a-zA-Z]*[ep]$/.test(a)) return undefined;
+    if (!a.startsWith('-')) return a;
+    if (a.startsWith('--') && a.includes('=')) continue;
+    if (NODE_VALUE_OPTIONS.has(a)) i++;
+  }
+  return undefined;
+}

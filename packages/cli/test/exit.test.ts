@@ -1,0 +1,112 @@
+// End to end through the real binary: however the program ends, one complete profile is written
+// and ptprof exits as the program did.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { comments, fixture, listDir, ptprof, ptprofSignal, readProfile, rmDir, tmpDir, totals, type Run } from './helpers';
+
+describe('ptprof: exit paths', function () {
+  let dir: string;
+  beforeEach(() => {
+    dir = tmpDir('exit');
+  });
+  afterEach(() => rmDir(dir));
+
+  /** The one profile in dir: decodes, has samples, names hotLoop, was written by a root process. */
+  function checkProfile(file: string, end: RegExp): void {
+    assert.deepEqual(listDir(dir), [path.basename(file)], 'exactly one file, no temporary file left');
+    const p = readProfile(file);
+    const t = totals(p);
+    assert.ok(t.samples > 0 && t.cpuNanos > 0, `samples were taken: ${JSON.stringify(t)}`);
+    const names = p.function.map((f) => p.stringTable.strings[Number(f.name)]);
+    assert.ok(names.includes('hotLoop'), `hotLoop is in the profile: ${names.slice(0, 20).join(', ')}`);
+    const c = comments(p);
+    assert.ok(c.some((x) => /^ptprof \S+ pid=\d+ ppid=\d+ root end=/.test(x) && end.test(x)), `comments say how it ended: ${c.join(' | ')}`);
+    assert.ok(c.some((x) => /^os_cpu_nanos=\d+ /.test(x)), 'the OS count is in the comments');
+    assert.ok(c.some((x) => x.startsWith('cmd=') && x.includes('burn.js')), 'the command line is in the comments');
+  }
+
+  function noAgentErrors(r: Run): void {
+    const lines = r.stderr.split('\n').filter((l) => /^ptprof: (could not|not profiling|sampling error|on SIG)/.test(l));
+    assert.deepEqual(lines, [], 'the agent reported no error');
+  }
+
+  it('normal exit: 0, the default file name ptprof.<ptprof pid>.pb.gz, a summary on stderr', () => {
+    const r = ptprof([fixture('burn.js'), 'normal'], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'done true\n', 'the program\'s stdout is untouched');
+    const file = path.join(dir, `ptprof.${r.pid}.pb.gz`);
+    checkProfile(file, /end=exit\(0\)/);
+    noAgentErrors(r);
+    assert.match(r.stderr, new RegExp(`ptprof: wrote ptprof\\.${r.pid}\\.pb\\.gz \\(pid \\d+, `));
+    assert.match(r.stderr, /CPU \S+ profiled \/ \S+ used by the process \(OS count\) = \d\.\d{3}; 100 Hz, threads=all, \d+ samples, \d+ dropped, \d+ filtered/);
+    assert.match(r.stderr, /top 10 functions by flat CPU/);
+    assert.match(r.stderr, /flat {2}flat% {3}sum% {8}cum {3}cum%\n.*hotLoop/);
+  });
+
+  it('process.exit(3): exit code 3, profile written', () => {
+    const file = path.join(dir, 'exit.pb.gz');
+    const r = ptprof(['-q', '-o', file, fixture('burn.js'), 'exit'], { cwd: dir });
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stderr, '', '-q: nothing on stderr');
+    checkProfile(file, /end=exit\(3\)/);
+  });
+
+  it("uncaught exception: exit code 1, profile written (Node emits 'exit' after printing the error)", () => {
+    const file = path.join(dir, 'throw.pb.gz');
+    const r = ptprof(['-q', '-o', file, '--', 'node', fixture('burn.js'), 'throw'], { cwd: dir });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /Error: deliberate failure/);
+    checkProfile(file, /end=exit\(1\)/);
+    noAgentErrors(r);
+  });
+
+  it('SIGTERM sent to ptprof is forwarded: the program dies by it, ptprof exits 143, profile written', async () => {
+    const file = path.join(dir, 'term.pb.gz');
+    const r = await ptprofSignal(['-o', file, fixture('burn.js'), 'wait'], 'SIGTERM', { cwd: dir });
+    assert.equal(r.signal, null, 'ptprof itself survives the signal');
+    assert.equal(r.status, 143, r.stderr);
+    assert.match(r.stderr, /killed by SIGTERM \(exit code 143\)/);
+    checkProfile(file, /end=SIGTERM/);
+    noAgentErrors(r);
+  });
+
+  it('SIGINT sent to ptprof: 130, profile written', async () => {
+    const file = path.join(dir, 'int.pb.gz');
+    const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'wait'], 'SIGINT', { cwd: dir });
+    assert.equal(r.status, 130, r.stderr);
+    checkProfile(file, /end=SIGINT/);
+  });
+
+  it("a program with its own SIGINT listener decides (here: exit 5); 'exit' writes the profile", async () => {
+    const file = path.join(dir, 'own.pb.gz');
+    const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'own'], 'SIGINT', { cwd: dir });
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stdout, /own handler/);
+    checkProfile(file, /end=exit\(5\)/);
+  });
+
+  it('a program using signal-exit (re-raises only when alone) still dies by SIGTERM, profile written', async () => {
+    const file = path.join(dir, 'se.pb.gz');
+    const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'signal-exit'], 'SIGTERM', { cwd: dir });
+    assert.equal(r.status, 143, r.stderr);
+    assert.match(r.stdout, /signal-exit handler/);
+    checkProfile(file, /end=SIGTERM/);
+  });
+
+  it('--hz 1000 --threads js reach the agent', () => {
+    const file = path.join(dir, 'js.pb.gz');
+    const r = ptprof(['-q', '--hz', '1000', '--threads=js', '-o', file, fixture('burn.js')], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    const c = comments(readProfile(file));
+    assert.ok(c.includes('rate=1000Hz period=1000000ns'), c.join(' | '));
+    assert.ok(c.some((x) => x.startsWith('mode=js')), c.join(' | '));
+  });
+
+  it('the command not found: 127, one line', () => {
+    const r = ptprof(['--', 'ptprof-no-such-command-xyz'], { cwd: dir });
+    assert.equal(r.status, 127);
+    assert.equal(r.stderr, "ptprof: cannot run 'ptprof-no-such-command-xyz': command not found\n");
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+});
