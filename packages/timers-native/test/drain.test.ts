@@ -1,0 +1,94 @@
+// The drain format: flat typed arrays, one row per record and per code event, decoded by
+// decodeDrain; records' times on CLOCK_MONOTONIC; demangle for native symbol names.
+import assert from 'node:assert/strict';
+import {
+  binding, decodeDrain, INTS_PER_RECORD, NUMS_PER_RECORD, NUMS_PER_EVENT, FLAG_KNOWN, FLAG_TIMER_VALID, FLAG_JS,
+  FLAG_TRUNCATED, CODE_ADDED,
+} from '../src/index';
+import { SI_TIMER, burnUntilSignals, cleanup, createTimer, deleteTimer } from './support';
+
+describe('drain', function () {
+  let self: { tid: number; isolateId: number; slot: number };
+  before(function () {
+    binding.installHandler();
+    self = binding.register();
+  });
+  afterEach(cleanup);
+
+  it('raw arrays: 8 ints and 4 doubles per record, frames back to back, 7 doubles per code event', function () {
+    binding.drain();
+    const id = createTimer(self.tid);
+    binding.setTimerValid(self.tid, true);
+    binding.setEnabled(true);
+    const t0 = binding.monotonicNs();
+    binding.timerSettime(id, 1e6, 1e6);
+    const f = new Function('burn', 'return function ptprofDrainProbe() { return burn(5); }')(burnUntilSignals);
+    f(); // new code while sampling: CODE_ADDED events in the same drain
+    binding.timerSettime(id, 0, 0);
+    const t1 = binding.monotonicNs();
+    binding.setEnabled(false);
+    deleteTimer(id);
+    const raw = binding.drain();
+
+    assert.ok(raw.count >= 5);
+    assert.ok(raw.ints instanceof Int32Array && raw.nums instanceof Float64Array);
+    assert.ok(raw.frames instanceof Float64Array && raw.events instanceof Float64Array);
+    assert.equal(raw.ints.length, raw.count * INTS_PER_RECORD);
+    assert.equal(raw.nums.length, raw.count * NUMS_PER_RECORD);
+    let nframes = 0;
+    for (let i = 0; i < raw.count; i++) {
+      nframes += raw.ints[i * INTS_PER_RECORD + 5];
+      assert.equal(raw.ints[i * INTS_PER_RECORD + 7], 0, 'padding column');
+    }
+    assert.equal(raw.frames.length, nframes);
+    assert.ok(raw.names.length > 0);
+    assert.equal(raw.events.length, raw.names.length * NUMS_PER_EVENT);
+    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops'] as const) {
+      assert.equal(typeof raw.counters[k], 'number', k);
+    }
+
+    const d = decodeDrain(raw);
+    assert.equal(d.records.length, raw.count);
+    assert.equal(d.events.length, raw.names.length);
+    let prevTime = t0;
+    let prevSeq = 0;
+    for (const [i, r] of d.records.entries()) {
+      assert.equal(r.tid, raw.ints[i * INTS_PER_RECORD]);
+      assert.equal(r.code, SI_TIMER);
+      assert.equal(r.flags, FLAG_KNOWN | FLAG_TIMER_VALID | FLAG_JS | (r.truncated ? FLAG_TRUNCATED : 0));
+      assert.ok(r.timeNs >= prevTime && r.timeNs <= t1, 'CLOCK_MONOTONIC, in order, within the run');
+      assert.ok(r.codeSeq >= prevSeq, 'codeSeq never goes back on one thread');
+      assert.ok(r.pc > 0);
+      prevTime = r.timeNs;
+      prevSeq = r.codeSeq;
+    }
+    const seqs = d.events.map((e) => e.seq);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
+    assert.ok(d.records[d.records.length - 1].codeSeq <= seqs[seqs.length - 1]);
+    assert.ok(d.events.some((e) => e.type === CODE_ADDED && /ptprofDrainProbe/.test(e.name)));
+  });
+
+  it('an empty drain has empty arrays and the counters', function () {
+    binding.drain();
+    const d = binding.drain();
+    assert.equal(d.count, 0);
+    assert.equal(d.ints.length + d.nums.length + d.frames.length + d.events.length + d.names.length, 0);
+    assert.equal(typeof d.counters.signals, 'number');
+  });
+
+  it('demangle turns C++ symbol names into source names and leaves the rest alone', function () {
+    assert.deepEqual(
+      binding.demangle(['_ZN2v87Isolate10GetCurrentEv', '_ZN4node6worker6Worker11StartThreadERKN2v820FunctionCallbackInfoINS2_5ValueEEE', 'clock_gettime', '_Znot-a-name', '']),
+      [
+        'v8::Isolate::GetCurrent()',
+        'node::worker::Worker::StartThread(v8::FunctionCallbackInfo<v8::Value> const&)',
+        'clock_gettime',
+        '_Znot-a-name',
+        '',
+      ],
+    );
+    assert.deepEqual(binding.demangle([]), []);
+    assert.throws(() => binding.demangle('_Z1fv' as any), /^TypeError: demangle: expected an array of strings$/);
+    assert.throws(() => binding.demangle([1] as any), /^TypeError: demangle: expected an array of strings$/);
+  });
+});

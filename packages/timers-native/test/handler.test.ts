@@ -1,0 +1,140 @@
+// The SIGPROF handler: installed once (never chained to itself), passes signals that are not a
+// profiling timer's to the handler it replaced, never lets SIGPROF's default action (terminate)
+// run, and counts what it does not record.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as inspector from 'node:inspector';
+import { binding, decodeDrain, type DrainCounters } from '../src/index';
+import { INDEX_JS, burnUntilSignals, cleanup, createTimer, deleteTimer, runFixture, sleep } from './support';
+
+/** Waits (briefly) until the handler has counted `n` more signals than `base`. */
+async function countersAfter(base: DrainCounters, n: number): Promise<{ counters: DrainCounters; records: number }> {
+  let records = 0;
+  for (let i = 0; i < 100; i++) {
+    const d = decodeDrain(binding.drain());
+    records += d.records.length;
+    if (d.counters.signals >= base.signals + n) return { counters: d.counters, records };
+    await sleep(10);
+  }
+  return { counters: decodeDrain(binding.drain()).counters, records };
+}
+
+function post(session: inspector.Session, method: string): Promise<void> {
+  return new Promise((resolve, reject) => session.post(method, (err) => (err ? reject(err) : resolve())));
+}
+
+describe('handler', function () {
+  afterEach(cleanup);
+
+  it('installHandler replaces the default disposition once; a second call keeps it and does not chain to itself', function () {
+    assert.equal(binding.currentHandler(), 'default');
+    assert.equal(binding.installHandler(), 'default');
+    assert.equal(binding.currentHandler(), 'ptprof');
+    assert.equal(binding.installHandler(), 'ptprof');
+    assert.equal(binding.installHandler(), 'ptprof');
+    assert.equal(binding.currentHandler(), 'ptprof');
+  });
+
+  it('a foreign SIGPROF (kill) is counted and recorded nowhere, and the default action never runs', async function () {
+    binding.register({ codeEvents: false });
+    binding.setEnabled(true); // recording on: a foreign signal is still not a sample
+    const base = decodeDrain(binding.drain()).counters;
+    process.kill(process.pid, 'SIGPROF'); // si_code SI_USER; SIG_DFL would terminate the process
+    const one = await countersAfter(base, 1);
+    assert.equal(one.counters.foreign, base.foreign + 1);
+    assert.equal(one.counters.signals, base.signals + 1);
+    assert.equal(one.counters.disabled, base.disabled);
+    assert.equal(one.records, 0);
+    assert.equal(binding.signalCount(), one.counters.signals);
+    // Had installHandler chained to itself, each of these would recurse until the stack overflowed.
+    for (let i = 0; i < 3; i++) {
+      const b = decodeDrain(binding.drain()).counters;
+      process.kill(process.pid, 'SIGPROF');
+      const c = await countersAfter(b, 1);
+      assert.equal(c.counters.foreign, b.foreign + 1);
+      assert.equal(c.records, 0);
+    }
+  });
+
+  it('timer signals while recording is off are counted as disabled and recorded nowhere', function () {
+    const { tid } = binding.register({ codeEvents: false });
+    const id = createTimer(tid);
+    binding.setTimerValid(tid, true);
+    binding.setEnabled(false);
+    const base = decodeDrain(binding.drain()).counters;
+    binding.timerSettime(id, 1e6, 1e6);
+    binding.setitimer(4e6);
+    burnUntilSignals(5);
+    binding.setitimer(0);
+    binding.timerSettime(id, 0, 0);
+    const off = decodeDrain(binding.drain());
+    assert.equal(off.records.length, 0);
+    const disabled = off.counters.disabled - base.disabled;
+    assert.ok(disabled >= 5, `${disabled} signals counted as disabled`);
+    assert.equal(off.counters.signals - base.signals, disabled, 'every signal seen was counted as disabled');
+    assert.equal(off.counters.foreign, base.foreign);
+
+    // The same timer with recording on: records, and the disabled count stands still.
+    binding.setEnabled(true);
+    binding.timerSettime(id, 1e6, 1e6);
+    burnUntilSignals(3);
+    binding.timerSettime(id, 0, 0);
+    binding.setEnabled(false);
+    const on = decodeDrain(binding.drain());
+    assert.ok(on.records.length > 0);
+    assert.equal(on.counters.disabled, off.counters.disabled);
+    deleteTimer(id);
+  });
+
+  it('with a handler already installed: foreign and disabled-time signals reach it, recorded ones do not', function () {
+    const out = runFixture('chain.js');
+    // Node's process.on('SIGPROF') installs libuv's handler: "other".
+    assert.equal(out.before, 'other');
+    assert.equal(out.was, 'other');
+    assert.equal(out.after, 'ptprof');
+    assert.ok(out.heardKill >= 1, 'the kill reached the listener through ptprof\'s handler');
+    assert.ok(out.recordsWhileEnabled > 0);
+    assert.equal(out.heardWhileEnabled, 0, 'recorded signals are ptprof\'s own');
+    assert.equal(out.recordsWhileDisabled, 0);
+    assert.ok(out.heardWhileDisabled >= 1, 'timer signals while off are passed on');
+    assert.ok(out.counters.foreign >= 1);
+    assert.ok(out.counters.disabled >= 5);
+  });
+
+  it('the inspector\'s CPU profiler takes SIGPROF while it runs; currentHandler notices', async function () {
+    const session = new inspector.Session();
+    session.connect();
+    try {
+      await post(session, 'Profiler.enable');
+      await post(session, 'Profiler.start');
+      assert.equal(binding.currentHandler(), 'other');
+      await post(session, 'Profiler.stop');
+      // V8 puts back the handler it found (ours); reinstalling is harmless either way.
+      assert.equal(binding.currentHandler(), 'ptprof');
+      await post(session, 'Profiler.disable');
+    } finally {
+      session.disconnect();
+    }
+    assert.equal(binding.installHandler(), 'ptprof');
+  });
+
+  it('a CPU profiler started before installHandler leaves SIGPROF at its default when it stops', function () {
+    // Why the sampler must poll currentHandler(): here a timer signal after the stop would kill.
+    const script = `
+      const { binding } = require(${JSON.stringify(INDEX_JS)});
+      const s = new (require('node:inspector').Session)();
+      s.connect();
+      const out = [];
+      s.post('Profiler.enable', () => s.post('Profiler.start', () => {
+        out.push(binding.currentHandler(), binding.installHandler(), binding.currentHandler());
+        s.post('Profiler.stop', () => {
+          out.push(binding.currentHandler(), binding.installHandler(), binding.currentHandler());
+          process.kill(process.pid, 'SIGPROF'); // harmless again: a foreign signal, passed to nothing
+          setTimeout(() => console.log(JSON.stringify(out)), 50);
+        });
+      }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['other', 'other', 'ptprof', 'default', 'default', 'ptprof']);
+  });
+});

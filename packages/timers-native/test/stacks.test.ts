@@ -1,0 +1,141 @@
+// JS stacks: V8's GetStackSample in the handler, on the isolate's own thread, and names from JIT
+// code events replayed up to each record's codeSeq.
+import assert from 'node:assert/strict';
+import { binding, CODE_ADDED, CODE_MOVED, CODE_TYPE_BYTE_CODE, VM_STATES, type CodeEvent, type SignalRecord } from '../src/index';
+import { CodeMap, cleanup, runFixture, sampleSelf, stackNames, SI_TIMER } from './support';
+import { ptprofOuter } from './fixtures/workload';
+
+const VM_JS = 0;
+const VM_GC = 1;
+
+interface StackCheck {
+  js: number;
+  withHot: number;
+  hotAboveOuter: number;
+  hotEntries: { name: string; codeType: number }[];
+}
+
+/** Resolves every JS-state record against the code map as of its codeSeq. */
+function check(records: SignalRecord[], events: CodeEvent[], isolateId: number, replay = true): StackCheck {
+  const map = new CodeMap(events, isolateId);
+  if (!replay) map.advanceTo(Infinity);
+  const out: StackCheck = { js: 0, withHot: 0, hotAboveOuter: 0, hotEntries: [] };
+  for (const r of [...records].sort((a, b) => a.codeSeq - b.codeSeq)) {
+    if (replay) map.advanceTo(r.codeSeq);
+    if (r.vmState !== VM_JS) continue;
+    out.js++;
+    const names = stackNames(map, r);
+    const hot = names.findIndex((n) => n.includes('ptprofHotLoop'));
+    if (hot < 0) continue;
+    out.withHot++;
+    const addr = [r.pc, ...r.frames][hot];
+    const e = map.resolve(addr)!;
+    out.hotEntries.push({ name: e.name, codeType: e.codeType });
+    if (names.slice(hot + 1).some((n) => n.includes('ptprofOuter'))) out.hotAboveOuter++;
+  }
+  return out;
+}
+
+function assertResolved(c: StackCheck, what: string): void {
+  assert.ok(c.js >= 20, `${what}: only ${c.js} records in the JS state`);
+  const share = c.withHot / c.js;
+  console.log(`      ${what}: ${c.withHot}/${c.js} JS records resolve to ptprofHotLoop (${(share * 100).toFixed(1)}%)`);
+  assert.ok(share >= 0.9, `${what}: ${c.withHot} of ${c.js} JS records resolve to ptprofHotLoop`);
+  assert.ok(c.hotAboveOuter >= 0.9 * c.withHot, `${what}: the caller ptprofOuter is below ptprofHotLoop in ${c.hotAboveOuter} of ${c.withHot}`);
+  for (const e of c.hotEntries) assert.match(e.name, /^JS:[*^~]ptprofHotLoop .*workload\.js:\d+:\d+$/);
+}
+
+describe('stacks', function () {
+  let reg: { tid: number; isolateId: number; slot: number };
+  before(function () {
+    binding.installHandler();
+    reg = binding.register();
+  });
+  afterEach(cleanup);
+
+  it('frames taken while a named function runs resolve to it (>= 90% of JS records)', function () {
+    const d = sampleSelf(reg.tid, 1e6, () => ptprofOuter(300, 0, 40));
+    assert.ok(d.records.length >= 30, `${d.records.length} records for 300 ms`);
+    for (const r of d.records) {
+      assert.equal(r.code, SI_TIMER);
+      assert.equal(r.tid, reg.tid);
+      assert.equal(r.js, true);
+      assert.equal(r.isolateId, reg.isolateId);
+      assert.ok(r.vmState >= 0 && r.vmState < VM_STATES.length, `vmState ${r.vmState}`);
+      assert.ok(r.frames.length <= 128, 'default frames limit');
+      assert.ok(r.codeSeq <= d.allEvents[d.allEvents.length - 1].seq);
+    }
+    assertResolved(check(d.records, d.allEvents, reg.isolateId), 'optimizing');
+  });
+
+  it('code events: the enumeration at register() and new code, in sequence, for this isolate', function () {
+    const d = sampleSelf(reg.tid, 1e6, () => ptprofOuter(50));
+    const events = d.allEvents;
+    assert.ok(events.length > 100, `${events.length} code events`);
+    for (let i = 1; i < events.length; i++) assert.equal(events[i].seq, events[i - 1].seq + 1, 'one sequence, no gaps');
+    for (const e of events) {
+      assert.equal(e.isolateId, reg.isolateId);
+      if (e.type === CODE_ADDED) {
+        assert.ok(e.len > 0 && e.start > 0);
+        assert.ok(e.name.length > 0);
+      } else {
+        assert.equal(e.name, '');
+      }
+    }
+    // Builtins and bytecode handlers are enumerated; the workload's functions are added as compiled.
+    assert.ok(events.some((e) => e.name.startsWith('Builtin:')));
+    assert.ok(events.some((e) => e.codeType === CODE_TYPE_BYTE_CODE && /^JS:~ptprofHotLoop /.test(e.name)));
+  });
+
+  it('interpreted frames resolve against BYTE_CODE entries (--no-opt --no-sparkplug --no-maglev)', function () {
+    const out = runFixture('stacks.js', ['--no-opt', '--no-sparkplug', '--no-maglev']);
+    const records = out.records as SignalRecord[];
+    const map = new CodeMap(out.events, out.reg.isolateId);
+    let js = 0, framesResolved = 0, leafDropped = 0;
+    const hot: { name: string; codeType: number }[] = [];
+    for (const r of [...records].sort((a, b) => a.codeSeq - b.codeSeq)) {
+      map.advanceTo(r.codeSeq);
+      if (r.vmState !== VM_JS) continue;
+      js++;
+      // Every frame of an interpreted stack is a bytecode array + offset: all of them resolve.
+      const frames = r.frames.map((a) => map.resolve(a));
+      if (frames.length > 0 && frames.every((e) => e !== undefined && e.name.startsWith('JS:'))) framesResolved++;
+      const names = stackNames(map, r);
+      const i = names.findIndex((n) => n.includes('ptprofHotLoop'));
+      if (i >= 0) {
+        const e = map.resolve([r.pc, ...r.frames][i])!;
+        hot.push({ name: e.name, codeType: e.codeType });
+        assert.ok(names.slice(i + 1).some((n) => n.includes('ptprofOuter')), names.join(' < '));
+      } else {
+        // V8 drops the interpreted leaf when the pc is in a bytecode handler whose top of stack is
+        // not a return address into the interpreter (StackFrameIteratorForProfiler): the stack is
+        // then the caller's, never another function's.
+        assert.match(names[0], /^(BytecodeHandler|Builtin):|^0x/, names.join(' < '));
+        assert.match(names[1] ?? '', /ptprofOuter/, names.join(' < '));
+        leafDropped++;
+      }
+    }
+    console.log(`      interpreted: ${hot.length}/${js} with the leaf, ${leafDropped} leaf dropped by V8, ${framesResolved} fully resolved`);
+    assert.ok(js >= 20, `only ${js} JS records`);
+    assert.ok(framesResolved >= 0.9 * js, `${framesResolved} of ${js} JS records have every frame resolved`);
+    assert.ok(hot.length >= 5, `${hot.length} records show ptprofHotLoop`);
+    for (const e of hot) {
+      assert.equal(e.codeType, CODE_TYPE_BYTE_CODE);
+      assert.match(e.name, /^JS:~ptprofHotLoop .*workload\.js:\d+:\d+$/);
+    }
+  });
+
+  it('code moved by compacting GCs still resolves, replayed up to each record\'s codeSeq', function () {
+    // Many samples land in GC here: ask for more signals so that enough are in JS.
+    const out = runFixture('stacks.js', ['--expose-gc', '--compact-on-every-full-gc'], { PTPROF_MIN_SIGNALS: '100' });
+    const moves = (out.events as CodeEvent[]).filter((e) => e.type === CODE_MOVED).length;
+    assert.ok(moves > 0, 'compacting GCs report CODE_MOVED');
+    assert.ok((out.records as SignalRecord[]).some((r) => r.vmState === VM_GC), 'some samples land in GC');
+    const replayed = check(out.records, out.events, out.reg.isolateId);
+    assertResolved(replayed, 'compacting');
+    // Against the final map instead, samples taken before a move point at code that left.
+    const final = check(out.records, out.events, out.reg.isolateId, false);
+    console.log(`      final map instead: ${final.withHot}/${final.js} (${moves} moves)`);
+    assert.ok(final.withHot < replayed.withHot, 'the moves relocated sampled code');
+  });
+});
