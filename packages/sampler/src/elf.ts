@@ -16,7 +16,8 @@ export interface Mapping {
 export function readMaps(text = fs.readFileSync('/proc/self/maps', 'utf8')): Mapping[] {
   const out: Mapping[] = [];
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \d+\s+(\/.*)$/.exec(line);
+    // Files, and the vDSO (clock_gettime for Date.now() runs there): named, but not read.
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \d+\s+(\/.*|\[vdso\])$/.exec(line);
     if (!m) continue;
     out.push({ start: parseInt(m[1], 16), end: parseInt(m[2], 16), offset: parseInt(m[3], 16), path: m[4].replace(/ \(deleted\)$/, '') });
   }
@@ -174,6 +175,7 @@ export class NativeResolver {
       } else hi = mid - 1;
     }
     if (!m || addr >= m.end) return undefined;
+    if (m.path.startsWith('[')) return { file: m.path };
     let elf = this.files.get(m.path);
     if (!elf) {
       elf = new ElfSymbols(m.path);
@@ -182,4 +184,32 @@ export class NativeResolver {
     const name = elf.ok ? elf.symbolAtFileOffset(addr - m.start + m.offset) : undefined;
     return { name, file: m.path };
   }
+}
+
+/**
+ * Address ranges that are a second mapping of a file range mapped before at another address, with
+ * the offset back to the first. V8 copies its embedded builtins next to the JIT code
+ * (--short-builtin-calls, on by default on x64 with enough memory): the copy is a mapping of the
+ * same file and offset, and code events name the builtins at their original addresses, so a pc in
+ * the copy is found in the code map only once translated.
+ */
+export function remappedRanges(maps: Mapping[]): { start: number; end: number; delta: number }[] {
+  const out: { start: number; end: number; delta: number }[] = [];
+  const byPath = new Map<string, Mapping[]>();
+  for (const m of maps) {
+    let l = byPath.get(m.path);
+    if (!l) byPath.set(m.path, (l = []));
+    l.push(m);
+  }
+  for (const list of byPath.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) {
+      const m = list[i];
+      const first = list.slice(0, i).find((o) => m.offset >= o.offset && m.offset + (m.end - m.start) <= o.offset + (o.end - o.start));
+      if (!first) continue;
+      const original = first.start + (m.offset - first.offset);
+      if (original !== m.start) out.push({ start: m.start, end: m.end, delta: original - m.start });
+    }
+  }
+  return out.sort((a, b) => a.start - b.start);
 }

@@ -37,6 +37,13 @@ export interface ProfileStats {
   filtered: { setitimer: number; timer_create: number };
   /** Records lost because a ring was full (counted by the signal handler). */
   dropped: { ring: number; shared: number };
+  /**
+   * setitimer records on a thread that had burned no CPU since its last credited one: the kernel
+   * delivered the process-wide signal to a thread other than the one that burned the CPU.
+   */
+  misdelivered: number;
+  /** Failures of the drain loop (each also ends that drain; the first is printed on stderr). */
+  errors: number;
   /** SIGPROFs from other senders (SI_TKILL, SI_USER...), passed to their owner. */
   foreign: number;
   /** Timer signals that arrived after recording stopped. */
@@ -80,6 +87,8 @@ export function emptyStats(): ProfileStats {
     kept: 0,
     filtered: { setitimer: 0, timer_create: 0 },
     dropped: { ring: 0, shared: 0 },
+    misdelivered: 0,
+    errors: 0,
     foreign: 0,
     late: 0,
     handlerRestored: 0,

@@ -2,7 +2,7 @@
 // rest, drained on an unref'd timer, filtered with validSIGPROF, weighted by 1 + si_overrun,
 // symbolized and aggregated.
 import { isMainThread, threadId } from 'node:worker_threads';
-import { SI_TIMER, classify, validSIGPROF } from '@ptprof/sigprof-filter';
+import { SI_KERNEL, SI_TIMER, classify, validSIGPROF } from '@ptprof/sigprof-filter';
 import {
   binding as nativeBinding,
   FLAG_JS,
@@ -66,6 +66,7 @@ interface PendingRecord {
   codeSeq: number;
   pc: number;
   ext: number;
+  threadCpuNs: number;
   frames: Float64Array;
   periodNs: number;
 }
@@ -99,6 +100,9 @@ export class Sampler {
   private readonly names = new Map<number, { name: string; js: boolean }>();
   private readonly claimed = new Set<number>();
   private pending: PendingRecord[] = [];
+  /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
+  private readonly itimerCpu = new Map<number, number>();
+  private readonly cpuCredit: boolean;
   private hz: number;
   private periodNs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -130,6 +134,7 @@ export class Sampler {
     }
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
+    this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
     this.native.configure({ framesLimit, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
     this.lifecycle = new TimerLifecycle(this.native, opts._rng ?? Math.random);
@@ -156,6 +161,7 @@ export class Sampler {
     const n = this.native;
     n.installHandler();
     registerCurrentThread(n);
+    this.symbolizer.refreshRemaps();
     // Whatever the rings hold predates this profile; code events are kept (the code is still there).
     this.ingest(n.drain(), true);
     this.counters0 = this.lastCounters;
@@ -163,6 +169,16 @@ export class Sampler {
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
     this.cpu0 = n.processCpuNs();
+    if (this.cpuCredit) {
+      // Threads born later start from zero CPU.
+      for (const tid of listTids()) {
+        try {
+          this.itimerCpu.set(tid, n.threadCpuNs(tid));
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+    }
     n.setEnabled(true);
     this.applyPeriod();
     this.state = 'running';
@@ -184,6 +200,18 @@ export class Sampler {
 
   private tick(): void {
     if (this.state !== 'running') return;
+    try {
+      this.tickUnsafe();
+    } catch (err) {
+      // Runs inside someone else's program: a failure here must never become their uncaught
+      // exception. It is counted and reported in the profile, once on stderr.
+      this.stats.errors++;
+      if (this.stats.errors === 1) process.stderr.write(`ptprof: sampling error (profile may be incomplete): ${(err as Error)?.message ?? err}\n`);
+      this.schedule(this.drainIntervalMs);
+    }
+  }
+
+  private tickUnsafe(): void {
     const now = this.native.monotonicNs();
     const signals = this.native.signalCount();
     const active = signals !== this.lastSignals;
@@ -330,6 +358,7 @@ export class Sampler {
           codeSeq: raw.nums[b + 1],
           pc: raw.nums[b + 2],
           ext: raw.nums[b + 3],
+          threadCpuNs: raw.nums[b + 4],
           frames: raw.frames.slice(f, f + nf),
           periodNs: this.periodNs,
         });
@@ -366,12 +395,34 @@ export class Sampler {
         else st.filtered.timer_create++;
         continue;
       }
+      let cpuNanos: number;
+      if (r.code === SI_TIMER) {
+        cpuNanos = (this.overrunWeights ? 1 + r.overrun : 1) * r.periodNs;
+        // The thread's CPU is accounted up to here: a setitimer sample later (its timer gone at
+        // exit, say) stands only for what comes after.
+        if (this.cpuCredit && r.threadCpuNs > (this.itimerCpu.get(r.tid) ?? 0)) this.itimerCpu.set(r.tid, r.threadCpuNs);
+      } else if (r.code === SI_KERNEL && this.cpuCredit) {
+        // setitimer's SIGPROF is process-directed: the kernel may deliver it to a thread that did
+        // not burn the CPU it stands for, and it cannot say how many periods it missed. The
+        // receiving thread's own CPU clock says what that thread burned since its last sample of
+        // either kind: that, no more, is what this sample stands for. A thread is never credited more
+        // than its own CPU, and one that keeps setitimer's signals (no timer yet, or 'js' mode)
+        // is credited all of it.
+        const last = this.itimerCpu.get(r.tid) ?? 0;
+        cpuNanos = r.threadCpuNs - last;
+        if (!(cpuNanos > 0)) {
+          st.misdelivered++;
+          continue;
+        }
+        this.itimerCpu.set(r.tid, r.threadCpuNs);
+      } else {
+        cpuNanos = r.periodNs;
+      }
       st.kept++;
-      const weight = r.code === SI_TIMER && this.overrunWeights ? 1 + r.overrun : 1;
       const js = (r.flags & FLAG_JS) !== 0;
       const thread = this.threadName(r.tid);
       const frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
-      this.builder.add(r.tid, js, frames, 1, weight * r.periodNs);
+      this.builder.add(r.tid, js, frames, 1, cpuNanos);
     }
     sym.replay(sym.maxSeq);
   }
@@ -460,7 +511,7 @@ export class Sampler {
       `rate=${this.hz}Hz period=${this.periodNs}ns`,
       `mode=${this.mode}${this.useTimers ? '' : ' timers=off(setitimer only)'}${this.overrunWeights ? '' : ' overrun-weights=off'}`,
       `records=${st.records} kept=${st.kept} filtered.setitimer=${st.filtered.setitimer} filtered.timer_create=${st.filtered.timer_create}`,
-      `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late}`,
+      `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late} misdelivered=${st.misdelivered} errors=${st.errors}`,
       `threads=${threads.length} unresolved_js_frames=${st.unresolvedFrames}/${st.jsFrames}`,
       `process_cpu_nanos=${processCpuNanos}`,
     ];

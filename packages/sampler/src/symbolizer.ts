@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { CODE_ADDED, CODE_MOVED, CODE_REMOVED, NUMS_PER_EVENT, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
-import { NativeResolver } from './elf';
+import { NativeResolver, readMaps, remappedRanges } from './elf';
 import type { Frame } from './profile';
 
 /** What the symbolizer needs from the native layer. */
@@ -53,6 +53,7 @@ export class Symbolizer {
   private readonly nativeFrames = new Map<number, Frame>();
   private unnamed: [number, Frame][] = [];
   private readonly resolver = new NativeResolver();
+  private remaps: { start: number; end: number; delta: number }[] = [];
   private readonly threadFrames = new Map<string, Frame>();
   private events: CodeEventLog = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
   private next = 0;
@@ -120,9 +121,27 @@ export class Symbolizer {
     return this.maps.get(isolateId)?.size ?? 0;
   }
 
+  /** Re-reads which file ranges are mapped twice (V8's copy of its builtins). */
+  refreshRemaps(): void {
+    try {
+      this.remaps = remappedRanges(readMaps());
+    } catch {
+      this.remaps = [];
+    }
+  }
+
   /** The frame for a JS code address, or undefined when no code event covers it. */
   jsFrame(isolateId: number, addr: number): Frame | undefined {
-    const info = this.maps.get(isolateId)?.lookup(addr);
+    const map = this.maps.get(isolateId);
+    let info = map?.lookup(addr);
+    if (!info && map) {
+      for (const r of this.remaps) {
+        if (addr >= r.start && addr < r.end) {
+          info = map.lookup(addr + r.delta);
+          break;
+        }
+      }
+    }
     if (!info) return undefined;
     let f = this.frames.get(info);
     if (!f) {
@@ -164,7 +183,7 @@ export class Symbolizer {
         raw.push(r.name);
         pending.push([f, r.name, r.file]);
       } else {
-        f.name = `[${path.basename(r.file)}]`;
+        f.name = r.file.startsWith('[') ? r.file : `[${path.basename(r.file)}]`;
         f.file = r.file;
       }
     }

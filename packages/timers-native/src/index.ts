@@ -29,7 +29,7 @@ export const CODE_TYPE_WASM = 2;
 
 /** Columns of drained arrays. */
 export const INTS_PER_RECORD = 8; // tid, code, overrun, flags, vmState, nframes, isolateId, 0
-export const NUMS_PER_RECORD = 4; // timeNs, codeSeq, pc, externalCallback
+export const NUMS_PER_RECORD = 5; // timeNs, codeSeq, pc, externalCallback, threadCpuNs
 export const NUMS_PER_EVENT = 7; // seq, type, codeType, isolateId, start, len, newStart
 
 export interface DrainCounters {
@@ -124,6 +124,8 @@ export interface SignalRecord {
   codeSeq: number;
   pc: number;
   externalCallback: number;
+  /** The receiving thread's CPU clock at the signal, ns. */
+  threadCpuNs: number;
   frames: number[];
 }
 
@@ -162,6 +164,7 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
       codeSeq: raw.nums[b + 1],
       pc: raw.nums[b + 2],
       externalCallback: raw.nums[b + 3],
+      threadCpuNs: raw.nums[b + 4],
       frames: Array.from(raw.frames.subarray(f, f + n)),
     });
     f += n;

@@ -52,7 +52,11 @@ describe('drain', function () {
     assert.equal(d.events.length, raw.names.length);
     let prevTime = t0;
     let prevSeq = 0;
+    let prevCpu = 0;
+    const cpuNow = binding.threadCpuNs();
     for (const [i, r] of d.records.entries()) {
+      assert.ok(r.threadCpuNs > prevCpu && r.threadCpuNs <= cpuNow, "the receiving thread's CPU clock, increasing");
+      prevCpu = r.threadCpuNs;
       assert.equal(r.tid, raw.ints[i * INTS_PER_RECORD]);
       assert.equal(r.code, SI_TIMER);
       assert.equal(r.flags, FLAG_KNOWN | FLAG_TIMER_VALID | FLAG_JS | (r.truncated ? FLAG_TRUNCATED : 0));
