@@ -13,7 +13,7 @@
 
 /** The native calls the lifecycle needs (a subset of @ptprof/timers-native's binding). */
 export interface TimerBackend {
-  timerCreate(tid: number, exclusive?: boolean): number;
+  timerCreate(tid: number, exclusive?: boolean, tag?: number): number;
   timerSettime(id: number, firstNs: number, periodNs: number): void;
   timerDelete(id: number): void;
   setTimerValid(tid: number, valid: boolean): boolean;
@@ -36,7 +36,8 @@ export function periodForHz(hz: number): number {
 
 /**
  * Creates and arms a timer for tid. Returns its id, or undefined when `exclusive` and the thread
- * already has one (someone else armed it first).
+ * already has one (someone else armed it first). The timer is tagged with its period: each of its
+ * signals carries the period its si_overrun counts, whatever the rate is when it is read.
  */
 export function armThreadTimer(
   backend: TimerBackend,
@@ -45,7 +46,7 @@ export function armThreadTimer(
   rng: Rng,
   exclusive: boolean,
 ): number | undefined {
-  const id = backend.timerCreate(tid, exclusive);
+  const id = backend.timerCreate(tid, exclusive, periodNs);
   if (id < 0) return undefined;
   try {
     backend.timerSettime(id, firstExpiryNs(periodNs, rng), periodNs);
@@ -99,17 +100,22 @@ export class TimerLifecycle {
     for (const tid of [...this.timers.keys()]) this.disarm(tid);
   }
 
-  /** New period for every timer; each gets a new random first expiry. */
+  /**
+   * New period for every timer: each is deleted and created again (as Go does), with a new random
+   * first expiry and the new period as its tag, so signals of the old timer still queued are
+   * weighed at the old period.
+   */
   setPeriod(periodNs: number): void {
     if (!(periodNs > 0) || !Number.isInteger(periodNs)) throw new RangeError(`period must be a positive integer of ns, got ${periodNs}`);
     const changed = this.periodNs !== periodNs;
     this.periodNs = periodNs;
     if (!changed) return;
-    for (const [tid, id] of this.timers) {
+    for (const tid of [...this.timers.keys()]) {
+      this.disarm(tid);
       try {
-        this.backend.timerSettime(id, firstExpiryNs(periodNs, this.rng), periodNs);
+        this.arm(tid);
       } catch {
-        this.disarm(tid);
+        // The thread exited meanwhile.
       }
     }
   }

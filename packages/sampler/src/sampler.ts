@@ -67,6 +67,7 @@ interface PendingRecord {
   pc: number;
   ext: number;
   threadCpuNs: number;
+  timerTag: number;
   frames: Float64Array;
   periodNs: number;
 }
@@ -211,7 +212,22 @@ export class Sampler {
     }
   }
 
+  /**
+   * V8's CPU profiler (the inspector's Profiler.start, --cpu-prof) installs its own SIGPROF handler
+   * while it runs and puts back the one it found when it stops. Ours goes back at once, with
+   * theirs as the handler its signals (SI_TKILL) are passed to. Checked at every poll: if their
+   * profiler started before ours, stopping it restores SIG_DFL, and a timer signal then would
+   * kill the process (DESIGN.md); the window is one poll.
+   */
+  private ensureHandler(): void {
+    if (this.native.currentHandler() !== 'ptprof') {
+      this.native.installHandler();
+      this.stats.handlerRestored++;
+    }
+  }
+
   private tickUnsafe(): void {
+    this.ensureHandler();
     const now = this.native.monotonicNs();
     const signals = this.native.signalCount();
     const active = signals !== this.lastSignals;
@@ -292,12 +308,7 @@ export class Sampler {
   drain(): void {
     if (this.state !== 'running') return;
     const n = this.native;
-    if (n.currentHandler() !== 'ptprof') {
-      // The inspector's profiler replaces the SIGPROF handler while it runs; ours goes back, and
-      // its signals (SI_TKILL) are passed on to it.
-      n.installHandler();
-      this.stats.handlerRestored++;
-    }
+    this.ensureHandler();
     const raw = n.drain();
     this.lastDrainMono = n.monotonicNs();
     this.ingest(raw, false);
@@ -359,6 +370,7 @@ export class Sampler {
           pc: raw.nums[b + 2],
           ext: raw.nums[b + 3],
           threadCpuNs: raw.nums[b + 4],
+          timerTag: raw.nums[b + 5],
           frames: raw.frames.slice(f, f + nf),
           periodNs: this.periodNs,
         });
@@ -397,7 +409,8 @@ export class Sampler {
       }
       let cpuNanos: number;
       if (r.code === SI_TIMER) {
-        cpuNanos = (this.overrunWeights ? 1 + r.overrun : 1) * r.periodNs;
+        // The timer's own period (its tag): a signal queued before a rate change counts old periods.
+        cpuNanos = (this.overrunWeights ? 1 + r.overrun : 1) * (r.timerTag > 0 ? r.timerTag : r.periodNs);
         // The thread's CPU is accounted up to here: a setitimer sample later (its timer gone at
         // exit, say) stands only for what comes after.
         if (this.cpuCredit && r.threadCpuNs > (this.itimerCpu.get(r.tid) ?? 0)) this.itimerCpu.set(r.tid, r.threadCpuNs);

@@ -59,8 +59,8 @@ export class FakeBackend {
         self.valid.set(tid, v);
         return true;
       },
-      timerCreate(tid, exclusive) {
-        self.log('timerCreate', tid, exclusive);
+      timerCreate(tid, exclusive, tag) {
+        self.log('timerCreate', tid, exclusive, tag);
         if (self.failCreateFor.has(tid)) throw Object.assign(new Error(`timer_create(tid=${tid}): ESRCH`), { code: 'ESRCH' });
         if (exclusive && self.live.has(tid)) return -1;
         self.live.add(tid);

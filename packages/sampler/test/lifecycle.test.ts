@@ -61,17 +61,28 @@ describe('timer lifecycle', () => {
     assert.ok(validOff >= 0 && del > validOff, 'valid=false must precede timer_delete');
   });
 
-  it('re-arms every timer with a new random first expiry when the rate changes', () => {
+  it('re-creates every timer when the rate changes: old ones deleted (valid cleared first), new ones tagged with the new period', () => {
     const fake = new FakeBackend();
     const lc = new TimerLifecycle(fake.binding(), seeded(5));
     lc.setPeriod(periodForHz(100));
     for (const tid of [1, 2, 3]) lc.arm(tid);
-    const before = new Map([...fake.timers].map(([id, t]) => [id, t.first]));
+    const old = [...fake.timers.keys()];
+    const mark = fake.calls.length;
     lc.setPeriod(periodForHz(1000));
-    for (const [id, t] of fake.timers) {
-      assert.equal(t.period, 1_000_000, `timer ${id} keeps the old period`);
+    for (const id of old) {
+      assert.equal(fake.timers.get(id)!.deleted, true, `old timer ${id} kept`);
+      const del = fake.indexOf('timerDelete', id, mark);
+      const tid = fake.timers.get(id)!.tid;
+      const off = fake.calls.findIndex((c, i) => i >= mark && i < del && c.fn === 'setTimerValid' && c.args[0] === tid && c.args[1] === false);
+      assert.ok(off >= 0, `valid not cleared before deleting timer ${id}`);
+    }
+    const live = [...fake.timers].filter(([, t]) => !t.deleted);
+    assert.deepEqual(live.map(([, t]) => t.tid).sort(), [1, 2, 3]);
+    for (const [id, t] of live) {
+      assert.equal(t.period, 1_000_000, `timer ${id} has the old period`);
       assert.ok(t.first > 0 && t.first <= 1_000_000);
-      assert.notEqual(t.first, before.get(id));
+      const create = fake.calls.find((c) => c.fn === 'timerCreate' && c.args[0] === t.tid && fake.calls.indexOf(c) >= mark)!;
+      assert.equal(create.args[2], 1_000_000, 'tagged with its period');
     }
     // The same rate again changes nothing.
     const n = fake.calls.length;
@@ -126,7 +137,7 @@ describe('Sampler lifecycle over a fake backend', () => {
     s.drain();
     assert.ok(s.armedThreads.has(2000));
     s.setRate(1000);
-    for (const t of fake.timers.values()) assert.equal(t.period, 1_000_000);
+    for (const t of fake.timers.values()) if (!t.deleted) assert.equal(t.period, 1_000_000);
     assert.equal(fake.itimer, 1_000_000);
     s.stop();
     assert.equal(fake.itimer, 0);

@@ -107,8 +107,12 @@ struct PtprofRecord {
   // 1000 Hz went to an idle thread while the busy one handled its own timer's signal). With this
   // the reader can credit a setitimer sample with no more than the CPU its thread really burned.
   uint64_t thread_cpu_ns;
+  // For SI_TIMER: the sigev_value the timer was created with (timerCreate's tag; the sampler
+  // gives its period). A signal queued before a rate change and delivered after it still says
+  // which period its si_overrun counts.
+  uint64_t timer_tag;
 };
-static_assert(sizeof(PtprofRecord) == 72, "record header is 72 bytes");
+static_assert(sizeof(PtprofRecord) == 80, "record header is 80 bytes");
 
 static constexpr int kPtprofMaxSlots = 1024;
 static constexpr int kPtprofMaxTimers = 1024;
@@ -352,6 +356,7 @@ static void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   rec.time_ns = ptprof_now_ns();
   rec.code_seq = g->code_seq.load(std::memory_order_acquire);
   rec.external_callback = 0;
+  rec.timer_tag = code == PTPROF_SI_TIMER ? reinterpret_cast<uint64_t>(info->si_value.sival_ptr) : 0;
   {
     struct timespec ts;  // clock_gettime is async-signal-safe
     rec.thread_cpu_ns = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
@@ -734,7 +739,8 @@ static Napi::Value PtprofSetTimerValid(const Napi::CallbackInfo& info) {
 // 6. Timers
 // ---------------------------------------------------------------------------------------------
 
-// timerCreate(tid[, exclusive]) -> id: a POSIX timer on thread tid's CPU clock that sends SIGPROF
+// timerCreate(tid[, exclusive[, tag]]) -> id: (tag: an integer every SIGPROF of this timer carries
+// in its record's timerTag, through sigev_value) a POSIX timer on thread tid's CPU clock that sends SIGPROF
 // to tid (SIGEV_THREAD_ID), disarmed. Go issue 35057: the signal goes to the thread that burned
 // the CPU. With exclusive, returns -1 instead when this addon already holds a timer for tid: two
 // threads (the thread itself and the sampler's thread) may race to arm it, and two timers on one
@@ -745,6 +751,8 @@ static Napi::Value PtprofTimerCreate(const Napi::CallbackInfo& info) {
   if (!ptprof_arg_uint(info, 0, "timerCreate", "tid", &tidd)) return env.Undefined();
   pid_t tid = static_cast<pid_t>(tidd);
   bool exclusive = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  double tag = 0;
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ptprof_arg_uint(info, 2, "timerCreate", "tag", &tag)) return env.Undefined();
   std::lock_guard<std::mutex> lock(g->registry_mu);
   if (exclusive)
     for (int i = 0; i < kPtprofMaxTimers; i++)
@@ -757,6 +765,7 @@ static Napi::Value PtprofTimerCreate(const Napi::CallbackInfo& info) {
   memset(&sev, 0, sizeof(sev));
   sev.sigev_notify = SIGEV_THREAD_ID;
   sev.sigev_signo = SIGPROF;
+  sev.sigev_value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(tag));
 #ifdef sigev_notify_thread_id
   sev.sigev_notify_thread_id = tid;
 #else
@@ -1022,7 +1031,7 @@ static Napi::Value PtprofSamplingPeriod(const Napi::CallbackInfo& info) {
 //
 // drain() -> { count, ints, nums, frames, events, names, threads, counters }
 //   ints   Int32Array   count x 8: tid, code, overrun, flags, vmState, nframes, isolateId, 0
-//   nums   Float64Array count x 5: timeNs, codeSeq, pc, externalCallback, threadCpuNs
+//   nums   Float64Array count x 6: timeNs, codeSeq, pc, externalCallback, threadCpuNs, timerTag
 //   frames Float64Array all frame addresses, record after record (user-space addresses are below
 //          2^48, exact in a double)
 //   events Float64Array eventCount x 7: seq, type, codeType, isolateId, start, len, newStart
@@ -1031,7 +1040,7 @@ static Napi::Value PtprofSamplingPeriod(const Napi::CallbackInfo& info) {
 // One copy per drain and no object per record or frame.
 
 static constexpr int kPtprofInts = 8;
-static constexpr int kPtprofNums = 5;
+static constexpr int kPtprofNums = 6;
 static constexpr int kPtprofEv = 7;
 
 struct PtprofDrainSlot {
@@ -1053,7 +1062,7 @@ static void ptprof_emit(PtprofDrainOut* out, const PtprofRecord& r, const uint64
                                      static_cast<int32_t>(r.nframes), static_cast<int32_t>(r.isolate_id), 0});
   out->nums.insert(out->nums.end(), {static_cast<double>(r.time_ns), static_cast<double>(r.code_seq),
                                      static_cast<double>(r.pc), static_cast<double>(r.external_callback),
-                                     static_cast<double>(r.thread_cpu_ns)});
+                                     static_cast<double>(r.thread_cpu_ns), static_cast<double>(r.timer_tag)});
   for (uint32_t i = 0; i < r.nframes; i++) out->frames.push_back(static_cast<double>(frames[i]));
 }
 

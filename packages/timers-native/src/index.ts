@@ -29,7 +29,7 @@ export const CODE_TYPE_WASM = 2;
 
 /** Columns of drained arrays. */
 export const INTS_PER_RECORD = 8; // tid, code, overrun, flags, vmState, nframes, isolateId, 0
-export const NUMS_PER_RECORD = 5; // timeNs, codeSeq, pc, externalCallback, threadCpuNs
+export const NUMS_PER_RECORD = 6; // timeNs, codeSeq, pc, externalCallback, threadCpuNs, timerTag
 export const NUMS_PER_EVENT = 7; // seq, type, codeType, isolateId, start, len, newStart
 
 export interface DrainCounters {
@@ -73,8 +73,9 @@ export interface Binding {
   /** The handler's view of "this thread's timer is valid" (Go's mp.profileTimerValid). */
   setTimerValid(tid: number, valid: boolean): boolean;
   /** A disarmed POSIX timer on tid's CPU clock, delivering SIGPROF to tid. Returns its id; with
-   *  exclusive, -1 when a timer for tid already exists. */
-  timerCreate(tid: number, exclusive?: boolean): number;
+   *  exclusive, -1 when a timer for tid already exists. Every SIGPROF of the timer carries tag
+   *  (sigev_value) in its record's timerTag. */
+  timerCreate(tid: number, exclusive?: boolean, tag?: number): number;
   timerSettime(id: number, firstNs: number, periodNs: number): void;
   timerDelete(id: number): void;
   timerGetoverrun(id: number): number;
@@ -126,6 +127,8 @@ export interface SignalRecord {
   externalCallback: number;
   /** The receiving thread's CPU clock at the signal, ns. */
   threadCpuNs: number;
+  /** SI_TIMER: the tag its timer was created with (0 otherwise). */
+  timerTag: number;
   frames: number[];
 }
 
@@ -165,6 +168,7 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
       pc: raw.nums[b + 2],
       externalCallback: raw.nums[b + 3],
       threadCpuNs: raw.nums[b + 4],
+      timerTag: raw.nums[b + 5],
       frames: Array.from(raw.frames.subarray(f, f + n)),
     });
     f += n;

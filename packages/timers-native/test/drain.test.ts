@@ -17,7 +17,7 @@ describe('drain', function () {
 
   it('raw arrays: 8 ints and 4 doubles per record, frames back to back, 7 doubles per code event', function () {
     binding.drain();
-    const id = createTimer(self.tid);
+    const id = createTimer(self.tid, 123456789);
     binding.setTimerValid(self.tid, true);
     binding.setEnabled(true);
     const t0 = binding.monotonicNs();
@@ -56,6 +56,7 @@ describe('drain', function () {
     const cpuNow = binding.threadCpuNs();
     for (const [i, r] of d.records.entries()) {
       assert.ok(r.threadCpuNs > prevCpu && r.threadCpuNs <= cpuNow, "the receiving thread's CPU clock, increasing");
+      assert.equal(r.timerTag, 123456789, "the timer's tag (sigev_value)");
       prevCpu = r.threadCpuNs;
       assert.equal(r.tid, raw.ints[i * INTS_PER_RECORD]);
       assert.equal(r.code, SI_TIMER);

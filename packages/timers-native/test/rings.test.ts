@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { binding, decodeDrain } from '../src/index';
 import { INDEX_JS, SI_TIMER, burnUntilSignals, cleanup, cpuNowNs, createTimer, deleteTimer, sleep } from './support';
 
-const RECORD_HEADER = 72;
+const RECORD_HEADER = 80;
 
 /** Runs `work` at the bottom of `depth` nested JS calls. */
 function deep(depth: number, work: () => number): number {

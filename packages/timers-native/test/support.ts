@@ -60,8 +60,8 @@ export function posixTimerCount(): number {
 /** Timer ids created by a test, deleted by `cleanup()` whatever the test did. */
 const live = new Set<number>();
 
-export function createTimer(tid: number): number {
-  const id = binding.timerCreate(tid);
+export function createTimer(tid: number, tag?: number): number {
+  const id = binding.timerCreate(tid, false, tag);
   live.add(id);
   return id;
 }
