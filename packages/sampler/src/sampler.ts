@@ -561,6 +561,10 @@ function sharedSymbolizer(n: Binding): Symbolizer {
  * (first expiry uniform in (0, period], so short-lived workers are represented in expectation).
  */
 export function registerCurrentThread(n: Binding = nativeBinding, rng: Rng = Math.random): { tid: number; armed: boolean } {
+  // The handler goes in as early as possible (at preload, for the CLI). V8's CPU profiler (the
+  // inspector's Profiler.start) saves the SIGPROF handler it finds and puts it back when it
+  // stops: if that were SIG_DFL, the next timer signal would kill the process.
+  n.installHandler();
   const r = n.register({ name: jsThreadName() });
   const period = n.samplingPeriod();
   let armed = false;
