@@ -58,29 +58,22 @@ function startMain(): void {
   const command = formatCommand([process.argv0, ...process.execArgv, ...process.argv.slice(1)]);
 
   const { Sampler: SamplerClass } = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
-  const sampler: Sampler = new SamplerClass({ hz: cfg.hz, threads: cfg.threads }).start();
-  const cpu0 = process.cpuUsage();
-  // The sampler drains its rings on a timer of its own: an error there would be an uncaught
-  // exception in the program. Report it once and keep the program running.
-  const drain = sampler.drain.bind(sampler);
-  let drainFailed = false;
-  sampler.drain = (): void => {
-    try {
-      drain();
-    } catch (err) {
-      if (!drainFailed) warn(`sampling error (the profile may be incomplete): ${message(err)}`);
-      drainFailed = true;
-    }
-  };
+  const sampler: Sampler = new SamplerClass({
+    hz: cfg.hz,
+    threads: cfg.threads,
+    ...(cfg.ringBytes !== undefined ? { ringBytes: cfg.ringBytes } : {}),
+    ...(cfg.framesLimit !== undefined ? { framesLimit: cfg.framesLimit } : {}),
+  }).start();
+  // (The sampler's drain timer never throws into the program: it counts and reports its errors.)
 
   let finished = false;
   const finish = (end: string): void => {
     if (finished) return; // never write twice
     finished = true;
     try {
-      const cpu = process.cpuUsage(cpu0);
-      const osCpuNanos = (cpu.user + cpu.system) * 1000;
       const profile = sampler.stop();
+      // The OS's count for the process from start to stop (CLOCK_PROCESS_CPUTIME_ID).
+      const osCpuNanos = profile.processCpuNanos;
       let profiledNanos = 0;
       let samples = 0;
       for (const s of profile.samples) {
@@ -89,7 +82,7 @@ function startMain(): void {
       }
       profile.comments.push(
         `ptprof ${VERSION} pid=${process.pid} ppid=${process.ppid} ${root ? 'root' : 'descendant'} end=${end}`,
-        `os_cpu_nanos=${osCpuNanos} profiled_cpu_nanos=${Math.round(profiledNanos)} (os: process.cpuUsage user+system while sampling)`,
+        `os_cpu_nanos=${osCpuNanos} profiled_cpu_nanos=${Math.round(profiledNanos)} (os: CLOCK_PROCESS_CPUTIME_ID while sampling)`,
         `cmd=${command}`,
       );
       if (cfg.format === 'folded') {

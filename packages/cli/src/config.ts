@@ -17,6 +17,10 @@ export const ENV = {
   reportDir: 'PTPROF_REPORT_DIR',
   /** Set by the first Node process that loads the agent (its pid): the ones after it are descendants. */
   rootPid: 'PTPROF_ROOT_PID',
+  /** Tuning, set by hand: ring size per thread in bytes (a power of two, 4096..67108864). */
+  ringBytes: 'PTPROF_RING_BYTES',
+  /** Tuning, set by hand: JS frames kept per sample (1..512). */
+  framesLimit: 'PTPROF_FRAMES',
 } as const;
 
 export type Format = 'pprof' | 'folded';
@@ -79,6 +83,8 @@ export interface AgentConfig {
   threads: ThreadsMode;
   format: Format;
   reportDir?: string;
+  ringBytes?: number;
+  framesLimit?: number;
 }
 
 /** Parses a strictly decimal integer (no sign, no spaces, no exponent); NaN otherwise. */
@@ -105,7 +111,25 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
-  return { output, hz, threads, format, ...(reportDir ? { reportDir } : {}) };
+  const ringText = env[ENV.ringBytes];
+  let ringBytes: number | undefined;
+  if (ringText) {
+    ringBytes = parseIntStrict(ringText);
+    if (!(ringBytes >= 4096 && ringBytes <= 67108864 && (ringBytes & (ringBytes - 1)) === 0))
+      throw new Error(`${ENV.ringBytes}=${ringText} is not a power of two from 4096 to 67108864`);
+  }
+  const framesText = env[ENV.framesLimit];
+  let framesLimit: number | undefined;
+  if (framesText) {
+    framesLimit = parseIntStrict(framesText);
+    if (!(framesLimit >= 1 && framesLimit <= 512)) throw new Error(`${ENV.framesLimit}=${framesText} is not an integer from 1 to 512`);
+  }
+  return {
+    output, hz, threads, format,
+    ...(reportDir ? { reportDir } : {}),
+    ...(ringBytes !== undefined ? { ringBytes } : {}),
+    ...(framesLimit !== undefined ? { framesLimit } : {}),
+  };
 }
 
 /** What each agent leaves in PTPROF_REPORT_DIR/<pid>.json once its profile is written. */
