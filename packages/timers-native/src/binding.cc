@@ -35,6 +35,10 @@
 #include <cxxabi.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <pthread.h>
+#include <thread>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -135,6 +139,8 @@ struct PtprofSlot {
   std::atomic<uint64_t> tail{0};
   std::atomic<uint64_t> drops{0};
   void* scratch[kPtprofFramesCap];
+  // Records moved out of the ring by the collector thread, oldest first (under drain_mu).
+  std::vector<uint8_t> backlog;
 };
 
 struct PtprofSharedCell {
@@ -198,7 +204,12 @@ struct PtprofState {
   uint32_t isolate_ids[kPtprofMaxSlots];
   uint32_t next_isolate_id = 1;
 
-  std::mutex drain_mu;  // one consumer at a time
+  std::mutex drain_mu;  // one consumer at a time (the collector thread or drain())
+  std::vector<PtprofRecord> shared_backlog;  // the shared ring's records, collected (drain_mu)
+  std::mutex collect_mu;
+  std::condition_variable collect_cv;
+  bool collector_started = false;  // collect_mu
+  std::atomic<uint32_t> collect_interval_ms{20};  // 0: no collection, rings only emptied by drain()
 
   std::mutex code_mu;  // JIT code events may come from GC helper threads
   std::vector<PtprofCodeEvent> code_events;
@@ -910,14 +921,26 @@ static Napi::Value PtprofMonotonicNs(const Napi::CallbackInfo& info) {
 }
 
 // setEnabled(bool): whether timer signals are recorded. Off, they are counted and dropped.
+static void ptprof_collector();
+
 static Napi::Value PtprofSetEnabled(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsBoolean()) return ptprof_throw_type(info.Env(), "setEnabled: expected a boolean");
-  g->enabled.store(info[0].As<Napi::Boolean>().Value(), std::memory_order_release);
+  bool on = info[0].As<Napi::Boolean>().Value();
+  {
+    std::lock_guard<std::mutex> lk(g->collect_mu);
+    g->enabled.store(on, std::memory_order_release);
+    if (on && !g->collector_started) {
+      g->collector_started = true;
+      std::thread(ptprof_collector).detach();
+    }
+  }
+  g->collect_cv.notify_all();
   return info.Env().Undefined();
 }
 
-// configure({ framesLimit, ringBytes }): frames kept per JS stack (1..512) and ring size for
-// slots claimed from now on (a power of two, 4 KiB..64 MiB).
+// configure({ framesLimit, ringBytes, collectIntervalMs }): frames kept per JS stack (1..512), ring
+// size for slots claimed from now on (a power of two, 4 KiB..64 MiB), and how often the collector
+// thread empties the rings into their backlogs (0..1000 ms, default 20; 0: only drain() does).
 static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return ptprof_throw_type(env, "configure: expected an options object");
@@ -928,6 +951,17 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
     if (!(v >= 1 && v <= kPtprofFramesCap) || v != static_cast<int>(v))
       return ptprof_throw_type(env, "configure: framesLimit must be an integer in 1.." + std::to_string(kPtprofFramesCap));
     g->frames_limit.store(static_cast<uint32_t>(v));
+  }
+  Napi::Value ci = o.Get("collectIntervalMs");
+  if (!ci.IsUndefined()) {
+    double v = ci.IsNumber() ? ci.As<Napi::Number>().DoubleValue() : -1;
+    if (!(v >= 0 && v <= 1000) || v != static_cast<int>(v))
+      return ptprof_throw_type(env, "configure: collectIntervalMs must be an integer in 0..1000");
+    {
+      std::lock_guard<std::mutex> lk(g->collect_mu);
+      g->collect_interval_ms.store(static_cast<uint32_t>(v));
+    }
+    g->collect_cv.notify_all();
   }
   Napi::Value rb = o.Get("ringBytes");
   if (!rb.IsUndefined()) {
@@ -1066,19 +1100,71 @@ static void ptprof_emit(PtprofDrainOut* out, const PtprofRecord& r, const uint64
   for (uint32_t i = 0; i < r.nframes; i++) out->frames.push_back(static_cast<double>(frames[i]));
 }
 
-static void ptprof_drain_slot(PtprofSlot* s, PtprofDrainOut* out, std::vector<uint64_t>* tmp) {
+// Moves what the ring holds into the slot's backlog (drain_mu held). The ring is then free for the
+// handler again: a thread whose records nobody reads (the main thread busy in synchronous code,
+// where the sampler's drain timer cannot run) would otherwise fill its ring and drop.
+static void ptprof_collect_slot(PtprofSlot* s) {
   if (s->ring == nullptr) return;
   uint64_t t = s->tail.load(std::memory_order_relaxed);
   uint64_t h = s->head.load(std::memory_order_acquire);
-  while (t < h) {
+  if (t == h) return;
+  size_t at = s->backlog.size();
+  s->backlog.resize(at + (h - t));
+  ptprof_ring_copy_out(s, t, s->backlog.data() + at, h - t);
+  s->tail.store(h, std::memory_order_release);
+}
+
+static void ptprof_collect_shared() {
+  for (;;) {
+    PtprofSharedCell* cell = &g->shared[g->shared_dequeue & (kPtprofSharedCells - 1)];
+    uint64_t seq = cell->seq.load(std::memory_order_acquire);
+    if (static_cast<int64_t>(seq) - static_cast<int64_t>(g->shared_dequeue + 1) < 0) break;
+    g->shared_backlog.push_back(cell->rec);
+    cell->seq.store(g->shared_dequeue + kPtprofSharedCells, std::memory_order_release);
+    g->shared_dequeue++;
+  }
+  g->shared_dequeue_published.store(g->shared_dequeue, std::memory_order_relaxed);
+}
+
+static void ptprof_collect_all() {
+  int32_t high = g->slot_high.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < high; i++)
+    if (g->slots[i].state.load(std::memory_order_acquire) != PTPROF_SLOT_FREE) ptprof_collect_slot(&g->slots[i]);
+  ptprof_collect_shared();
+}
+
+// The collector: a native thread ("ptprof-collect") that empties the rings into the backlogs
+// every 20 ms while recording is on, and sleeps otherwise. It decides nothing and drops nothing:
+// the backlog grows until drain() reads it.
+static void ptprof_collector() {
+  pthread_setname_np(pthread_self(), "ptprof-collect");
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(g->collect_mu);
+      g->collect_cv.wait(lk, [] {
+        return g->enabled.load(std::memory_order_acquire) && g->collect_interval_ms.load(std::memory_order_relaxed) > 0;
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(g->collect_interval_ms.load(std::memory_order_relaxed)));
+    std::lock_guard<std::mutex> dl(g->drain_mu);
+    ptprof_collect_all();
+  }
+}
+
+static void ptprof_drain_slot(PtprofSlot* s, PtprofDrainOut* out, std::vector<uint64_t>* tmp) {
+  ptprof_collect_slot(s);
+  size_t t = 0;
+  const std::vector<uint8_t>& b = s->backlog;
+  while (t + sizeof(PtprofRecord) <= b.size()) {
     PtprofRecord r;
-    ptprof_ring_copy_out(s, t, &r, sizeof(r));
+    memcpy(&r, b.data() + t, sizeof(r));
     tmp->resize(r.nframes);
-    if (r.nframes) ptprof_ring_copy_out(s, t + sizeof(r), tmp->data(), r.nframes * sizeof(uint64_t));
+    if (r.nframes) memcpy(tmp->data(), b.data() + t + sizeof(r), r.nframes * sizeof(uint64_t));
     ptprof_emit(out, r, tmp->data());
     t += r.bytes;
   }
-  s->tail.store(t, std::memory_order_release);
+  s->backlog.clear();
+  if (s->backlog.capacity() > (1u << 20)) s->backlog.shrink_to_fit();
 }
 
 template <typename T, typename A>
@@ -1121,16 +1207,9 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
         }
       }
     }
-    for (;;) {
-      PtprofSharedCell* cell = &g->shared[g->shared_dequeue & (kPtprofSharedCells - 1)];
-      uint64_t seq = cell->seq.load(std::memory_order_acquire);
-      if (static_cast<int64_t>(seq) - static_cast<int64_t>(g->shared_dequeue + 1) < 0) break;
-      PtprofRecord r = cell->rec;
-      cell->seq.store(g->shared_dequeue + kPtprofSharedCells, std::memory_order_release);
-      g->shared_dequeue++;
-      ptprof_emit(&out, r, nullptr);
-    }
-    g->shared_dequeue_published.store(g->shared_dequeue, std::memory_order_relaxed);
+    ptprof_collect_shared();
+    for (const PtprofRecord& r : g->shared_backlog) ptprof_emit(&out, r, nullptr);
+    g->shared_backlog.clear();
   }
   size_t n = out.ints.size() / kPtprofInts;
   Napi::Object res = Napi::Object::New(env);

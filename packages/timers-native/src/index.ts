@@ -88,7 +88,9 @@ export interface Binding {
   processCpuNs(): number;
   monotonicNs(): number;
   setEnabled(on: boolean): void;
-  configure(opts: { framesLimit?: number; ringBytes?: number }): void;
+  /** framesLimit 1..512; ringBytes (power of two) for slots claimed later; collectIntervalMs
+   *  0..1000 (default 20): how often a native thread empties the rings, 0 for never. */
+  configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number }): void;
   /** C++ symbol names demangled (names that are not mangled come back unchanged). */
   demangle(names: string[]): string[];
   /** Every known thread. */

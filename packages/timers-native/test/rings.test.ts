@@ -16,8 +16,9 @@ describe('rings', function () {
   let self: { tid: number; isolateId: number; slot: number };
 
   before(function () {
-    // Before this thread registers: its slot gets a 4 KiB ring.
-    binding.configure({ ringBytes: 4096, framesLimit: 64 });
+    // Before this thread registers: its slot gets a 4 KiB ring. The collector thread is paused:
+    // these tests are about what a ring holds when nobody empties it.
+    binding.configure({ ringBytes: 4096, framesLimit: 64, collectIntervalMs: 0 });
     binding.installHandler();
     self = binding.register({ codeEvents: false });
   });
@@ -198,5 +199,31 @@ describe('rings', function () {
       for (const f of r.frames) assert.ok(Number.isInteger(f) && f > 0 && f < 2 ** 48);
     }
     binding.configure({ framesLimit: 128, ringBytes: 256 * 1024 });
+  });
+
+  it('the collector thread empties a ring that nobody drains: a busy thread keeps its records', function () {
+    binding.configure({ collectIntervalMs: 20 });
+    try {
+      const base = decodeDrain(binding.drain()).counters;
+      const id = createTimer(self.tid);
+      binding.setTimerValid(self.tid, true);
+      binding.setEnabled(true);
+      binding.timerSettime(id, 1e5, 1e5);
+      // 64-frame stacks: 592 bytes a record, 6 fit in the 4 KiB ring; 400 signals would drop
+      // almost all of them without the collector.
+      deep(100, () => burnUntilSignals(400));
+      binding.setEnabled(false);
+      deleteTimer(id);
+      const d = decodeDrain(binding.drain());
+      const mine = d.records.filter((r) => r.tid === self.tid && r.code === SI_TIMER);
+      console.log(`      ${mine.length} records through a 4 KiB ring, ${d.counters.ringDrops - base.ringDrops} dropped`);
+      assert.ok(mine.length >= 300, `only ${mine.length} records kept`);
+      // A 4 KiB ring holds 6 of these records: without the collector, ~394 of 400 would drop.
+      assert.ok(d.counters.ringDrops - base.ringDrops < mine.length / 2, 'the collector kept most');
+      const threads = require('node:fs').readdirSync('/proc/self/task').map((t: string) => require('node:fs').readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+      assert.ok(threads.includes('ptprof-collect'), 'the collector thread is named');
+    } finally {
+      binding.configure({ collectIntervalMs: 0 });
+    }
   });
 });
