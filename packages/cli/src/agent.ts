@@ -63,6 +63,7 @@ function startMain(): void {
     threads: cfg.threads,
     ...(cfg.ringBytes !== undefined ? { ringBytes: cfg.ringBytes } : {}),
     ...(cfg.framesLimit !== undefined ? { framesLimit: cfg.framesLimit } : {}),
+    ...(cfg.collectIntervalMs !== undefined ? { collectIntervalMs: cfg.collectIntervalMs } : {}),
   }).start();
   // (The sampler's drain timer never throws into the program: it counts and reports its errors.)
 

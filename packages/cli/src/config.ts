@@ -17,10 +17,16 @@ export const ENV = {
   reportDir: 'PTPROF_REPORT_DIR',
   /** Set by the first Node process that loads the agent (its pid): the ones after it are descendants. */
   rootPid: 'PTPROF_ROOT_PID',
-  /** Tuning, set by hand: ring size per thread in bytes (a power of two, 4096..67108864). */
+} as const;
+
+/** Tuning variables, set by hand and passed through to every process (the CLI sets none). */
+export const TUNING_ENV = {
+  /** Ring size per thread in bytes (a power of two, 4096..67108864). */
   ringBytes: 'PTPROF_RING_BYTES',
-  /** Tuning, set by hand: JS frames kept per sample (1..512). */
+  /** JS frames kept per sample (1..512). */
   framesLimit: 'PTPROF_FRAMES',
+  /** The native collector's interval in ms (0..1000; 0: off). */
+  collectMs: 'PTPROF_COLLECT_MS',
 } as const;
 
 export type Format = 'pprof' | 'folded';
@@ -85,6 +91,7 @@ export interface AgentConfig {
   reportDir?: string;
   ringBytes?: number;
   framesLimit?: number;
+  collectIntervalMs?: number;
 }
 
 /** Parses a strictly decimal integer (no sign, no spaces, no exponent); NaN otherwise. */
@@ -111,21 +118,28 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
-  const ringText = env[ENV.ringBytes];
+  const ringText = env[TUNING_ENV.ringBytes];
   let ringBytes: number | undefined;
   if (ringText) {
     ringBytes = parseIntStrict(ringText);
     if (!(ringBytes >= 4096 && ringBytes <= 67108864 && (ringBytes & (ringBytes - 1)) === 0))
-      throw new Error(`${ENV.ringBytes}=${ringText} is not a power of two from 4096 to 67108864`);
+      throw new Error(`${TUNING_ENV.ringBytes}=${ringText} is not a power of two from 4096 to 67108864`);
   }
-  const framesText = env[ENV.framesLimit];
+  const framesText = env[TUNING_ENV.framesLimit];
   let framesLimit: number | undefined;
   if (framesText) {
     framesLimit = parseIntStrict(framesText);
-    if (!(framesLimit >= 1 && framesLimit <= 512)) throw new Error(`${ENV.framesLimit}=${framesText} is not an integer from 1 to 512`);
+    if (!(framesLimit >= 1 && framesLimit <= 512)) throw new Error(`${TUNING_ENV.framesLimit}=${framesText} is not an integer from 1 to 512`);
+  }
+  const collectText = env[TUNING_ENV.collectMs];
+  let collectIntervalMs: number | undefined;
+  if (collectText) {
+    collectIntervalMs = parseIntStrict(collectText);
+    if (!(collectIntervalMs >= 0 && collectIntervalMs <= 1000)) throw new Error(`${TUNING_ENV.collectMs}=${collectText} is not an integer from 0 to 1000`);
   }
   return {
     output, hz, threads, format,
+    ...(collectIntervalMs !== undefined ? { collectIntervalMs } : {}),
     ...(reportDir ? { reportDir } : {}),
     ...(ringBytes !== undefined ? { ringBytes } : {}),
     ...(framesLimit !== undefined ? { framesLimit } : {}),

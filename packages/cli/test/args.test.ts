@@ -146,3 +146,19 @@ describe('ptprof: reading back', () => {
     ]), 'main 300ms, worker 1 200ms, node x2 150ms');
   });
 });
+
+describe('tuning variables', () => {
+  it('reach the agent, are validated, and survive the CLI cleaning PTPROF_* marks', () => {
+    const { readAgentConfig, TUNING_ENV } = require('../src/config') as typeof import('../src/config');
+    const { childEnv } = require('../src/cli') as typeof import('../src/cli');
+    const env = childEnv({ PTPROF_RING_BYTES: '4096', PTPROF_FRAMES: '300', PTPROF_COLLECT_MS: '0', PTPROF_ROOT_PID: '1' }, { output: '/tmp/x.pb.gz', hz: 100, threads: 'all', format: 'pprof' });
+    assert.equal(env.PTPROF_ROOT_PID, undefined, "an outer run's mark is removed");
+    const cfg = readAgentConfig(env, 1, '/tmp');
+    assert.equal(cfg.ringBytes, 4096);
+    assert.equal(cfg.framesLimit, 300);
+    assert.equal(cfg.collectIntervalMs, 0);
+    assert.throws(() => readAgentConfig({ [TUNING_ENV.ringBytes]: '5000' }, 1, '/tmp'), /PTPROF_RING_BYTES=5000 is not a power of two/);
+    assert.throws(() => readAgentConfig({ [TUNING_ENV.framesLimit]: '0' }, 1, '/tmp'), /PTPROF_FRAMES=0/);
+    assert.throws(() => readAgentConfig({ [TUNING_ENV.collectMs]: 'x' }, 1, '/tmp'), /PTPROF_COLLECT_MS=x/);
+  });
+});

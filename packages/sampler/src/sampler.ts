@@ -44,6 +44,12 @@ export interface SamplerOptions {
   /** Ring size per thread in bytes (power of two). Default 256 KiB. */
   ringBytes?: number;
   /**
+   * How often a native thread moves the rings' records into unbounded backlogs, in ms (0..1000,
+   * default 20). Rings are emptied even while the JS thread that drains them is busy; 0 leaves it
+   * to the drain alone (a full ring drops, and counts).
+   */
+  collectIntervalMs?: number;
+  /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
    * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).
@@ -137,7 +143,8 @@ export class Sampler {
     this.overrunWeights = opts._overrunWeights ?? true;
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
-    this.native.configure({ framesLimit, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
+    const collectIntervalMs = checkInt('collectIntervalMs', opts.collectIntervalMs ?? 20, 0, 1000, 'milliseconds');
+    this.native.configure({ framesLimit, collectIntervalMs, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
     this.lifecycle = new TimerLifecycle(this.native, opts._rng ?? Math.random);
     this.symbolizer = sharedSymbolizer(this.native);
   }
