@@ -4,6 +4,14 @@
 // baseline, '~' interpreted: interpreted frames are bytecode-array addresses and resolve against
 // BYTE_CODE entries), CODE_MOVED when a full GC compacts, and seldom CODE_REMOVED. Code that the
 // GC frees is not always reported: an entry that new code overlaps is stale and goes.
+//
+// The tier marker before the name differs between V8 versions (see TIER_MARKER):
+//   Node 20, 22 (V8 11.3, 12.4): '~' interpreted, '^' Sparkplug, '*' TurboFan ('+' Maglev in 22
+//                                 when it runs);
+//   Node 24 (V8 13.6):            also '+' Maglev, and a trailing "'" for code specialized to its
+//                                 context: "*'" and "+'";
+//   Node 26 (V8 14.6):            also a leading 'o' for on-stack-replacement code: "o*", "o+".
+// Without the marker parsed, "JS:*'fib" would be named "'fib" and "JS:o*fib" "o*fib".
 import { fileURLToPath } from 'node:url';
 
 export interface FunctionInfo {
@@ -15,7 +23,8 @@ export interface FunctionInfo {
   systemName: string;
   /** 'js' | 'builtin' | 'stub' | 'regexp' | 'wasm' | 'other' */
   kind: string;
-  /** '*' optimized, '^' baseline, '~' interpreted, '' otherwise */
+  /** The tier: '*' TurboFan, '+' Maglev, '^' Sparkplug (baseline), '~' interpreted, '' otherwise
+   *  (the marker as V8 wrote it, e.g. "o*" or "*'", is in systemName). */
   tier: string;
 }
 
@@ -32,6 +41,12 @@ function toPath(url: string): string {
   return url;
 }
 
+// The tier marker of a "JS:" name: an optional 'o' (on-stack replacement, V8 14+) before an
+// optimizing tier, the tier ('*' TurboFan, '+' Maglev, '^' Sparkplug, '~' interpreted, '-' kept
+// from older V8s), and an optional "'" (context-specialized, V8 13+) after an optimizing tier.
+// Group 2 is the tier. An 'o' or "'" elsewhere belongs to the name ("JS:~outer", "JS:~'x'").
+const TIER_MARKER = /^(o(?=[*+]))?([*^~+-])((?<=[*+])')?/;
+
 const parsed = new Map<string, FunctionInfo>();
 
 /** Parses a code event's name; results are shared between identical names. */
@@ -41,13 +56,12 @@ export function parseCodeName(raw: string): FunctionInfo {
   let info: FunctionInfo;
   const colon = raw.indexOf(':');
   const prefix = colon > 0 ? raw.slice(0, colon) : '';
-  if (prefix === 'JS') {
-    let rest = raw.slice(3);
-    let tier = '';
-    if (rest.length && '*^~+-'.includes(rest[0])) {
-      tier = rest[0];
-      rest = rest.slice(1);
-    }
+  if (prefix === 'JS' || prefix === 'Script') {
+    // "Script:~ /path/x.js:1:1" is a script's top-level code.
+    let rest = raw.slice(prefix.length + 1);
+    const marker = TIER_MARKER.exec(rest);
+    const tier = marker ? marker[2] : '';
+    if (marker) rest = rest.slice(marker[0].length);
     let name = rest;
     let file = '';
     let line = 0;
@@ -75,7 +89,7 @@ export function parseCodeName(raw: string): FunctionInfo {
         file = toPath(rest.slice(sp + 1));
       }
     }
-    info = { name: name || '(anonymous)', file, line, column, systemName: raw, kind: 'js', tier };
+    info = { name: name.trim() || (prefix === 'Script' ? '(script)' : '(anonymous)'), file, line, column, systemName: raw, kind: 'js', tier };
   } else {
     const kinds: Record<string, string> = { Builtin: 'builtin', Stub: 'stub', RegExp: 'regexp', BytecodeHandler: 'builtin' };
     const kind = kinds[prefix] ?? (raw.startsWith('wasm') ? 'wasm' : 'other');

@@ -511,7 +511,6 @@ export class Sampler {
 
   /** The profile so far (also valid while running). */
   profile(): Profile {
-    this.symbolizer.nameNativeFrames();
     const c = this.lastCounters;
     const c0 = this.counters0;
     const st = this.stats;

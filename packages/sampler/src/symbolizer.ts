@@ -51,7 +51,9 @@ export class Symbolizer {
   private readonly maps = new Map<number, CodeMap>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
   private readonly nativeFrames = new Map<number, Frame>();
-  private unnamed: [number, Frame][] = [];
+  private readonly canonical = new Map<string, Frame>();
+  private readonly demangled = new Map<string, string>();
+  private mapsReadAt = 0;
   private readonly resolver = new NativeResolver();
   private remaps: { start: number; end: number; delta: number }[] = [];
   private readonly threadFrames = new Map<string, Frame>();
@@ -121,10 +123,12 @@ export class Symbolizer {
     return this.maps.get(isolateId)?.size ?? 0;
   }
 
-  /** Re-reads which file ranges are mapped twice (V8's copy of its builtins). */
+  /** Re-reads the mappings, and which file ranges are mapped twice (V8's copy of its builtins). */
   refreshRemaps(): void {
     try {
       this.remaps = remappedRanges(readMaps());
+      this.resolver.refreshMaps();
+      this.mapsReadAt = Date.now();
     } catch {
       this.remaps = [];
     }
@@ -152,47 +156,46 @@ export class Symbolizer {
   }
 
   /**
-   * A native code address as a frame. Named later, by nameNativeFrames(): reading a file's symbol
-   * table costs ~100 ms for Node's binary, so it is done once, when the profile is read, not in
-   * the drain loop. Until then the frame is one object per address.
+   * A native code address as a frame: its function (ELF symbol, demangled) when a symbol of the
+   * mapped file covers it, else `[library]`, else the address in hex. Resolved now, to one frame
+   * object per function, so that the profile's rows grow with distinct stacks and not with the
+   * distinct addresses sampled. Reading a file's symbols happens once, on its first address (78 ms
+   * for Node's binary, in the drain that first meets it).
    */
   nativeFrame(addr: number): Frame {
     let f = this.nativeFrames.get(addr);
-    if (!f) {
-      f = { name: `0x${addr.toString(16)}` };
-      this.nativeFrames.set(addr, f);
-      this.unnamed.push([addr, f]);
+    if (f) return f;
+    let r = this.resolver.resolve(addr);
+    if (!r && Date.now() - this.mapsReadAt > 1000) {
+      // A library mapped since the maps were read (dlopen).
+      this.resolver.refreshMaps();
+      this.mapsReadAt = Date.now();
+      r = this.resolver.resolve(addr);
     }
-    return f;
-  }
-
-  /**
-   * Names every native frame handed out so far: `symbol` (demangled) when a function symbol of
-   * the mapped file covers the address, else `[library]`; an address outside any mapped file keeps
-   * its hex name. Frame objects are updated in place.
-   */
-  nameNativeFrames(): void {
-    if (this.unnamed.length === 0) return;
-    this.resolver.refreshMaps();
-    const raw: string[] = [];
-    const pending: [Frame, string, string][] = [];
-    for (const [addr, f] of this.unnamed) {
-      const r = this.resolver.resolve(addr);
-      if (!r) continue;
-      if (r.name) {
-        raw.push(r.name);
-        pending.push([f, r.name, r.file]);
-      } else {
-        f.name = r.file.startsWith('[') ? r.file : `[${path.basename(r.file)}]`;
-        f.file = r.file;
+    let name: string;
+    let file: string | undefined;
+    if (!r) name = `0x${addr.toString(16)}`;
+    else if (r.name) {
+      let dem = this.demangled.get(r.name);
+      if (dem === undefined) {
+        dem = r.name.startsWith('_Z') ? this.native.demangle([r.name])[0] : r.name;
+        this.demangled.set(r.name, dem);
       }
+      name = dem;
+      file = r.file;
+    } else {
+      name = r.file.startsWith('[') ? r.file : `[${path.basename(r.file)}]`;
+      file = r.file.startsWith('[') ? undefined : r.file;
     }
-    const demangled = raw.length ? this.native.demangle(raw) : [];
-    pending.forEach(([f, , file], i) => {
-      f.name = demangled[i];
-      f.file = file;
-    });
-    this.unnamed = [];
+    const key = `${name}\u0000${file ?? ''}`;
+    f = this.canonical.get(key);
+    if (!f) {
+      f = file ? { name, file } : { name };
+      this.canonical.set(key, f);
+    }
+    if (this.nativeFrames.size > 200_000) this.nativeFrames.clear();
+    this.nativeFrames.set(addr, f);
+    return f;
   }
 
   /** The root frame that names a thread without a JS stack. */
