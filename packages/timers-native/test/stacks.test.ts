@@ -42,7 +42,9 @@ function assertResolved(c: StackCheck, what: string): void {
   console.log(`      ${what}: ${c.withHot}/${c.js} JS records resolve to ptprofHotLoop (${(share * 100).toFixed(1)}%)`);
   assert.ok(share >= 0.9, `${what}: ${c.withHot} of ${c.js} JS records resolve to ptprofHotLoop`);
   assert.ok(c.hotAboveOuter >= 0.9 * c.withHot, `${what}: the caller ptprofOuter is below ptprofHotLoop in ${c.hotAboveOuter} of ${c.withHot}`);
-  for (const e of c.hotEntries) assert.match(e.name, /^JS:[*^~]ptprofHotLoop .*workload\.js:\d+:\d+$/);
+  // The tier marker: '~' '^' '*' in every version; Maglev's '+' (Node 22+), "'" after '*'/'+' for
+  // context-specialized code (Node 24+), 'o' before '*'/'+' for on-stack replacement (Node 26+).
+  for (const e of c.hotEntries) assert.match(e.name, /^JS:(o?[*+]'?|[\^~])ptprofHotLoop .*workload\.js:\d+:\d+$/);
 }
 
 describe('stacks', function () {
