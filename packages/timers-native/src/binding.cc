@@ -24,6 +24,8 @@
 #include <v8.h>
 #include <napi.h>
 
+#include "compat.h"  // every call into V8, across the Node versions with prebuilds
+
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -392,14 +394,12 @@ static void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
     // Only on the isolate's own thread (a slot hit by tid): with another thread's isolate
     // GetStackSample walks the wrong stack and returns garbage.
     uint32_t limit = g->frames_limit.load(std::memory_order_relaxed);
-    v8::SampleInfo si;
-    memset(&si, 0, sizeof(si));
-    isolate->GetStackSample(regs, s->scratch, limit, &si);
+    PtprofStackSample si = ptprof_stack_sample(isolate, regs, s->scratch, limit);
     rec.flags |= PTPROF_F_JS;
-    rec.nframes = static_cast<uint32_t>(si.frames_count);
+    rec.nframes = static_cast<uint32_t>(si.frames);
     if (rec.nframes >= limit) rec.flags |= PTPROF_F_TRUNCATED;
-    rec.vm_state = static_cast<int32_t>(si.vm_state);
-    rec.external_callback = reinterpret_cast<uint64_t>(si.external_callback_entry);
+    rec.vm_state = si.vm_state;
+    rec.external_callback = si.external_callback;
     rec.isolate_id = s->isolate_id.load(std::memory_order_relaxed);
   }
   rec.bytes = static_cast<uint32_t>(sizeof(rec) + rec.nframes * sizeof(void*));
@@ -642,7 +642,7 @@ static void ptprof_env_cleanup(void* arg) {
     for (int k = 0; k < kPtprofMaxSlots; k++)
       if (g->isolates[k] == reg->isolate) { g->isolates[k] = nullptr; g->isolate_ids[k] = 0; }
   }
-  if (reg->code_events) reg->isolate->SetJitCodeEventHandler(v8::kJitCodeEventDefault, nullptr);
+  if (reg->code_events) ptprof_code_events_stop(reg->isolate);
   delete reg;
 }
 
@@ -664,7 +664,7 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
     if (nv.IsString()) name = nv.As<Napi::String>().Utf8Value();
   }
   PtprofAddonData* data = env.GetInstanceData<PtprofAddonData>();
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Isolate* isolate = ptprof_current_isolate();
   pid_t tid = ptprof_gettid();
   uint32_t iso_id;
   int slot;
@@ -690,7 +690,7 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
     data->reg = new PtprofThreadReg{tid, isolate, code_events};
   }
   napi_add_env_cleanup_hook(env, ptprof_env_cleanup, data->reg);
-  if (code_events) isolate->SetJitCodeEventHandler(v8::kJitCodeEventEnumExisting, ptprof_code_event);
+  if (code_events) ptprof_code_events_start(isolate, ptprof_code_event);
   Napi::Object out = Napi::Object::New(env);
   out.Set("tid", Napi::Number::New(env, tid));
   out.Set("isolateId", Napi::Number::New(env, iso_id));

@@ -16,8 +16,9 @@ export const FLAG_TIMER_VALID = 2;
 export const FLAG_JS = 4;
 export const FLAG_TRUNCATED = 8;
 
-/** v8::StateTag values as reported in records' vmState (-1: no stack walk). */
-export const VM_STATES = ['JS', 'GC', 'PARSER', 'BYTECODE_COMPILER', 'COMPILER', 'OTHER', 'EXTERNAL', 'ATOMICS_WAIT', 'IDLE', 'LOGGING'] as const;
+/** v8::StateTag values as reported in records' vmState (-1: no stack walk). LOGGING from Node 24
+ *  (V8 13.6), IDLE_EXTERNAL from Node 26 (V8 14.6); src/compat.h checks the numbers. */
+export const VM_STATES = ['JS', 'GC', 'PARSER', 'BYTECODE_COMPILER', 'COMPILER', 'OTHER', 'EXTERNAL', 'ATOMICS_WAIT', 'IDLE', 'LOGGING', 'IDLE_EXTERNAL'] as const;
 
 /** v8::JitCodeEvent::EventType / CodeType values in drained code events. */
 export const CODE_ADDED = 0;
