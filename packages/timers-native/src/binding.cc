@@ -1137,7 +1137,7 @@ static void ptprof_collect_all() {
 // every 20 ms while recording is on, and sleeps otherwise. It decides nothing and drops nothing:
 // the backlog grows until drain() reads it.
 static void ptprof_collector() {
-  pthread_setname_np(pthread_self(), "ptprof-collect");
+  ptprof_set_thread_name("ptprof-collect");
   for (;;) {
     {
       std::unique_lock<std::mutex> lk(g->collect_mu);

@@ -30,6 +30,7 @@
 #define PTPROF_COMPAT_H_
 
 #include <node_version.h>
+#include <sys/prctl.h>
 #include <v8-version.h>
 #include <v8.h>
 
@@ -103,5 +104,14 @@ static inline void ptprof_code_events_start(v8::Isolate* isolate, v8::JitCodeEve
 static inline void ptprof_code_events_stop(v8::Isolate* isolate) {
   isolate->SetJitCodeEventHandler(v8::kJitCodeEventDefault, nullptr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// glibc: the prebuilds must load wherever that Node runs (glibc 2.28 for Node 20-26's own binaries)
+// ---------------------------------------------------------------------------------------------
+
+// Names the calling thread (15 bytes kept). pthread_setname_np moved into libc in glibc 2.34 with
+// a new symbol version, which would make the addon need glibc 2.34; prctl(PR_SET_NAME) is as old
+// as Linux 2.6.9 and names the calling thread the same way.
+static inline void ptprof_set_thread_name(const char* name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 #endif  // PTPROF_COMPAT_H_
