@@ -95,7 +95,7 @@ function profileExample(app, env, label) {
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out);
   const v = must('node', ['-p', 'process.version'], { cwd: app, env }).stdout.trim();
-  const r = run('npx', ['--no-install', 'ptprof', '-o', path.join(out, 'cpu.pb.gz'), '--', 'node', 'workers.js'], { cwd: app, env: { ...env, HOG_CALLS: '300' }, timeout: 180000 });
+  const r = run('npx', ['--no-install', 'ptprof', '-o', path.join(out, 'cpu.pb.gz'), '--', 'node', 'workers.js'], { cwd: app, env: { ...env, HOG_CALLS: '6' }, timeout: 180000 });
   const problems = [];
   if (r.status !== 0) problems.push(`npx ptprof exited ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`);
   // ptprof writes one file per Node process; -o names the first.

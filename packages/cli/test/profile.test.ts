@@ -39,15 +39,18 @@ describe('ptprof: threads, processes, reading', function () {
     });
 
     it("each thread's CPU matches the OS count within 10%", () => {
-      const byThread = cpuByThread(readProfile(file), 'hotLoop');
+      // The loop is work(): it calls hotLoop, which V8 inlines into work once work is optimized on
+      // Node 24+ (Maglev). V8's code events describe the outer function only, so inlined CPU is
+      // work's; on Node 20 most of it is hotLoop's, under work. work covers it either way.
+      const byThread = cpuByThread(readProfile(file), 'work');
       assert.deepEqual(truth.map((t) => t.thread).sort(), ['main', 'worker 1', 'worker 2']);
       for (const t of truth) {
         const got = byThread.get(t.thread);
         assert.ok(got, `thread ${t.thread} is in the profile`);
-        // The CPU the thread spent in hotLoop (measured around the loop) against the samples with
-        // hotLoop on that thread's stack.
+        // The CPU the thread spent in the loop (measured around it) against the samples with work
+        // on that thread's stack.
         const ratio = got.inFn / t.hogNs;
-        assert.ok(Math.abs(ratio - 1) <= 0.1, `${t.thread}: hotLoop ${got.inFn / 1e6} ms profiled, ${t.hogNs / 1e6} ms measured (${ratio.toFixed(3)})`);
+        assert.ok(Math.abs(ratio - 1) <= 0.1, `${t.thread}: the loop ${got.inFn / 1e6} ms profiled, ${t.hogNs / 1e6} ms measured (${ratio.toFixed(3)})`);
         // The whole thread: between what it burned since its script started and what it burned
         // in its life (the main thread's sampler starts after Node's bootstrap; a worker is timed from birth).
         const lo = 0.9 * (t.t1 - t.t0);
@@ -107,7 +110,7 @@ describe('ptprof: threads, processes, reading', function () {
 
   it('the Quick start: ptprof -- node examples/workers.js', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'example-'));
-    const r = ptprof(['--', 'node', path.join(REPO, 'examples', 'workers.js')], { cwd: sub, env: cleanEnv({ HOG_CALLS: '500' }) });
+    const r = ptprof(['--', 'node', path.join(REPO, 'examples', 'workers.js')], { cwd: sub, env: cleanEnv({ HOG_CALLS: '10' }) });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^main and 2 workers done in \d+ ms; 4 pbkdf2 keys \(ok\)\n$/);
     const files = listDir(sub);

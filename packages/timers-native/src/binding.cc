@@ -208,6 +208,7 @@ struct PtprofState {
 
   std::mutex drain_mu;  // one consumer at a time (the collector thread or drain())
   std::vector<PtprofRecord> shared_backlog;  // the shared ring's records, collected (drain_mu)
+  std::atomic<uint64_t> shared_backlog_size{0};  // shared_backlog.size(), readable without drain_mu
   std::mutex collect_mu;
   std::condition_variable collect_cv;
   bool collector_started = false;  // collect_mu
@@ -1038,7 +1039,9 @@ static Napi::Value PtprofTimers(const Napi::CallbackInfo& info) {
 static Napi::Value PtprofSharedPending(const Napi::CallbackInfo& info) {
   uint64_t enq = g->shared_enqueue.load(std::memory_order_relaxed);
   uint64_t deq = g->shared_dequeue_published.load(std::memory_order_relaxed);
-  return Napi::Number::New(info.Env(), static_cast<double>(enq > deq ? enq - deq : 0));
+  // Records the collector thread moved to the backlog are still waiting for drain().
+  uint64_t backlog = g->shared_backlog_size.load(std::memory_order_relaxed);
+  return Napi::Number::New(info.Env(), static_cast<double>((enq > deq ? enq - deq : 0) + backlog));
 }
 
 // signalCount() -> SIGPROFs the handler has seen since load (one atomic read). CPU-clock timers
@@ -1123,6 +1126,7 @@ static void ptprof_collect_shared() {
     cell->seq.store(g->shared_dequeue + kPtprofSharedCells, std::memory_order_release);
     g->shared_dequeue++;
   }
+  g->shared_backlog_size.store(g->shared_backlog.size(), std::memory_order_relaxed);
   g->shared_dequeue_published.store(g->shared_dequeue, std::memory_order_relaxed);
 }
 
@@ -1210,6 +1214,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
     ptprof_collect_shared();
     for (const PtprofRecord& r : g->shared_backlog) ptprof_emit(&out, r, nullptr);
     g->shared_backlog.clear();
+    g->shared_backlog_size.store(0, std::memory_order_relaxed);
   }
   size_t n = out.ints.size() / kPtprofInts;
   Napi::Object res = Napi::Object::New(env);

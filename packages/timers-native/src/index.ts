@@ -110,7 +110,11 @@ export interface Binding {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => Binding = require('node-gyp-build');
-export const binding: Binding = load(path.join(__dirname, '..', '..'));
+// PTPROF_ADDON_PATH loads a given build instead (npm run test:asan runs the tests against a
+// sanitizer build this way); PREBUILDS_ONLY=1 wins over it.
+const override = process.env.PTPROF_ADDON_PATH;
+export const binding: Binding =
+  override && !process.env.PREBUILDS_ONLY ? require(path.resolve(override)) : load(path.join(__dirname, '..', '..'));
 
 /** One record, decoded (for tests and tools; the sampler reads the arrays directly). */
 export interface SignalRecord {
