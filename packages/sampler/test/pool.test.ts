@@ -3,20 +3,8 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import { binding } from '@ptprof/timers-native';
-import { Sampler, listTids } from '../src/index';
-
-function cpuByThread(): Map<number, number> {
-  process.cpuUsage();
-  const m = new Map<number, number>();
-  for (const tid of listTids()) {
-    try {
-      m.set(tid, binding.threadCpuNs(tid));
-    } catch {
-      /* exited */
-    }
-  }
-  return m;
-}
+import { Sampler } from '../src/index';
+import { cpuByThread } from './workloads';
 
 function pbkdf2Batch(jobs: number, iterations: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -5,22 +5,8 @@
 // thread burned since its previous sample: never more than the thread's own CPU.
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
-import { binding } from '@ptprof/timers-native';
-import { Sampler, listTids } from '../src/index';
-import { hogHere } from './workloads';
-
-function cpuByThread(): Map<number, number> {
-  process.cpuUsage();
-  const m = new Map<number, number>();
-  for (const tid of listTids()) {
-    try {
-      m.set(tid, binding.threadCpuNs(tid));
-    } catch {
-      /* exited */
-    }
-  }
-  return m;
-}
+import { Sampler } from '../src/index';
+import { cpuByThread, hogHere } from './workloads';
 
 describe('setitimer samples credited with their thread\'s own CPU', function () {
   this.timeout(60_000);

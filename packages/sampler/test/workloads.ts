@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { binding } from '@ptprof/timers-native';
-import type { Profile } from '../src/index';
+import { listTids, type Profile } from '../src/index';
 
 export const nativeIndex = require.resolve('@ptprof/timers-native');
 export const registerPath = path.resolve(__dirname, '..', '..', 'register.js');
@@ -80,4 +80,18 @@ export function cpuIn(p: Profile, fn: string, tid?: number): number {
 
 export function ratio(a: number, b: number): string {
   return (a / b).toFixed(4);
+}
+
+/** Every thread's CPU clock now (refreshed by getrusage first), by tid. */
+export function cpuByThread(): Map<number, number> {
+  process.cpuUsage();
+  const m = new Map<number, number>();
+  for (const tid of listTids()) {
+    try {
+      m.set(tid, binding.threadCpuNs(tid));
+    } catch {
+      /* exited */
+    }
+  }
+  return m;
 }
