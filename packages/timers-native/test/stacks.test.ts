@@ -93,7 +93,7 @@ describe('stacks', function () {
     const out = runFixture('stacks.js', ['--no-opt', '--no-sparkplug', '--no-maglev']);
     const records = out.records as SignalRecord[];
     const map = new CodeMap(out.events, out.reg.isolateId);
-    let js = 0, framesResolved = 0, leafDropped = 0;
+    let js = 0, framesResolved = 0, leafDropped = 0, walkFailed = 0;
     const hot: { name: string; codeType: number }[] = [];
     for (const r of [...records].sort((a, b) => a.codeSeq - b.codeSeq)) {
       map.advanceTo(r.codeSeq);
@@ -108,6 +108,10 @@ describe('stacks', function () {
         const e = map.resolve([r.pc, ...r.frames][i])!;
         hot.push({ name: e.name, codeType: e.codeType });
         assert.ok(names.slice(i + 1).some((n) => n.includes('ptprofOuter')), names.join(' < '));
+      } else if (names.length === 1) {
+        // The walk failed (no frames, only the pc): about 3% of walks, in prologues and epilogues
+        // (DESIGN.md). Bounded below through framesResolved.
+        walkFailed++;
       } else {
         // V8 drops the interpreted leaf when the pc is in a bytecode handler whose top of stack is
         // not a return address into the interpreter (StackFrameIteratorForProfiler): the stack is
@@ -117,7 +121,7 @@ describe('stacks', function () {
         leafDropped++;
       }
     }
-    console.log(`      interpreted: ${hot.length}/${js} with the leaf, ${leafDropped} leaf dropped by V8, ${framesResolved} fully resolved`);
+    console.log(`      interpreted: ${hot.length}/${js} with the leaf, ${leafDropped} leaf dropped by V8, ${walkFailed} walks failed, ${framesResolved} fully resolved`);
     assert.ok(js >= 20, `only ${js} JS records`);
     assert.ok(framesResolved >= 0.9 * js, `${framesResolved} of ${js} JS records have every frame resolved`);
     assert.ok(hot.length >= 5, `${hot.length} records show ptprofHotLoop`);
