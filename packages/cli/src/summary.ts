@@ -12,6 +12,7 @@ import {
   topFunctions,
   type Profile,
   type TopRow,
+  rankTopRows,
 } from '@ptprof/pprof-writer';
 import { outputPattern, type AgentReport, type Format } from './config';
 
@@ -237,15 +238,7 @@ export function topOfFolded(text: string, n = Infinity): TopTable {
     for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + v);
   }
   if (lines === 0) throw new Error('no folded stacks in it');
-  const pct = (x: number): number => (total === 0 ? 0 : (x / total) * 100);
-  const rows: TopRow[] = [...cum.keys()].map((k) => {
-    const [name, file] = JSON.parse(k) as [string, string];
-    const f = flat.get(k) ?? 0;
-    const c = cum.get(k) ?? 0;
-    return { name, file, flat: f, flatPct: pct(f), cum: c, cumPct: pct(c) };
-  });
-  rows.sort((a, b) => b.flat - a.flat || b.cum - a.cum || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { rows: rows.slice(0, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
+  return { rows: rankTopRows(flat, cum, total, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
 }
 
 /** Whether these bytes are a pprof profile (gzipped or not) rather than text. */

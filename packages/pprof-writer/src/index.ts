@@ -5,7 +5,7 @@ export { toPprof, encodePprof, encodePprofAsync } from './pprof';
 export { writePprofFile, writePprofFileSync } from './write';
 export { toFolded, writeFoldedFile, writeFoldedFileSync, escapeFoldedName, NO_STACK_FRAME } from './folded';
 export {
-  decodePprof, topFunctions, formatTop, formatValue, threadTotals, sampleTotal, sampleTypeIndex, stringAt, toNumber,
+  decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleTotal, sampleTypeIndex, stringAt, toNumber,
 } from './read';
 export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleTypeName } from './read';
 export { Profile } from 'pprof-format';

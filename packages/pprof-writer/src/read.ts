@@ -101,6 +101,15 @@ export function topFunctions(profile: Profile, options: TopOptions = {}): TopRow
     });
   }
 
+  return rankTopRows(flat, cum, total, n);
+}
+
+/**
+ * The rows of a `top` table from flat and cumulative values keyed by JSON.stringify([name, file]):
+ * ranked by flat value, then cum, then name, then file; the first n. Shared by topFunctions and by
+ * readers of other formats (the CLI's folded stacks).
+ */
+export function rankTopRows(flat: ReadonlyMap<string, number>, cum: ReadonlyMap<string, number>, total: number, n = Infinity): TopRow[] {
   const pct = (x: number): number => (total === 0 ? 0 : (x / total) * 100);
   const rows: TopRow[] = [...cum.keys()].map((k) => {
     const [name, file] = JSON.parse(k) as [string, string];
