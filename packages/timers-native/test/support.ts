@@ -187,6 +187,24 @@ export function stackNames(map: CodeMap, rec: { pc: number; frames: number[] }):
   return [rec.pc, ...rec.frames].map((a) => map.resolve(a)?.name ?? `0x${a.toString(16)}`);
 }
 
+/**
+ * The executable mappings of this process's node binary: its C++, bytecode handlers and embedded
+ * builtins, and V8's copy of the builtins next to the JIT code (--short-builtin-calls maps the same
+ * file range a second time; code events name builtins at their original address only).
+ */
+export function nodeTextMappings(): { start: number; end: number; offset: number }[] {
+  const exe = fs.realpathSync(process.execPath);
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .map((l) => l.split(/\s+/))
+    .filter((f) => f.length >= 6 && f[1].includes('x') && f.slice(5).join(' ') === exe)
+    .map((f) => {
+      const [start, end] = f[0].split('-').map((h) => parseInt(h, 16));
+      return { start, end, offset: parseInt(f[2], 16) };
+    });
+}
+
 /** Runs a compiled fixture in a fresh node and returns its stdout parsed as JSON. */
 export function runFixture(name: string, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): any {
   const r = spawnSync(process.execPath, [...nodeArgs, path.join(FIXTURES, name)], {
