@@ -11,7 +11,10 @@ class PtprofReporter extends Mocha.reporters.Spec {
       const out = process.env.PTPROF_TEST_STATS;
       if (!out) return;
       const { passes, failures, pending } = this.stats;
-      fs.writeFileSync(out, JSON.stringify({ passes, failures, pending }));
+      // Each failure's title and the first line of its error, so that the summary at the end of a
+      // long run (and a CI log that keeps only its tail) says what failed, not just where.
+      const failed = this.failures.map((t) => `${t.fullTitle()}: ${String(t.err?.message ?? t.err).split('\n')[0].slice(0, 300)}`);
+      fs.writeFileSync(out, JSON.stringify({ passes, failures, pending, failed }));
     });
   }
 }

@@ -60,7 +60,10 @@ for (const pkg of only) {
       continue;
     }
     passed += stats.passes; failed += stats.failures; skipped += stats.pending;
-    if (stats.failures > 0) broken.push(`${pkg}/${path.basename(file)}: ${stats.failures} failed`);
+    if (stats.failures > 0) {
+      broken.push(`${pkg}/${path.basename(file)}: ${stats.failures} failed`);
+      for (const f of stats.failed || []) broken.push(`  - ${f}`);
+    }
     else if (r.status !== 0) { failed += 1; broken.push(`${pkg}/${path.basename(file)}: exit ${r.status ?? r.signal}`); }
   }
 }
