@@ -33,6 +33,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { which, headerInfo, printUsage } = require('./common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const PKG_DIR = path.join(ROOT, 'packages', 'timers-native');
@@ -96,17 +97,6 @@ function must(cmd, args, opts = {}) {
   return r;
 }
 
-function which(cmd) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    const p = path.join(dir || '.', cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return null;
-}
-
 /** The environment for npm and node-gyp: none of npm's node-gyp settings leak through. */
 function cleanEnv(extra) {
   const env = { ...process.env };
@@ -115,15 +105,6 @@ function cleanEnv(extra) {
     if (m && NODE_GYP_ENV.includes(m[1].toLowerCase())) delete env[k];
   }
   return Object.assign(env, extra);
-}
-
-function headerInfo(dir) {
-  const h = fs.readFileSync(path.join(dir, 'include', 'node', 'node_version.h'), 'utf8');
-  const num = (name) => Number(new RegExp(`#define ${name} (\\d+)`).exec(h)[1]);
-  return {
-    version: `${num('NODE_MAJOR_VERSION')}.${num('NODE_MINOR_VERSION')}.${num('NODE_PATCH_VERSION')}`,
-    abi: num('NODE_MODULE_VERSION'),
-  };
 }
 
 /**
@@ -302,11 +283,8 @@ function parseArgs(argv) {
     else if (a === '--fetch-only') o.fetchOnly = true;
     else if (a === '--install-deps') o.installDeps = true;
     else if (a === '--allow-newer-glibc') ALLOW_NEWER_GLIBC = true;
-    else if (a === '-h' || a === '--help') {
-      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') printUsage(__filename);
+    else throw new Error(`unknown argument ${a} (see --help)`);
   }
   return o;
 }

@@ -28,6 +28,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const prebuild = require('./prebuild.js');
+const { which, headerInfo, printUsage } = require('./common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const PKG_DIR = path.join(ROOT, 'packages', 'timers-native');
@@ -46,32 +47,10 @@ function parseArgs(argv) {
     else if (a === '--write-readme') o.writeReadme = true;
     else if (a === '--verbose') o.verbose = true;
     else if (a === '--readme-from' || a.startsWith('--readme-from=')) o.fromJson = val();
-    else if (a === '-h' || a === '--help') {
-      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') printUsage(__filename);
+    else throw new Error(`unknown argument ${a} (see --help)`);
   }
   return o;
-}
-
-function which(cmd) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    const p = path.join(dir || '.', cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return null;
-}
-
-function headerInfo(dir) {
-  const read = (f) => fs.readFileSync(path.join(dir, 'include', 'node', f), 'utf8');
-  const num = (text, name) => Number(new RegExp(`#define ${name} (\\d+)`).exec(text)[1]);
-  const nv = read('node_version.h');
-  const v8 = read('v8-version.h');
-  return { abi: num(nv, 'NODE_MODULE_VERSION'), v8: `${num(v8, 'V8_MAJOR_VERSION')}.${num(v8, 'V8_MINOR_VERSION')}` };
 }
 
 function prebuildFile(arch, abi) {

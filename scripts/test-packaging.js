@@ -25,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const prebuild = require('./prebuild.js');
+const { printUsage } = require('./common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'workers.js');
@@ -36,11 +37,8 @@ function parseArgs(argv) {
     const val = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
     if (a === '--node' || a.startsWith('--node=')) o.node = val().split(',').filter(Boolean).map((s) => s.replace(/^v/, ''));
     else if (a === '--keep') o.keep = true;
-    else if (a === '-h' || a === '--help') {
-      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(2);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a} (see --help)`);
+    else if (a === '-h' || a === '--help') printUsage(__filename);
+    else throw new Error(`unknown argument ${a} (see --help)`);
   }
   return o;
 }
