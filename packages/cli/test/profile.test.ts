@@ -126,9 +126,10 @@ describe('ptprof: threads, processes, reading', function () {
     // Measured with HOG_CALLS=10 on Node 20-26: mainHog has 0.63-0.73 of main's CPU, workerHog
     // 0.74-0.91 of each worker's (the rest: bootstrap, the event loop, worker startup).
     const profile = readProfile(path.join(sub, files[0]));
-    const checks: [string, string][] = [['mainHog', 'main'], ['workerHog', 'worker 1'], ['workerHog', 'worker 2']];
+    const byFn = { mainHog: cpuByThread(profile, 'mainHog'), workerHog: cpuByThread(profile, 'workerHog') };
+    const checks: [keyof typeof byFn, string][] = [['mainHog', 'main'], ['workerHog', 'worker 1'], ['workerHog', 'worker 2']];
     for (const [fn, thread] of checks) {
-      const t = cpuByThread(profile, fn).get(thread);
+      const t = byFn[fn].get(thread);
       assert.ok(t, `thread ${thread} is in the profile`);
       assert.ok(t.inFn >= 0.4 * t.total, `${fn} has ${t.inFn / 1e6} ms of ${thread}'s ${t.total / 1e6} ms`);
     }
