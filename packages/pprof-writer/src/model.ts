@@ -15,6 +15,9 @@ export interface NormFrame {
   file: string; // '' = unknown
   line: number; // 0 = unknown
   column: number; // 0 = unknown
+  startLine: number; // 0 = unknown
+  systemName: string; // = name unless given
+  inlined: boolean; // shares a location with the next frame (its caller)
 }
 
 export type NormLabel = [key: string, value: string | number];
@@ -141,11 +144,15 @@ export function normalize(input: ProfileInput): NormProfile {
     const file = optString(f.file, `${fat}.file`);
     const line = optLineNumber(f.line, `${fat}.line`);
     const column = optLineNumber(f.column, `${fat}.column`);
-    const key = `${line}:${column}:${file.length}:${file}${name}`;
+    const startLine = f.startLine === undefined ? line : optLineNumber(f.startLine, `${fat}.startLine`);
+    const systemName = f.systemName === undefined || f.systemName === '' ? name : optString(f.systemName, `${fat}.systemName`);
+    if (f.inlined !== undefined && typeof f.inlined !== 'boolean') fail(`${fat}.inlined`, 'a boolean', f.inlined);
+    const inlined = f.inlined === true;
+    const key = `${line}:${column}:${startLine}:${inlined ? 1 : 0}:${file.length}:${file}${systemName.length}:${systemName}${name}`;
     let idx = frameIndex.get(key);
     if (idx === undefined) {
       idx = frameTable.length;
-      frameTable.push({ name, file, line, column });
+      frameTable.push({ name, file, line, column, startLine, systemName, inlined });
       frameIndex.set(key, idx);
     }
     byObject.set(f, idx);
