@@ -84,9 +84,11 @@ describe('stress: full rings', function () {
     try {
       fs.writeFileSync(path.join(dir, 'deep.js'), `
         function deepRing(n) { if (n > 0) return deepRing(n - 1) + 1; let x = 0; for (let i = 0; i < 2e5; i++) x += Math.sqrt(i); return x; }
-        const t = Date.now(); while (Date.now() - t < 1500) deepRing(400);`);
-      // The collector thread would keep even a 4 KiB ring from overflowing: it is off here.
-      const env = cleanEnv({ PTPROF_RING_BYTES: '4096', PTPROF_FRAMES: '512', PTPROF_COLLECT_MS: '0' });
+        // Bursts with pauses: the sampler's drain runs between them (the ring fills in each burst).
+        function burst(k) { const t = Date.now(); while (Date.now() - t < 300) deepRing(400); if (k > 0) setTimeout(() => burst(k - 1), 150); }
+        burst(4);`);
+      // The collector thread would keep even a small ring from overflowing: it is off here.
+      const env = cleanEnv({ PTPROF_RING_BYTES: '16384', PTPROF_FRAMES: '512', PTPROF_COLLECT_MS: '0' });
       const r = ptprof(['--hz', '10000', '-o', 'out.pb.gz', '--', process.execPath, 'deep.js'], { cwd: dir, env });
       assert.equal(r.status, 0, r.stderr);
       const summaryDrops = Number(/(\d+) dropped/.exec(r.stderr)?.[1]);

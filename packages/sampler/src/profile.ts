@@ -48,8 +48,17 @@ export interface ProfileStats {
   foreign: number;
   /** Timer signals that arrived after recording stopped. */
   late: number;
-  /** Times another handler had replaced ours and ours was put back. */
-  handlerRestored: number;
+  /**
+   * SIGPROF (setitimer's signal; the per-thread timers use a real-time signal of their own):
+   * times setitimer went off because another handler owned SIGPROF (V8's CPU profiler, the
+   * program's own SIGPROF listener), and times ours went back once SIGPROF was free again.
+   * While it is off, only threads with a timer of their own are sampled.
+   */
+  sigprof: { suspensions: number; reinstalls: number };
+  /** Times the native code-event log was folded into a snapshot because nobody drained it. */
+  codeFolds: number;
+  /** Why the native collector thread could not start ('' when it runs). */
+  collectorError: string;
   /** JS frames that no code event covered. */
   unresolvedFrames: number;
   jsFrames: number;
@@ -91,7 +100,9 @@ export function emptyStats(): ProfileStats {
     errors: 0,
     foreign: 0,
     late: 0,
-    handlerRestored: 0,
+    sigprof: { suspensions: 0, reinstalls: 0 },
+    codeFolds: 0,
+    collectorError: '',
     unresolvedFrames: 0,
     jsFrames: 0,
     codeEvents: 0,
