@@ -55,8 +55,8 @@ export interface ProfileStats {
    * While it is off, only threads with a timer of their own are sampled.
    */
   sigprof: { suspensions: number; reinstalls: number };
-  /** Times the native code-event log was folded into a snapshot because nobody drained it. */
-  codeFolds: number;
+  /** JIT code events the native log did not take (it was past its bound; see timers-native). */
+  codeDrops: number;
   /** Why the native collector thread could not start ('' when it runs). */
   collectorError: string;
   /** JS frames that no code event covered. */
@@ -101,7 +101,7 @@ export function emptyStats(): ProfileStats {
     foreign: 0,
     late: 0,
     sigprof: { suspensions: 0, reinstalls: 0 },
-    codeFolds: 0,
+    codeDrops: 0,
     collectorError: '',
     unresolvedFrames: 0,
     jsFrames: 0,

@@ -570,7 +570,7 @@ export class Sampler {
       st.dropped.shared = c.sharedDrops - c0.sharedDrops;
       st.foreign = c.foreign - c0.foreign;
       st.late = c.disabled - c0.disabled;
-      st.codeFolds = c.codeFolds - c0.codeFolds;
+      st.codeDrops = c.codeDrops - c0.codeDrops;
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
     }
@@ -587,7 +587,7 @@ export class Sampler {
       `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late} misdelivered=${st.misdelivered} errors=${st.errors}`,
       `threads=${threads.length} unresolved_js_frames=${st.unresolvedFrames}/${st.jsFrames}`,
       `signal=${this.native.signalInfo().timerSignalName} setitimer_suspended=${st.sigprof.suspensions} sigprof_reinstalled=${st.sigprof.reinstalls} `
-        + `code_log_folds=${st.codeFolds} collector=${st.collectorError ? `off(${st.collectorError})` : 'on'}`,
+        + `code_events_dropped=${st.codeDrops} collector=${st.collectorError ? `off(${st.collectorError})` : 'on'}`,
       `process_cpu_nanos=${processCpuNanos}`,
     ];
     return {

@@ -5,7 +5,7 @@
 // before it, and events are replayed in order up to each record's number (DESIGN.md: resolving
 // after a move was 10% correct under forced compaction).
 import * as path from 'node:path';
-import { CODE_ADDED, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
+import { CODE_ADDED, CODE_DROP, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
 import { NativeResolver, readMaps, remappedRanges } from './elf';
 import type { Frame } from './profile';
@@ -51,6 +51,8 @@ export const PSEUDO = {
 
 export class Symbolizer {
   private readonly maps = new Map<number, CodeMap>();
+  /** Isolates whose map is stale (a CODE_DROP not yet followed by its CODE_RESET). */
+  private readonly stale = new Set<number>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
   private readonly nativeFrames = new Map<number, Frame>();
   private readonly canonical = new Map<string, Frame>();
@@ -92,13 +94,20 @@ export class Symbolizer {
     while (i < ev.seq.length && ev.seq[i] <= upTo) {
       const iso = ev.isolateId[i];
       const type = ev.type[i];
-      if (type === CODE_RETIRE || type === CODE_RESET) {
-        // RETIRE: the isolate is gone and every record before this one is resolved. RESET: the
-        // native log was folded (nobody drained it for a while); the CODE_ADDED events that
-        // follow are the whole map.
+      if (type === CODE_RETIRE || type === CODE_RESET || type === CODE_DROP) {
+        // RETIRE: the isolate is gone, and every record before this one is resolved. DROP: the
+        // native log stopped taking this isolate's events (it was past its bound): the map is
+        // stale, so its addresses resolve to nothing rather than to a wrong name, until the RESET
+        // whose CODE_ADDED events (the isolate's code enumerated again) rebuild it.
         this.maps.delete(iso);
+        if (type === CODE_DROP) this.stale.add(iso);
+        else this.stale.delete(iso);
         if (type === CODE_RESET) this.maps.set(iso, new CodeMap());
         this.codeEvents++;
+        i++;
+        continue;
+      }
+      if (this.stale.has(iso)) {
         i++;
         continue;
       }

@@ -78,8 +78,8 @@ static Napi::Value PtprofSetEnabled(const Napi::CallbackInfo& info) {
     started = g->collector_started;
   }
   g->collect_cv.notify_all();
-  // Nobody will read the code-event history of a stretch without recording: keep it bounded.
-  if (!on) ptprof_code_fold_if_needed(false);
+  // Isolates whose code events were dropped while nothing recorded enumerate their code again.
+  if (on) ptprof_code_resync_all();
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("collector", Napi::Boolean::New(info.Env(), started));
   out.Set("collectorError", Napi::String::New(info.Env(), err ? strerror(err) : ""));
@@ -198,6 +198,7 @@ static Napi::Object ptprof_layout(Napi::Env env) {
   Napi::Object types = Napi::Object::New(env);
   types.Set("reset", Napi::Number::New(env, kPtprofEventReset));
   types.Set("retire", Napi::Number::New(env, kPtprofEventRetire));
+  types.Set("drop", Napi::Number::New(env, kPtprofEventDrop));
   layout.Set("eventTypes", types);
   return layout;
 }

@@ -6,84 +6,28 @@
 // replays events up to that number before resolving the record.
 //
 // The log must not grow without bound (issue "never grow": 439k events, 4.6 MB of names and
-// +46 MB RSS after 6 s of compiling with no sampler running, since only drain() emptied it). So
-// this side also keeps the reader's map: every event it hands out is applied here too. When the
-// log grows past a bound (4096 events while nothing records, 1M events or 64 MB while recording
-// but unread), it is folded into that map, and the next drain hands out the map itself (a RESET
-// event, then one CODE_ADDED per live code object) instead of the history. Memory is then bounded
-// by the code that exists, as V8's own is. A record taken during the folded stretch resolves
-// against the map as it was at the end of the stretch (counted as folds in the drain's counters).
+// +46 MB RSS after 6 s of compiling with no sampler running, since only drain() emptied it). V8
+// reports no event when code dies, so no summary of the history stays small either (measured:
+// folding the log into a map kept 1.9 events' worth per function compiled). So past a bound the
+// log stops taking an isolate's events: 32768 events beyond those that recorded samples may need
+// while nothing records, 1M events or 64 MB while recording with nobody draining. A DROP event
+// tells the reader that the isolate's map is not to be trusted from there on (its records then
+// resolve to no name rather than to a wrong one, and are counted); the next time recording is on
+// (setEnabled(true), or a drain while recording), the isolate is asked to enumerate its code
+// again, on its own thread (node::RequestInterrupt wakes a waiting worker too): a RESET event,
+// then one CODE_ADDED per code object that exists. What the log holds is then bounded, and V8's
+// own enumeration (5-20 ms in a fresh process) is what a restart costs, as it is for V8's profiler.
 //
 // Events may come from GC helper threads: code_mu guards the log. The callback finds its isolate
 // without registry_mu (ptprof.h, "Locks").
 #include "compat.h"
 #include "ptprof.h"
 
-static constexpr size_t kPtprofFoldIdleEvents = 4096;
-static constexpr size_t kPtprofFoldMaxEvents = 1u << 20;
-static constexpr size_t kPtprofFoldMaxBytes = 64u << 20;
-// code_mu: the first seq folded since the last take (0: none), and how many events at the head of
-// the log were kept (already applied to the map) for records not yet read.
-static uint64_t fold_from_seq = 0;
-static size_t kept = 0;
+static constexpr size_t kPtprofIdleEvents = 32768;
+static constexpr size_t kPtprofMaxEvents = 1u << 20;
+static constexpr size_t kPtprofMaxBytes = 64u << 20;
 
-// Removes every entry that overlaps [start, end): code that new code overlaps was freed without a
-// CODE_REMOVED (the reader's CodeMap does the same).
-static void ptprof_map_clear(PtprofCodeMap* m, uint64_t start, uint64_t end) {
-  auto it = m->lower_bound(start);
-  if (it != m->begin()) {
-    auto prev = std::prev(it);
-    if (prev->first + (prev->second.len ? prev->second.len : 1) > start) m->erase(prev);
-  }
-  while (it != m->end() && it->first < end) it = m->erase(it);
-}
-
-static void ptprof_map_apply(const PtprofCodeEvent& e) {
-  if (e.type == kPtprofEventRetire) {
-    g->code_maps.erase(e.isolate_id);
-    return;
-  }
-  PtprofCodeMap& m = g->code_maps[e.isolate_id];
-  if (e.type == v8::JitCodeEvent::CODE_ADDED) {
-    ptprof_map_clear(&m, e.start, e.start + (e.len ? e.len : 1));
-    m[e.start] = PtprofCodeEntry{e.len, e.code_type, e.name};
-  } else if (e.type == v8::JitCodeEvent::CODE_MOVED) {
-    auto it = m.find(e.start);
-    if (it == m.end()) return;
-    PtprofCodeEntry entry = std::move(it->second);
-    m.erase(it);
-    ptprof_map_clear(&m, e.new_start, e.new_start + (entry.len ? entry.len : 1));
-    m[e.new_start] = std::move(entry);
-  } else if (e.type == v8::JitCodeEvent::CODE_REMOVED) {
-    m.erase(e.start);
-  }
-}
-
-// Folds the log into the map (code_mu held). Events up to seq keep_upto stay in the log, applied
-// already: records taken while recording may refer to them and are not read yet. The rest are
-// represented by the map from now on.
-static void ptprof_fold_locked(uint64_t keep_upto) {
-  size_t n = g->code_log.size();
-  size_t first_new = kept;
-  while (kept < n && g->code_log[kept].seq <= keep_upto) ptprof_map_apply(g->code_log[kept++]);
-  if (kept == n) return;
-  for (size_t i = kept; i < n; i++) {
-    const PtprofCodeEvent& e = g->code_log[i];
-    if (i >= first_new) ptprof_map_apply(e);
-    if (e.type != kPtprofEventRetire) {
-      bool listed = false;
-      for (uint32_t r : g->code_resets) listed = listed || r == e.isolate_id;
-      if (!listed) g->code_resets.push_back(e.isolate_id);
-    }
-  }
-  if (fold_from_seq == 0) fold_from_seq = g->code_log[kept].seq;
-  g->code_log.resize(kept);
-  g->code_log.shrink_to_fit();
-  g->code_log_bytes = 0;
-  for (const PtprofCodeEvent& e : g->code_log) g->code_log_bytes += sizeof(PtprofCodeEvent) + e.name.size();
-  g->code_folds++;
-}
-
+// code_mu held. Appends e with the next sequence number and publishes it.
 static void ptprof_log_locked(PtprofCodeEvent&& e) {
   e.seq = g->code_seq.load(std::memory_order_relaxed) + 1;
   g->code_log_bytes += sizeof(PtprofCodeEvent) + e.name.size();
@@ -91,22 +35,41 @@ static void ptprof_log_locked(PtprofCodeEvent&& e) {
   g->code_log.push_back(std::move(e));
   // Published after the event is in the log: a record that reads seq N finds events 1..N.
   g->code_seq.store(seq, std::memory_order_release);
-  size_t fresh = g->code_log.size() - kept;
-  if (!g->enabled.load(std::memory_order_acquire) && fresh > kPtprofFoldIdleEvents) {
-    // Not recording: no record will refer to what came after recording stopped.
-    ptprof_fold_locked(g->seq_at_disable.load(std::memory_order_acquire));
-  } else if (g->code_log.size() > kPtprofFoldMaxEvents || g->code_log_bytes > kPtprofFoldMaxBytes) {
-    // Recording, but nobody reads: records of the folded stretch will resolve against the map as
-    // it was at its end (the drain's codeFolds counts these).
-    ptprof_fold_locked(0);
-  }
 }
+
+static PtprofCodeEvent ptprof_marker(uint8_t type, uint32_t isolate_id) {
+  PtprofCodeEvent e;
+  e.isolate_id = isolate_id;
+  e.start = e.len = e.new_start = 0;
+  e.type = type;
+  e.code_type = 0;
+  return e;
+}
+
+// code_mu held: whether the log is past its bound for one more event.
+static bool ptprof_log_full_locked() {
+  if (g->code_log.size() >= kPtprofMaxEvents || g->code_log_bytes >= kPtprofMaxBytes) return true;
+  if (g->enabled.load(std::memory_order_acquire) || g->code_log.empty()) return false;
+  // Not recording: events up to seq_at_disable may serve records not read yet; past those, no
+  // record will need the history.
+  uint64_t last = g->code_log.back().seq;
+  uint64_t from = g->seq_at_disable.load(std::memory_order_acquire);
+  if (from < g->code_log.front().seq - 1) from = g->code_log.front().seq - 1;
+  return last - from >= kPtprofIdleEvents;
+}
+
 static void ptprof_code_event(const v8::JitCodeEvent* ev) {
   if (ev->type != v8::JitCodeEvent::CODE_ADDED && ev->type != v8::JitCodeEvent::CODE_MOVED &&
       ev->type != v8::JitCodeEvent::CODE_REMOVED)
     return;
+  PtprofIsolateEntry* entry = ptprof_isolate_entry(ev->isolate);
+  uint32_t iso = entry ? entry->id.load(std::memory_order_acquire) : 0;
+  if (entry && entry->dropping.load(std::memory_order_acquire)) {
+    g->code_drops.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   PtprofCodeEvent e;
-  e.isolate_id = ptprof_isolate_id(ev->isolate);
+  e.isolate_id = iso;
   e.start = reinterpret_cast<uint64_t>(ev->code_start);
   e.len = ev->code_len;
   e.new_start = ev->type == v8::JitCodeEvent::CODE_MOVED ? reinterpret_cast<uint64_t>(ev->new_code_start) : 0;
@@ -114,6 +77,14 @@ static void ptprof_code_event(const v8::JitCodeEvent* ev) {
   e.code_type = static_cast<uint8_t>(ev->code_type);
   if (ev->type == v8::JitCodeEvent::CODE_ADDED && ev->name.str != nullptr) e.name.assign(ev->name.str, ev->name.len);
   std::lock_guard<std::mutex> lock(g->code_mu);
+  if (entry && ptprof_log_full_locked()) {
+    // From here on this isolate's map is stale until it enumerates its code again.
+    entry->dropping.store(true, std::memory_order_release);
+    g->code_dropping.fetch_add(1, std::memory_order_relaxed);
+    g->code_drops.fetch_add(1, std::memory_order_relaxed);
+    ptprof_log_locked(ptprof_marker(kPtprofEventDrop, iso));
+    return;
+  }
   ptprof_log_locked(std::move(e));
 }
 
@@ -123,66 +94,28 @@ void ptprof_code_events_off(v8::Isolate* isolate) { ptprof_code_events_stop(isol
 
 void ptprof_code_retire(uint32_t isolate_id) {
   if (isolate_id == 0) return;
-  PtprofCodeEvent e;
-  e.isolate_id = isolate_id;
-  e.start = e.len = e.new_start = 0;
-  e.type = kPtprofEventRetire;
-  e.code_type = 0;
   std::lock_guard<std::mutex> lock(g->code_mu);
-  ptprof_log_locked(std::move(e));
+  ptprof_log_locked(ptprof_marker(kPtprofEventRetire, isolate_id));
 }
 
-// Called when recording stops: what came after is history no record will read.
-void ptprof_code_fold_if_needed(bool force) {
-  std::lock_guard<std::mutex> lock(g->code_mu);
-  if (force || g->code_log.size() - kept > kPtprofFoldIdleEvents)
-    ptprof_fold_locked(g->seq_at_disable.load(std::memory_order_acquire));
-}
-
-// Everything not yet handed out, in sequence order: the snapshots of folded isolates first, then
-// the log. Applies it to this side's copy of the reader's map.
-static void ptprof_emit_snapshot_locked(std::vector<PtprofCodeEvent>* out) {
-  for (uint32_t iso : g->code_resets) {
-    PtprofCodeEvent r;
-    r.seq = fold_from_seq;
-    r.isolate_id = iso;
-    r.start = r.len = r.new_start = 0;
-    r.type = kPtprofEventReset;
-    r.code_type = 0;
-    out->push_back(std::move(r));
-    auto m = g->code_maps.find(iso);
-    if (m == g->code_maps.end()) continue;  // retired meanwhile: the reset alone empties it
-    for (const auto& [start, entry] : m->second) {
-      PtprofCodeEvent a;
-      a.seq = fold_from_seq;
-      a.isolate_id = iso;
-      a.start = start;
-      a.len = entry.len;
-      a.new_start = 0;
-      a.type = v8::JitCodeEvent::CODE_ADDED;
-      a.code_type = entry.code_type;
-      a.name = entry.name;
-      out->push_back(std::move(a));
-    }
+// On the isolate's own thread: a RESET, then V8 reports every code object that exists.
+void ptprof_code_resync(v8::Isolate* isolate) {
+  PtprofIsolateEntry* entry = ptprof_isolate_entry(isolate);
+  if (entry == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(g->code_mu);
+    if (!entry->dropping.load(std::memory_order_acquire)) return;
+    ptprof_log_locked(ptprof_marker(kPtprofEventReset, entry->id.load(std::memory_order_acquire)));
+    entry->dropping.store(false, std::memory_order_release);
+    g->code_dropping.fetch_sub(1, std::memory_order_relaxed);
   }
-  g->code_resets.clear();
-  fold_from_seq = 0;
+  ptprof_code_events_on(isolate);
 }
 
-// Everything not yet handed out, in sequence order (the kept events, the snapshots of folded
-// isolates, then what came after), applied to this side's copy of the reader's map.
-void ptprof_code_take(std::vector<PtprofCodeEvent>* out, uint64_t* folds) {
+// Everything not yet handed out, in sequence order.
+void ptprof_code_take(std::vector<PtprofCodeEvent>* out) {
   std::lock_guard<std::mutex> lock(g->code_mu);
-  size_t n = g->code_log.size();
-  for (size_t i = 0; i < n; i++) {
-    PtprofCodeEvent& e = g->code_log[i];
-    if (fold_from_seq != 0 && e.seq > fold_from_seq) ptprof_emit_snapshot_locked(out);
-    if (i >= kept) ptprof_map_apply(e);
-    out->push_back(std::move(e));
-  }
-  if (fold_from_seq != 0) ptprof_emit_snapshot_locked(out);
+  out->swap(g->code_log);
   std::vector<PtprofCodeEvent>().swap(g->code_log);
   g->code_log_bytes = 0;
-  kept = 0;
-  *folds = g->code_folds;
 }

@@ -180,11 +180,14 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PtprofDrainOut out;
   std::vector<PtprofCodeEvent> events;
-  uint64_t slot_drops = 0, folds = 0, dead_drops, shared_drops;
+  uint64_t slot_drops = 0, dead_drops, shared_drops;
+  // Isolates that dropped code events while recording (nobody drained for long): enumerate again.
+  if (g->enabled.load(std::memory_order_acquire) && g->code_dropping.load(std::memory_order_relaxed) > 0)
+    ptprof_code_resync_all();
   {
     std::lock_guard<std::mutex> dl(g->drain_mu);
     // Code events first: every record drained below was taken after the events it refers to.
-    ptprof_code_take(&events, &folds);
+    ptprof_code_take(&events);
     int32_t high = g->slot_high.load(std::memory_order_acquire);
     for (int32_t i = 0; i < high; i++) {
       PtprofSlot* s = &g->slots[i];
@@ -257,7 +260,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   c.Set("disabled", Napi::Number::New(env, static_cast<double>(g->disabled.load())));
   c.Set("ringDrops", Napi::Number::New(env, static_cast<double>(slot_drops + dead_drops)));
   c.Set("sharedDrops", Napi::Number::New(env, static_cast<double>(shared_drops)));
-  c.Set("codeFolds", Napi::Number::New(env, static_cast<double>(folds)));
+  c.Set("codeDrops", Napi::Number::New(env, static_cast<double>(g->code_drops.load())));
   c.Set("itimerSuspensions", Napi::Number::New(env, static_cast<double>(g->itimer_suspensions.load())));
   c.Set("sigprofReinstalls", Napi::Number::New(env, static_cast<double>(g->sigprof_reinstalls.load())));
   c.Set("collectorError", Napi::Number::New(env, collector_error));

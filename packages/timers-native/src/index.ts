@@ -51,6 +51,8 @@ export const CODE_REMOVED = 2;
 export const CODE_RESET = 100;
 /** The isolate is gone: its map may be freed once every record before this seq is resolved. */
 export const CODE_RETIRE = 101;
+/** The isolate's events are not logged from here (the log was past its bound): its map is stale until a CODE_RESET. */
+export const CODE_DROP = 102;
 export const CODE_TYPE_BYTE_CODE = 0;
 export const CODE_TYPE_JIT = 1;
 export const CODE_TYPE_WASM = 2;
@@ -66,8 +68,8 @@ export interface DrainCounters {
   ringDrops: number;
   /** Records dropped because the shared ring of threads without a slot was full (cumulative). */
   sharedDrops: number;
-  /** Times the code-event log was folded into a snapshot because nobody drained it (cumulative). */
-  codeFolds: number;
+  /** Code events not logged because the log was past its bound (cumulative; see CODE_DROP). */
+  codeDrops: number;
   /** Times setitimer went off because another handler owned SIGPROF (cumulative). */
   itimerSuspensions: number;
   /** Times ours went back on SIGPROF once it was free again (cumulative). */
@@ -99,7 +101,7 @@ export interface Layout {
   recordNums: string[];
   eventNums: string[];
   flags: Record<string, number>;
-  eventTypes: { reset: number; retire: number };
+  eventTypes: { reset: number; retire: number; drop: number };
 }
 
 export interface RawDrain {
@@ -192,7 +194,7 @@ export function checkLayout(layout: Layout | undefined): void {
     Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
   const ok = layout !== undefined && same(layout.recordInts, RECORD_INTS) && same(layout.recordNums, RECORD_NUMS)
     && same(layout.eventNums, EVENT_NUMS) && Object.entries(FLAGS).every(([k, v]) => layout.flags?.[k] === v)
-    && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE;
+    && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE && layout.eventTypes?.drop === CODE_DROP;
   if (!ok) {
     throw new Error('@ptprof/timers-native: the addon binary was built from another version of src/layout.h than this '
       + `JavaScript reads (binary: ${JSON.stringify(layout ?? null)}); rebuild it (npm rebuild @ptprof/timers-native) `

@@ -62,10 +62,12 @@ enum PtprofRecordFlag : uint32_t { PTPROF_RECORD_FLAGS(PTPROF_FLAG_ENUM) };
 #undef PTPROF_FLAG_ENUM
 
 // Event types of ours beside V8's CODE_ADDED/MOVED/REMOVED (0..2; compat.h checks them):
-// - RESET: the isolate's code map starts again from the CODE_ADDED events that follow, all with
-//   this seq (the log was folded into a snapshot while nobody drained it; see codeevents.cc);
-// - RETIRE: the isolate is gone; its map may be freed once every record before this seq is read.
+// - RESET: the isolate's map starts again: the CODE_ADDED events that follow are all of its code;
+// - RETIRE: the isolate is gone; its map may be freed once every record before this seq is read;
+// - DROP: the isolate's events are not logged from here (the log was past its bound): its map is
+//   stale until its RESET (codeevents.cc).
 static constexpr int kPtprofEventReset = 100;
 static constexpr int kPtprofEventRetire = 101;
+static constexpr int kPtprofEventDrop = 102;
 
 #endif  // PTPROF_LAYOUT_H_

@@ -38,7 +38,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -139,6 +138,9 @@ struct PtprofTimer {
 struct PtprofIsolateEntry {
   std::atomic<v8::Isolate*> isolate{nullptr};
   std::atomic<uint32_t> id{0};
+  // Its code events are not logged (the log was past its bound): its map is stale until the
+  // isolate enumerates its code again (codeevents.cc).
+  std::atomic<bool> dropping{false};
 };
 
 struct PtprofCodeEvent {
@@ -147,18 +149,10 @@ struct PtprofCodeEvent {
   uint64_t len;
   uint64_t new_start;
   uint32_t isolate_id;
-  uint8_t type;       // v8::JitCodeEvent::EventType, or kPtprofEventReset
+  uint8_t type;       // v8::JitCodeEvent::EventType, or kPtprofEvent* (layout.h)
   uint8_t code_type;  // v8::JitCodeEvent::CodeType
   std::string name;
 };
-
-// What the reader's code map of one isolate holds once it has every event handed out so far.
-struct PtprofCodeEntry {
-  uint64_t len;
-  uint8_t code_type;
-  std::string name;
-};
-using PtprofCodeMap = std::map<uint64_t, PtprofCodeEntry>;
 
 struct PtprofState {
   PtprofSlot slots[kPtprofMaxSlots];
@@ -214,10 +208,8 @@ struct PtprofState {
   size_t code_log_bytes = 0;
   std::atomic<uint64_t> code_seq{0};
   std::atomic<uint64_t> seq_at_disable{0};  // code_seq when recording last stopped
-  std::map<uint32_t, PtprofCodeMap> code_maps;  // per isolate id: the reader's map (code_mu)
-  std::vector<uint32_t> code_resets;            // isolates whose snapshot the next drain sends (code_mu)
-  std::vector<uint32_t> code_retired;           // isolates gone: the reader may forget them (code_mu)
-  uint64_t code_folds = 0;                      // code_mu
+  std::atomic<uint64_t> code_drops{0};     // events not logged (their isolate was dropping)
+  std::atomic<int32_t> code_dropping{0};   // isolates dropping now: they enumerate again when asked
 
   PtprofState() { memset(timers, 0, sizeof(timers)); }
 };
@@ -241,11 +233,12 @@ bool ptprof_set_timer_signal(int offset, std::string* why);
 void ptprof_code_events_on(v8::Isolate* isolate);
 void ptprof_code_events_off(v8::Isolate* isolate);
 void ptprof_code_retire(uint32_t isolate_id);
-void ptprof_code_fold_if_needed(bool force);
-void ptprof_code_take(std::vector<PtprofCodeEvent>* out, uint64_t* folds);
+void ptprof_code_resync(v8::Isolate* isolate);  // on the isolate's thread
+void ptprof_code_take(std::vector<PtprofCodeEvent>* out);
 
 // registry.cc
-uint32_t ptprof_isolate_id(v8::Isolate* isolate);  // lock-free
+PtprofIsolateEntry* ptprof_isolate_entry(v8::Isolate* isolate);  // lock-free
+void ptprof_code_resync_all();  // asks every dropping isolate to enumerate its code again
 void ptprof_delete_timers_of_locked(pid_t tid);     // timers.cc
 
 // drain.cc

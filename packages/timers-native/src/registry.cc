@@ -9,6 +9,8 @@
 //
 // registry_mu guards claiming and releasing; the handler reads slots without it (handler.cc).
 // No JS value is made while it is held (ptprof.h, "Locks").
+#include <node.h>
+
 #include "compat.h"
 #include "napi_util.h"
 #include "ptprof.h"
@@ -17,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-uint32_t ptprof_isolate_id(v8::Isolate* isolate) {
+PtprofIsolateEntry* ptprof_isolate_entry(v8::Isolate* isolate) {
   for (int i = 0; i < kPtprofMaxSlots; i++) {
     PtprofIsolateEntry& e = g->isolates[i];
-    if (e.isolate.load(std::memory_order_acquire) == isolate) return e.id.load(std::memory_order_acquire);
+    if (e.isolate.load(std::memory_order_acquire) == isolate) return &e;
   }
-  return 0;
+  return nullptr;
 }
 
 static int ptprof_find_slot_locked(pid_t tid, int32_t state) {
@@ -96,6 +98,7 @@ static uint32_t ptprof_isolate_remove_locked(v8::Isolate* isolate) {
       id = e.id.load(std::memory_order_relaxed);
       e.isolate.store(nullptr, std::memory_order_release);
       e.id.store(0, std::memory_order_release);
+      if (e.dropping.exchange(false)) g->code_dropping.fetch_sub(1, std::memory_order_relaxed);
     }
   }
   return id;
@@ -106,7 +109,42 @@ struct PtprofThreadReg {
   v8::Isolate* isolate;
   uint32_t isolate_id;
   bool code_events;
+  node::Environment* env;  // for node::RequestInterrupt; valid while the registration is listed
 };
+
+// Every registration, for reaching each JS thread (registry_mu).
+static std::vector<PtprofThreadReg*> regs;
+
+// Runs on the thread of the isolate whose id is arg (node::RequestInterrupt).
+static void ptprof_resync_interrupt(void* arg) {
+  uint32_t id = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(arg));
+  v8::Isolate* self = ptprof_current_isolate();
+  bool mine = false;
+  {
+    std::lock_guard<std::mutex> lock(g->registry_mu);
+    for (PtprofThreadReg* r : regs) mine = mine || (r->isolate_id == id && r->isolate == self && r->code_events);
+  }
+  if (mine) ptprof_code_resync(self);
+}
+
+// Each isolate that dropped code events enumerates its code again: the calling thread's at once,
+// the others at their next interrupt check (node::RequestInterrupt also wakes an idle event loop).
+void ptprof_code_resync_all() {
+  v8::Isolate* self = ptprof_current_isolate();
+  bool here = false;
+  {
+    std::lock_guard<std::mutex> lock(g->registry_mu);
+    for (PtprofThreadReg* r : regs) {
+      if (!r->code_events) continue;
+      PtprofIsolateEntry* e = ptprof_isolate_entry(r->isolate);
+      if (e == nullptr || !e->dropping.load(std::memory_order_acquire)) continue;
+      if (r->isolate == self) here = true;
+      else if (r->env != nullptr)
+        node::RequestInterrupt(r->env, ptprof_resync_interrupt, reinterpret_cast<void*>(static_cast<uintptr_t>(r->isolate_id)));
+    }
+  }
+  if (here) ptprof_code_resync(self);
+}
 
 // Runs when the environment (main thread or a worker) is torn down, on that thread.
 static void ptprof_env_cleanup(void* arg) {
@@ -119,6 +157,11 @@ static void ptprof_env_cleanup(void* arg) {
     if (i >= 0 && g->slots[i].isolate.load() == reg->isolate) ptprof_release_slot_locked(i);
     ptprof_delete_timers_of_locked(reg->tid);
     ptprof_isolate_remove_locked(reg->isolate);
+    for (size_t k = 0; k < regs.size(); k++)
+      if (regs[k] == reg) {
+        regs.erase(regs.begin() + static_cast<long>(k));
+        break;
+      }
   }
   // The reader may free this isolate's code map once it has read every sample before this.
   ptprof_code_retire(reg->isolate_id);
@@ -152,6 +195,7 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
   }
   PtprofAddonData* data = env.GetInstanceData<PtprofAddonData>();
   v8::Isolate* isolate = ptprof_current_isolate();
+  node::Environment* node_env = ptprof_current_environment(isolate);
   pid_t tid = ptprof_gettid();
   uint32_t iso_id = 0;
   int slot;
@@ -172,7 +216,8 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
         iso_id = id;
         ptprof_isolate_add_locked(isolate, iso_id);
         snprintf(g->slots[slot].name, sizeof(g->slots[slot].name), "%s", name.c_str());
-        data->reg = new PtprofThreadReg{tid, isolate, iso_id, code_events};
+        data->reg = new PtprofThreadReg{tid, isolate, iso_id, code_events, node_env};
+        regs.push_back(data->reg);
       }
     }
   }

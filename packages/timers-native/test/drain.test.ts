@@ -57,7 +57,7 @@ describe('drain', function () {
     assert.equal(raw.frames.length, nframes);
     assert.ok(raw.names.length > 0);
     assert.equal(raw.events.length, raw.names.length * NUMS_PER_EVENT);
-    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeFolds', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
+    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
       assert.equal(typeof raw.counters[k], 'number', k);
     }
 
