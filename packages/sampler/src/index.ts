@@ -10,6 +10,8 @@ export { CodeMap, parseCodeName } from './codemap';
 export type { FunctionInfo } from './codemap';
 export { Symbolizer, PSEUDO } from './symbolizer';
 export { listTids, threadComm } from './threads';
+/** The addon build loaded from PTPROF_ADDON_PATH (a development variable), or undefined. */
+export { replacementAddon } from '@ptprof/timers-native';
 
 import { Sampler, type SamplerOptions } from './sampler';
 import type { Profile } from './profile';
