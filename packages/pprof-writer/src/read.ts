@@ -22,7 +22,7 @@ export interface DecodeOptions {
 }
 
 /** Why a profile could not be read, for a message: see readProfileFile. */
-export type ProfileReadErrorCode = 'not-regular' | 'too-large' | 'bad-gzip' | 'not-profile' | 'invalid';
+export type ProfileReadErrorCode = 'not-regular' | 'too-large' | 'bad-gzip' | 'not-profile' | 'invalid' | 'changed';
 
 /** A profile that cannot be read; `code` says why, the message says it for people. */
 export class ProfileReadError extends Error {
@@ -47,7 +47,7 @@ export function gunzipBounded(buf: Uint8Array, maxBytes = Infinity): Buffer {
       throw new ProfileReadError('too-large', `decompresses to more than ${maxBytes} bytes`);
     }
     // Z_BUF_ERROR: the stream ends early; Z_DATA_ERROR: bad bytes or checksum.
-    throw new ProfileReadError('bad-gzip', `truncated or corrupt gzip (${code ?? (e as Error).message})`);
+    throw new ProfileReadError('bad-gzip', `is a truncated or corrupt gzip (${code ?? (e as Error).message})`);
   }
 }
 

@@ -14,6 +14,11 @@ export interface ReadProfileOptions {
   maxBytes?: number;
   /** Read a file that is not a regular file (a pipe, a device); default false. */
   allowSpecial?: boolean;
+  /**
+   * Read the file only if it is still this one (what writePprofFileSync returned): checked on the
+   * open file, so a file put in its place since it was written is never read ('changed').
+   */
+  expect?: { dev: number; ino: number; size: number };
 }
 
 export type ProfileFile =
@@ -69,6 +74,10 @@ export function readProfileFile(file: string, options: ReadProfileOptions = {}):
   try {
     const now = fs.fstatSync(fd);
     if (!now.isFile() && !options.allowSpecial) throw new ProfileReadError('not-regular', `is ${kindOf(now)}, not a regular file`);
+    const ex = options.expect;
+    if (ex && (now.dev !== ex.dev || now.ino !== ex.ino || now.size !== ex.size)) {
+      throw new ProfileReadError('changed', 'is not the file that was written (it was replaced or changed since)');
+    }
     if (now.isFile() && now.size > max) throw new ProfileReadError('too-large', `is larger than ${formatBytes(max)}`);
     buf = readAll(fd, max);
   } finally {

@@ -128,7 +128,7 @@ describe('readProfileFile: bounded and checked', () => {
     const f = put('cut.pb.gz', gz.subarray(0, gz.length - 20));
     const e = readError(() => readProfileFile(f));
     assert.equal(e.code, 'bad-gzip');
-    assert.match(e.message, /^truncated or corrupt gzip \(Z_BUF_ERROR\)$/);
+    assert.match(e.message, /^is a truncated or corrupt gzip \(Z_BUF_ERROR\)$/);
   });
 
   it('refuses pprof that cannot be added up or named honestly', () => {
