@@ -123,6 +123,17 @@ describe('readProfileFile: bounded and checked', () => {
     assert.ok(Number(process.hrtime.bigint() - t0) < 10e9, 'stops at the cap');
   });
 
+  it('with expect, reads only the file that was written, not one put in its place since', () => {
+    const f = path.join(dir, 'mine.pb.gz');
+    const id = writePprofFileSync(f, handMadeProfile());
+    assert.equal(readProfileFile(f, { expect: id }).format, 'pprof');
+    fs.writeFileSync(path.join(dir, 'other'), encodePprof(handMadeProfile()));
+    fs.renameSync(path.join(dir, 'other'), f); // same content, another inode
+    const e = readError(() => readProfileFile(f, { expect: id }));
+    assert.equal(e.code, 'changed');
+    assert.match(e.message, /is not the file that was written/);
+  });
+
   it('a truncated gzip is "truncated or corrupt gzip"', () => {
     const gz = encodePprof(handMadeProfile());
     const f = put('cut.pb.gz', gz.subarray(0, gz.length - 20));
