@@ -29,7 +29,7 @@ describe('ptprof: arguments', () => {
     assert.deepEqual(parseArgs(['-h']), { kind: 'help' });
     assert.deepEqual(parseArgs(['--hz', '5', '--help', 'app.js']), { kind: 'help' });
     assert.deepEqual(parseArgs(['--version']), { kind: 'version' });
-    const top = { kind: 'top', file: 'f.pb.gz', maxMb: 32, allowSpecial: false };
+    const top = { kind: 'top', file: 'f.pb.gz', maxMb: 16, allowSpecial: false };
     assert.deepEqual(parseArgs(['top', 'f.pb.gz']), top);
     assert.deepEqual(parseArgs(['top', '-n', '7', 'f.pb.gz']), { ...top, n: 7 });
     assert.deepEqual(parseArgs(['top', 'f.pb.gz', '-n3']), { ...top, n: 3 });

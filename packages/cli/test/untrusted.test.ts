@@ -116,7 +116,7 @@ describe('reads are bounded', function () {
     const r = ptprof(['top', 'comments.pb.gz'], { cwd: dir });
     assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
     assert.equal(r.status, 2);
-    assertOneLine(r.stderr, /^ptprof: cannot read comments\.pb\.gz: it decompresses to more than 32 MiB \(the cap: raise it with --max-mb N\)$/);
+    assertOneLine(r.stderr, /^ptprof: cannot read comments\.pb\.gz: it decompresses to more than 16 MiB \(the cap: raise it with --max-mb N\)$/);
     assert.equal(r.stdout, '');
   });
 

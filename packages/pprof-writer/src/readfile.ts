@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import type { Profile } from 'pprof-format';
 import { ProfileReadError, decodePprof, isGzip, toNumber } from './read';
 
-/** The default cap of readProfileFile: 32 MiB of file, and of pprof once decompressed. */
-export const DEFAULT_MAX_READ_BYTES = 32 * 1024 * 1024;
+/** The default cap of readProfileFile: 16 MiB of file, and of pprof once decompressed. */
+export const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
 
 export interface ReadProfileOptions {
   /** Refuse files (and decompressed pprof) larger than this; default DEFAULT_MAX_READ_BYTES. */

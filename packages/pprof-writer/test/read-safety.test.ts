@@ -119,7 +119,7 @@ describe('readProfileFile: bounded and checked', () => {
     const t0 = process.hrtime.bigint();
     const e = readError(() => readProfileFile(bomb));
     assert.equal(e.code, 'too-large');
-    assert.match(e.message, /decompresses to more than 32 MiB/);
+    assert.match(e.message, /decompresses to more than 16 MiB/);
     assert.ok(Number(process.hrtime.bigint() - t0) < 10e9, 'stops at the cap');
   });
 
