@@ -8,18 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AGENT_PATH } from '../src/cli';
 import {
-  NATIVE, assertNoRawControl, assertOneLine, cleanEnv, fixture, listDir, ptprof, readProfile, rmDir, tmpDir,
+  NATIVE, assertNoRawControl, assertOneLine, cleanEnv, fixture, listDir, ptprof, readProfile, rmDir, tmpDir, tmpDirWithOkJs,
 } from './helpers';
-
-/** A program that writes a file if it runs. */
-const OK_JS = "require('fs').writeFileSync('ran.txt', 'x');\n";
 
 describe('bad tuning values', function () {
   let dir: string;
-  beforeEach(() => {
-    dir = tmpDir('tuning');
-    fs.writeFileSync(path.join(dir, 'ok.js'), OK_JS);
-  });
+  beforeEach(() => { dir = tmpDirWithOkJs('tuning'); });
   afterEach(() => rmDir(dir));
 
   const cases: [string, string, RegExp][] = [
@@ -84,10 +78,7 @@ describe('PTPROF_ADDON_PATH', function () {
 
 describe('output paths and preloads', function () {
   let dir: string;
-  beforeEach(() => {
-    dir = tmpDir('paths');
-    fs.writeFileSync(path.join(dir, 'ok.js'), OK_JS);
-  });
+  beforeEach(() => { dir = tmpDirWithOkJs('paths'); });
   afterEach(() => rmDir(dir));
 
   it('-o - (stdout) is refused: one line, exit 2, no file named -', () => {

@@ -22,6 +22,29 @@ export function tmpDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `ptprof-cli-${tag}-`));
 }
 
+/** A temporary directory holding ok.js, a program that leaves ran.txt if it runs (nothing may run after a usage error). */
+export function tmpDirWithOkJs(tag: string): string {
+  const dir = tmpDir(tag);
+  fs.writeFileSync(path.join(dir, 'ok.js'), "require('fs').writeFileSync('ran.txt', 'x');\n");
+  return dir;
+}
+
+/**
+ * `<dir>/shared`, a sticky directory anyone may write (like /tmp), with dir made readable by
+ * nobody; skips the test (saying why) unless this process is root, which a second user needs.
+ */
+export function stickyDirAsRoot(ctx: Mocha.Context, dir: string, why: string): string {
+  if (process.getuid?.() !== 0) {
+    console.log(`      skipped: needs root, ${why}`);
+    ctx.skip();
+  }
+  fs.chmodSync(dir, 0o755);
+  const sticky = path.join(dir, 'shared');
+  fs.mkdirSync(sticky);
+  fs.chmodSync(sticky, 0o1777);
+  return sticky;
+}
+
 export function rmDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
@@ -60,28 +83,15 @@ export function ptprof(args: readonly string[], opts: { cwd: string; env?: NodeJ
  * the ptprof process (not to the program: ptprof must pass it on), and waits for the end.
  */
 export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts: { cwd: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`timed out; stdout: ${stdout} stderr: ${stderr}`));
-    }, 30_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      if (!sent && /^ready$/m.test(stdout)) {
+  let sent = false;
+  return ptprofAsync(args, {
+    cwd: opts.cwd,
+    onStdout: (out, pid) => {
+      if (!sent && /^ready$/m.test(out)) {
         sent = true;
-        process.kill(child.pid!, sig);
+        process.kill(pid, sig);
       }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr, pid: child.pid ?? 0 });
-    });
+    },
   });
 }
 
@@ -90,7 +100,7 @@ export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts:
  * it comes (to act while the program runs, e.g. when it prints "ready").
  */
 export function ptprofAsync(args: readonly string[], opts: {
-  cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; onStdout?: (all: string) => void;
+  cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; onStdout?: (all: string, pid: number) => void;
 }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -105,7 +115,7 @@ export function ptprofAsync(args: readonly string[], opts: {
     }, 60_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      opts.onStdout?.(stdout);
+      opts.onStdout?.(stdout, child.pid!);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);

@@ -8,17 +8,14 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  NOBODY, assertNoRawControl, assertOneLine, fixture, isRoot, listDir, ptprof, ptprofAsync, readProfile, rmDir, tmpDir,
+  NOBODY, assertNoRawControl, assertOneLine, fixture, isRoot, listDir, ptprof, ptprofAsync, readProfile, rmDir, stickyDirAsRoot,
+  tmpDir, tmpDirWithOkJs,
 } from './helpers';
-
-/** A program that writes a file if it runs (nothing may run after a usage error). */
-const OK_JS = "require('fs').writeFileSync('ran.txt', 'x');\n";
 
 describe('lost profiles: found before the run', function () {
   let dir: string;
   beforeEach(() => {
-    dir = tmpDir('lost');
-    fs.writeFileSync(path.join(dir, 'ok.js'), OK_JS);
+    dir = tmpDirWithOkJs('lost');
   });
   afterEach(() => rmDir(dir));
 
@@ -34,14 +31,7 @@ describe('lost profiles: found before the run', function () {
   });
 
   it("another user's file in a sticky directory (the rename would fail with EPERM): exit 2, one line", function () {
-    if (!isRoot()) {
-      console.log("      skipped: needs root, to own a file that the user running ptprof (nobody) does not");
-      this.skip();
-    }
-    fs.chmodSync(dir, 0o755);
-    const sticky = path.join(dir, 'shared');
-    fs.mkdirSync(sticky);
-    fs.chmodSync(sticky, 0o1777);
+    const sticky = stickyDirAsRoot(this, dir, 'to own a file that the user running ptprof (nobody) does not');
     const theirs = path.join(sticky, 'out.pb.gz');
     fs.writeFileSync(theirs, 'not yours');
     const r = ptprof(['-o', 'shared/out.pb.gz', 'ok.js'], { cwd: dir, ...NOBODY });
@@ -62,14 +52,7 @@ describe('lost profiles: found after the run', function () {
   afterEach(() => rmDir(dir));
 
   it('EPERM: a file planted during the run by another user in a sticky directory: exit 73 with the reason', async function () {
-    if (!isRoot()) {
-      console.log('      skipped: needs root, to plant a file as a second user while ptprof runs as nobody');
-      this.skip();
-    }
-    fs.chmodSync(dir, 0o755);
-    const sticky = path.join(dir, 'shared');
-    fs.mkdirSync(sticky);
-    fs.chmodSync(sticky, 0o1777);
+    const sticky = stickyDirAsRoot(this, dir, 'to plant a file as a second user while ptprof runs as nobody');
     // The program waits for 'go' (written by the test once it has planted the file).
     const app = path.join(dir, 'wait.js');
     fs.writeFileSync(app, `const fs = require('fs');
