@@ -113,7 +113,7 @@ export function checkEnvironment(env: NodeJS.ProcessEnv, cwd: string): void {
   try {
     readAgentConfig(env, process.pid, cwd);
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}; fix or unset it`);
+    throw new UsageError(`${printable((e as Error).message)}; fix or unset it`);
   }
 }
 

@@ -105,13 +105,18 @@ export interface AgentConfig {
   collectIntervalMs?: number;
 }
 
+/** A variable's value for a message: control characters escaped (JSON's way), no quotes. */
+function shown(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
 /** The value of an integer variable, checked against the sampler's option; undefined when unset or empty. */
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, option: IntOptionName): number | undefined {
   const text = env[name];
   if (text === undefined || text === '') return undefined;
   const n = parseIntStrict(text);
   const problem = optionProblem(option, n);
-  if (problem !== undefined) throw new Error(`${name}=${JSON.stringify(text).slice(1, -1)} is not ${problem}`);
+  if (problem !== undefined) throw new Error(`${name}=${shown(text)} is not ${problem}`);
   return n;
 }
 
@@ -124,9 +129,9 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, option: IntOptionName)
 export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string): AgentConfig {
   const hz = intFromEnv(env, ENV.hz, 'hz') ?? DEFAULT_HZ;
   const threads = env[ENV.threads] || 'all';
-  if (!THREADS_MODES.includes(threads as ThreadsMode)) throw new Error(`${ENV.threads}=${threads} is not 'all' or 'js'`);
+  if (!THREADS_MODES.includes(threads as ThreadsMode)) throw new Error(`${ENV.threads}=${shown(threads)} is not 'all' or 'js'`);
   const format = env[ENV.format] || 'pprof';
-  if (format !== 'pprof' && format !== 'folded') throw new Error(`${ENV.format}=${format} is not 'pprof' or 'folded'`);
+  if (format !== 'pprof' && format !== 'folded') throw new Error(`${ENV.format}=${shown(format)} is not 'pprof' or 'folded'`);
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
