@@ -133,7 +133,7 @@ function parseTop(args: readonly string[]): Command {
     if (a === '--max-mb' || a.startsWith('--max-mb=')) {
       const v = optionValue(args, i, '--max-mb');
       maxMb = parseIntStrict(v.value);
-      if (!(maxMb >= 1 && maxMb <= 65536)) throw new UsageError(`--max-mb must be an integer from 1 to 65536 (MiB); got '${printable(v.value)}'`);
+      if (!(maxMb >= 1 && maxMb <= 4096)) throw new UsageError(`--max-mb must be an integer from 1 to 4096 (MiB); got '${printable(v.value)}'`);
       i = v.next;
       continue;
     }

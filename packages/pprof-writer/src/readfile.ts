@@ -33,7 +33,6 @@ export function formatBytes(n: number): string {
 }
 
 function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a pipe';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
@@ -65,8 +64,8 @@ export function readProfileFile(file: string, options: ReadProfileOptions = {}):
   if (!(max > 0)) throw new TypeError('pprof-writer: options.maxBytes must be a number > 0');
   // stat before open: opening a pipe for reading waits for a writer.
   const st = fs.statSync(file);
+  if (st.isDirectory()) throw new ProfileReadError('not-profile', 'is a directory');
   if (!st.isFile() && !options.allowSpecial) throw new ProfileReadError('not-regular', `is ${kindOf(st)}, not a regular file`);
-  if (st.isDirectory()) throw new ProfileReadError('not-regular', 'is a directory');
   // O_NONBLOCK: if the file was swapped for a pipe since the stat, open does not wait for a writer.
   const flags = fs.constants.O_RDONLY | (options.allowSpecial ? 0 : fs.constants.O_NONBLOCK);
   const fd = fs.openSync(file, flags);

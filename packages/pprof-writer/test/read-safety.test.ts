@@ -1,6 +1,7 @@
 // Reading files that may come from anyone (bounded, checked, printable), the facts block written
 // into comments and read back, folded stacks read back, and the identity a write returns.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -105,6 +106,11 @@ describe('readProfileFile: bounded and checked', () => {
     const e = readError(() => readProfileFile('/dev/zero'));
     assert.equal(e.code, 'not-regular');
     assert.match(e.message, /is a character device, not a regular file/);
+    // A pipe with no writer: refused at once, where opening it would wait for a writer.
+    const fifo = path.join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    assert.match(readError(() => readProfileFile(fifo)).message, /^is a pipe, not a regular file$/);
+    assert.equal(readError(() => readProfileFile(dir)).message, 'is a directory');
     const big = readError(() => readProfileFile('/dev/zero', { allowSpecial: true, maxBytes: 1 << 20 }));
     assert.equal(big.code, 'too-large');
     assert.match(big.message, /larger than 1 MiB/);
