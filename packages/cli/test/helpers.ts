@@ -38,6 +38,13 @@ export function stickyDirAsRoot(ctx: Mocha.Context, dir: string, why: string): s
     console.log(`      skipped: needs root, ${why}`);
     ctx.skip();
   }
+  // nobody must be able to run node and read ptprof (not so in a checkout under a private home).
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(path.dirname(BIN), 'version.js'))})`], { ...NOBODY });
+  if (probe.status !== 0) {
+    const why = /\w*Error: .*/.exec(String(probe.stderr))?.[0] ?? probe.error?.message ?? `exit ${probe.status}`;
+    console.log(`      skipped: nobody (uid ${NOBODY.uid}) cannot run ptprof from this checkout (${why})`);
+    ctx.skip();
+  }
   fs.chmodSync(dir, 0o755);
   const sticky = path.join(dir, 'shared');
   fs.mkdirSync(sticky);
