@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanEnv, comments, goPprof, ptprof, ptprofSignal, readProfile, rmDir, tmpDir } from './helpers';
+import { cleanEnv, facts, goPprof, ptprof, ptprofSignal, readProfile, rmDir, tmpDir } from './helpers';
 import { stringAt } from '@ptprof/pprof-writer';
 
 const eightWorkers = (after: string) => `
@@ -94,10 +94,10 @@ describe('stress: full rings', function () {
       const summaryDrops = Number(/(\d+) dropped/.exec(r.stderr)?.[1]);
       assert.ok(summaryDrops > 0, `the summary reports no drops:\n${r.stderr}`);
       const p = readProfile(path.join(dir, 'out.pb.gz'));
-      const c = comments(p).join('\n');
-      const ring = Number(/dropped\.ring=(\d+)/.exec(c)?.[1]);
-      assert.ok(ring > 0, c);
-      assert.equal(ring + Number(/dropped\.shared=(\d+)/.exec(c)?.[1] ?? 0), summaryDrops);
+      const f = facts(p);
+      const ring = Number(f['dropped.ring']);
+      assert.ok(ring > 0, JSON.stringify(f));
+      assert.equal(ring + Number(f['dropped.shared'] ?? 0), summaryDrops);
       // What was kept is whole: deep stacks, every frame named.
       assert.match(goPprof(['-top', path.join(dir, 'out.pb.gz')], dir), /deepRing/);
       // (TurboFan inlines part of the recursion: a stack walk sees ~130 physical frames of 400.)

@@ -9,7 +9,8 @@
 // whose value is 0 are left out, and the lines are sorted (by UTF-16 code units).
 import { normalize, type NormFrame } from './model';
 export { NO_STACK_FRAME } from './model';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic';
+import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
+import { ProfileReadError, rankTopRows, type TopRow } from './read';
 import type { FoldedOptions, ProfileInput } from './types';
 
 
@@ -59,11 +60,85 @@ export function toFolded(input: ProfileInput, options: FoldedOptions = {}): stri
 }
 
 /** Writes toFolded(input, options) to `path` atomically (temporary file + rename). */
-export async function writeFoldedFile(path: string, input: ProfileInput, options: FoldedOptions = {}): Promise<void> {
-  await writeFileAtomic(path, toFolded(input, options));
+export async function writeFoldedFile(path: string, input: ProfileInput, options: FoldedOptions = {}): Promise<FileIdentity> {
+  return writeFileAtomic(path, toFolded(input, options));
 }
 
-/** Synchronous writeFoldedFile. */
-export function writeFoldedFileSync(path: string, input: ProfileInput, options: FoldedOptions = {}): void {
-  writeFileAtomicSync(path, toFolded(input, options));
+/** Synchronous writeFoldedFile; returns the written file's identity (device, inode, size). */
+export function writeFoldedFileSync(path: string, input: ProfileInput, options: FoldedOptions = {}): FileIdentity {
+  return writeFileAtomicSync(path, toFolded(input, options));
+}
+
+// Reading folded stacks back: the inverse of the above, for any folded file (flamegraph.pl's
+// stackcollapse scripts, inferno, speedscope), not only the ones written here.
+
+/** One line of a folded file: its frames (root first) and its value. */
+export interface FoldedStack {
+  /** `[name]` first frame (the writer's rootLabel): the thread; absent when the line has none. */
+  root?: string;
+  frames: { name: string; file: string; line: number }[];
+  value: number;
+}
+
+function unescapeFolded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** A frame of a folded line: `name (file:line)`, `name (file)` or `name`, percent-escaped. */
+export function parseFoldedFrame(text: string): { name: string; file: string; line: number } {
+  const m = /^(.*?) \((.*?)(?::(\d+))?\)$/.exec(text);
+  if (m && m[1] !== '') return { name: unescapeFolded(m[1]), file: unescapeFolded(m[2]), line: m[3] ? Number(m[3]) : 0 };
+  return { name: unescapeFolded(text), file: '', line: 0 };
+}
+
+/**
+ * Parses folded stacks (`a;b;c 123` lines; blank lines skipped). A first frame written `[thread]`
+ * is a thread root, not a function. Throws a ProfileReadError ('not-profile') naming the first
+ * line that is not folded stacks, or when there is none, or when the values add up beyond 2^53.
+ */
+export function parseFolded(text: string): FoldedStack[] {
+  const out: FoldedStack[] = [];
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const m = /^(.*) (\d+(?:\.\d+)?)$/.exec(line);
+    if (!m) throw new ProfileReadError('not-profile', `is not folded stacks: ${JSON.stringify(line.slice(0, 80))}`);
+    const value = Number(m[2]);
+    total += value;
+    if (!Number.isSafeInteger(Math.ceil(total))) throw new ProfileReadError('invalid', 'is not valid folded stacks: the values add up beyond 2^53');
+    let parts = m[1].split(';');
+    let root: string | undefined;
+    if (parts.length > 1 && /^\[.*\]$/.test(parts[0])) {
+      root = unescapeFolded(parts[0].slice(1, -1));
+      parts = parts.slice(1);
+    }
+    out.push({ ...(root !== undefined ? { root } : {}), frames: parts.map(parseFoldedFrame), value });
+  }
+  if (out.length === 0) throw new ProfileReadError('not-profile', 'holds no folded stacks');
+  return out;
+}
+
+/**
+ * The `top` table of folded stacks: flat and cum per (name, file). Values are taken as CPU
+ * nanoseconds when every value is at least 1000 (what ptprof writes), as sample counts otherwise.
+ */
+export function topOfFolded(text: string, n = Infinity): { rows: TopRow[]; total: number; unit: 'nanoseconds' | 'count' } {
+  const flat = new Map<string, number>();
+  const cum = new Map<string, number>();
+  let total = 0;
+  let min = Infinity;
+  for (const s of parseFolded(text)) {
+    const v = s.value;
+    total += v;
+    if (v > 0) min = Math.min(min, v);
+    const keys = s.frames.map((f) => JSON.stringify([f.name, f.file]));
+    const leaf = keys[keys.length - 1];
+    flat.set(leaf, (flat.get(leaf) ?? 0) + v);
+    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + v);
+  }
+  return { rows: rankTopRows(flat, cum, total, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
 }

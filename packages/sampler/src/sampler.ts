@@ -18,7 +18,7 @@ import {
   type RawDrain,
 } from '@ptprof/timers-native';
 import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
-import { ProfileBuilder, emptyStats, type Frame, type Profile, type ProfileStats } from './profile';
+import { ProfileBuilder, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
 import {
   PSEUDO,
   Symbolizer,
@@ -32,9 +32,11 @@ import {
   VM_PARSER,
 } from './symbolizer';
 import { listTids, threadComm, threadStartTime } from './threads';
+import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
-export type ThreadsMode = 'all' | 'js';
+export type { ThreadsMode } from './options';
 
+/** The ranges and defaults of these options are in ./options.ts (INT_OPTIONS). */
 export interface SamplerOptions {
   /** Samples per second of each thread's CPU time, 1..10000. Default 100. */
   hz?: number;
@@ -81,13 +83,6 @@ interface PendingRecord {
   periodNs: number;
 }
 
-function checkInt(name: string, v: unknown, lo: number, hi: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new RangeError(`ptprof: ${name} must be an integer from ${lo} to ${hi} (${what}); got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 /** The name of the calling JS thread: 'main' or 'worker <threadId>'. */
 export function jsThreadName(): string {
   return isMainThread ? 'main' : `worker ${threadId}`;
@@ -130,23 +125,17 @@ export class Sampler {
   private unwatch: (() => void) | undefined;
 
   constructor(opts: SamplerOptions = {}) {
-    const hz = opts.hz ?? 100;
-    this.hz = checkInt('hz', hz, 1, 10000, 'samples per second of CPU time');
+    this.hz = checkOption('hz', opts.hz ?? INT_OPTIONS.hz.default);
     this.periodNs = periodForHz(this.hz);
-    const mode = opts.threads ?? 'all';
-    if (mode !== 'all' && mode !== 'js') throw new RangeError(`ptprof: threads must be 'all' or 'js'; got ${JSON.stringify(mode)}`);
-    this.mode = mode;
-    this.drainIntervalMs = checkInt('drainIntervalMs', opts.drainIntervalMs ?? 100, 10, 10000, 'milliseconds');
-    const framesLimit = checkInt('framesLimit', opts.framesLimit ?? 128, 1, 512, 'frames per stack');
-    if (opts.ringBytes !== undefined) {
-      const rb = checkInt('ringBytes', opts.ringBytes, 4096, 64 * 1024 * 1024, 'bytes, a power of two');
-      if ((rb & (rb - 1)) !== 0) throw new RangeError(`ptprof: ringBytes must be a power of two; got ${rb}`);
-    }
+    this.mode = checkThreadsMode(opts.threads ?? DEFAULT_THREADS);
+    this.drainIntervalMs = checkOption('drainIntervalMs', opts.drainIntervalMs ?? INT_OPTIONS.drainIntervalMs.default);
+    const framesLimit = checkOption('framesLimit', opts.framesLimit ?? INT_OPTIONS.framesLimit.default);
+    if (opts.ringBytes !== undefined) checkOption('ringBytes', opts.ringBytes);
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
-    const collectIntervalMs = checkInt('collectIntervalMs', opts.collectIntervalMs ?? 20, 0, 1000, 'milliseconds');
+    const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
     this.native.configure({ framesLimit, collectIntervalMs, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
     this.lifecycle = new TimerLifecycle(this.native, opts._rng ?? Math.random);
     this.symbolizer = sharedSymbolizer(this.native);
@@ -268,7 +257,7 @@ export class Sampler {
 
   /** Changes the rate while running: drains first, then re-arms every timer (new random first expiry). */
   setRate(hz: number): void {
-    checkInt('hz', hz, 1, 10000, 'samples per second of CPU time');
+    checkOption('hz', hz);
     if (this.state !== 'running') throw new Error('ptprof: setRate needs a running sampler');
     this.drain();
     this.hz = hz;
@@ -580,16 +569,34 @@ export class Sampler {
     const durationNanos = Math.max(0, Math.round((this.stopMono ?? this.native.monotonicNs()) - this.startMono));
     const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? this.native.processCpuNs()) - this.cpu0));
     const threads = this.builder.threadSummaries();
-    const comments = [
-      `rate=${this.hz}Hz period=${this.periodNs}ns`,
-      `mode=${this.mode}${this.useTimers ? '' : ' timers=off(setitimer only)'}${this.overrunWeights ? '' : ' overrun-weights=off'}`,
-      `records=${st.records} kept=${st.kept} filtered.setitimer=${st.filtered.setitimer} filtered.timer_create=${st.filtered.timer_create}`,
-      `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late} misdelivered=${st.misdelivered} errors=${st.errors}`,
-      `threads=${threads.length} unresolved_js_frames=${st.unresolvedFrames}/${st.jsFrames}`,
-      `signal=${this.native.signalInfo().timerSignalName} setitimer_suspended=${st.sigprof.suspensions} sigprof_reinstalled=${st.sigprof.reinstalls} `
-        + `code_events_dropped=${st.codeDrops} collector=${st.collectorError ? `off(${st.collectorError})` : 'on'}`,
-      `process_cpu_nanos=${processCpuNanos}`,
-    ];
+    // Named facts, written into the pprof's comments by @ptprof/pprof-writer (facts.ts) and read
+    // back with its parseFacts: no one parses these from free text.
+    const facts: ProfileFacts = {
+      hz: this.hz,
+      period_nanos: this.periodNs,
+      mode: this.mode,
+      ...(this.useTimers ? {} : { timers: false }),
+      ...(this.overrunWeights ? {} : { overrun_weights: false }),
+      records: st.records,
+      kept: st.kept,
+      'filtered.setitimer': st.filtered.setitimer,
+      'filtered.timer_create': st.filtered.timer_create,
+      'dropped.ring': st.dropped.ring,
+      'dropped.shared': st.dropped.shared,
+      foreign: st.foreign,
+      late: st.late,
+      misdelivered: st.misdelivered,
+      errors: st.errors,
+      threads: threads.length,
+      unresolved_js_frames: st.unresolvedFrames,
+      js_frames: st.jsFrames,
+      process_cpu_nanos: processCpuNanos,
+      timer_signal: this.native.signalInfo().timerSignalName,
+      setitimer_suspended: st.sigprof.suspensions,
+      sigprof_reinstalled: st.sigprof.reinstalls,
+      code_events_dropped: st.codeDrops,
+      ...(st.collectorError ? { collector_error: st.collectorError } : {}),
+    };
     return {
       samples: this.builder.samples(),
       periodNanos: this.periodNs,
@@ -600,7 +607,8 @@ export class Sampler {
       processCpuNanos,
       threads,
       stats: structuredClone(st),
-      comments,
+      facts,
+      comments: [],
     };
   }
 

@@ -1,6 +1,7 @@
 // @ptprof/timers-native: the kernel's CPU timers and a SIGPROF recorder, as thin bindings.
 // See ../README.md. The binding is loaded with node-gyp-build: a prebuild for this Node ABI from
 // prebuilds/, or a local build in build/Release.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 if (process.platform !== 'linux') {
@@ -181,11 +182,34 @@ export interface Binding {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => Binding = require('node-gyp-build');
-// PTPROF_ADDON_PATH loads a given build instead (npm run test:asan runs the tests against a
-// sanitizer build this way); PREBUILDS_ONLY=1 wins over it.
-const override = process.env.PTPROF_ADDON_PATH;
-export const binding: Binding =
-  override && !process.env.PREBUILDS_ONLY ? require(path.resolve(override)) : load(path.join(__dirname, '..', '..'));
+
+/**
+ * PTPROF_ADDON_PATH, a development variable: the absolute path of another build of this addon
+ * (npm run test:asan runs the tests against a sanitizer build this way). Only a `.node` file that
+ * exists is loaded (never JavaScript, never a path relative to whichever directory a process
+ * runs in); anything else throws. PREBUILDS_ONLY=1 wins over it.
+ */
+export function replacementAddonPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.PTPROF_ADDON_PATH;
+  if (!value || env.PREBUILDS_ONLY) return undefined;
+  let ok = path.isAbsolute(value) && value.endsWith('.node');
+  if (ok) {
+    try {
+      ok = fs.statSync(value).isFile();
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new Error(`PTPROF_ADDON_PATH=${JSON.stringify(value)} is not the absolute path of a .node file that exists `
+      + '(a development build of @ptprof/timers-native); unset it to use the installed addon');
+  }
+  return value;
+}
+
+/** The replacement addon loaded from PTPROF_ADDON_PATH, or undefined for the installed one. */
+export const replacementAddon: string | undefined = replacementAddonPath();
+export const binding: Binding = replacementAddon ? require(replacementAddon) : load(path.join(__dirname, '..', '..'));
 checkLayout(binding.layout);
 
 /** Throws when the binary's drain layout is not the one this file reads (a stale or foreign build). */
