@@ -190,4 +190,21 @@ describe('stress: SIGPROF taken by others, code floods, reused tids', function (
     // that filtered its setitimer signals: it got nothing.
     assert.ok(r.out.sampledB > 0.8 * (300e6 + r.out.cpu), `tid ${r.out.tb}: ${r.out.sampledB} ns of ${300 + r.out.cpu / 1e6} ms`);
   });
+
+  it('timerSignal picks the real-time signal of the timers; out of range is refused by name', () => {
+    const r = runScript(`
+      const { Sampler } = require(${JSON.stringify(samplerIndex)});
+      let refused = '';
+      try { new Sampler({ timerSignal: 31 }); } catch (e) { refused = e.message; }
+      const s = new Sampler({ hz: 1000, timerSignal: 9 }).start();
+      burn(200);
+      const p = s.stop();
+      console.log(JSON.stringify({ refused, signal: ptprofCpu.signalInfo().timerSignalName, burnCpu: cpuOf(p, named('burn')), facts: p.facts }));`);
+    fs.rmSync(r.dir, { recursive: true, force: true });
+    assertAlive(r, 'timerSignal');
+    assert.match(r.out.refused, /timerSignal must be an integer from 1 to 30/);
+    assert.equal(r.out.signal, 'SIGRTMIN+9');
+    assert.equal(r.out.facts.timer_signal, 'SIGRTMIN+9');
+    assert.ok(r.out.burnCpu > 0.8 * 200e6, `${r.out.burnCpu} ns of 200 ms`);
+  });
 });
