@@ -30,7 +30,10 @@ describe('rings (C++ unit test, no V8)', function () {
       const exe = path.join(dir, `ring_test_${name.replace(/\W+/g, '_')}`);
       const cc = spawnSync('g++', ['-std=c++20', '-O1', '-g', ...flags, `-I${SRC}`, TEST, '-o', exe, '-lpthread'], { encoding: 'utf8' });
       assert.equal(cc.status, 0, `g++ failed:\n${cc.stderr}`);
-      const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1', ASAN_OPTIONS: 'abort_on_error=1' } });
+      // Not the LD_PRELOAD of npm run test:asan (ASan's runtime under a TSan binary crashes it).
+      const env: NodeJS.ProcessEnv = { ...process.env, TSAN_OPTIONS: 'halt_on_error=1', ASAN_OPTIONS: 'abort_on_error=1' };
+      delete env.LD_PRELOAD;
+      const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000, env });
       assert.equal(r.status, 0, `${exe} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
       assert.match(r.stdout, /^ok$/m);
       assert.doesNotMatch(r.stderr, /ThreadSanitizer|AddressSanitizer|runtime error/);
