@@ -122,4 +122,13 @@ static inline void ptprof_code_events_stop(v8::Isolate* isolate) {
 // as Linux 2.6.9 and names the calling thread the same way.
 static inline void ptprof_set_thread_name(const char* name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
+// pthread_create moved from libpthread into libc in glibc 2.34 under a new symbol version; linked
+// against a newer glibc, the addon would need 2.34. Its older version is still in every glibc, so
+// the reference is bound to that one (the version of the architecture's first glibc).
+#if defined(__GLIBC__) && defined(__x86_64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.2.5");
+#elif defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.17");
+#endif
+
 #endif  // PTPROF_COMPAT_H_
