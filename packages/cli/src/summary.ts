@@ -13,6 +13,8 @@ import {
   type Profile,
   type TopRow,
   rankTopRows,
+  parseFolded,
+  isPprofBytes,
 } from '@ptprof/pprof-writer';
 import { outputPattern, type AgentReport, type Format } from './config';
 
@@ -197,61 +199,29 @@ export interface TopTable {
   unit: 'nanoseconds' | 'count';
 }
 
-/** A frame of a folded line: `name (file:line)`, `name (file)` or `name`, percent-escaped. */
-function parseFoldedFrame(text: string): { name: string; file: string } {
-  const dec = (s: string): string => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  const m = /^(.*?) \((.*?)(?::\d+)?\)$/.exec(text);
-  if (m && m[1] !== '') return { name: dec(m[1]), file: dec(m[2]) };
-  return { name: dec(text), file: '' };
-}
-
 /**
- * The `top` table of folded stacks (`a;b;c 123` lines). A first frame written `[thread]` is a
- * thread root (the writer's rootLabel), not a function. Values are taken as CPU nanoseconds when
- * every value is at least 1000 (what ptprof writes), as sample counts otherwise.
+ * The `top` table of folded stacks (`a;b;c 123` lines, read by the writer's parseFolded: a first
+ * frame written `[thread]` is a thread root, not a function). Values are taken as CPU nanoseconds
+ * when every value is at least 1000 (what ptprof writes), as sample counts otherwise.
  */
 export function topOfFolded(text: string, n = Infinity): TopTable {
+  const folded = parseFolded(text);
   const flat = new Map<string, number>();
   const cum = new Map<string, number>();
   let total = 0;
-  let min = Infinity;
-  let lines = 0;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const m = /^(.*) (\d+(?:\.\d+)?)$/.exec(line);
-    if (!m) throw new Error(`not a folded-stacks line: ${JSON.stringify(line.slice(0, 80))}`);
-    lines++;
-    const v = Number(m[2]);
-    total += v;
-    if (v > 0) min = Math.min(min, v);
-    let frames = m[1].split(';');
-    if (frames.length > 1 && /^\[.*\]$/.test(frames[0])) frames = frames.slice(1);
-    const keys = frames.map((f) => JSON.stringify(((p) => [p.name, p.file])(parseFoldedFrame(f))));
-    const leaf = keys[keys.length - 1];
-    flat.set(leaf, (flat.get(leaf) ?? 0) + v);
-    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + v);
+  for (const s of folded.stacks) {
+    total += s.value;
+    const keys = s.frames.map((f) => JSON.stringify([f.name, f.file ?? '']));
+    flat.set(keys[0]!, (flat.get(keys[0]!) ?? 0) + s.value);
+    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + s.value);
   }
-  if (lines === 0) throw new Error('no folded stacks in it');
-  return { rows: rankTopRows(flat, cum, total, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
-}
-
-/** Whether these bytes are a pprof profile (gzipped or not) rather than text. */
-function looksLikePprof(buf: Buffer): boolean {
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
-  // Folded stacks are printable text; a protobuf starts with a field tag (0x0a: sample_type).
-  return buf.length > 0 && buf[0] === 0x0a;
+  return { rows: rankTopRows(flat, cum, total, n), total, unit: folded.unit };
 }
 
 /** The top table of a profile file, pprof or folded. Throws with a readable message. */
 export function topOfFile(file: string, n = Infinity): TopTable & { profile?: Profile } {
   const buf = fs.readFileSync(file);
-  if (looksLikePprof(buf)) {
+  if (isPprofBytes(buf)) {
     const profile = decodePprof(buf);
     const hasCpu = profile.sampleType.some((t) => stringAt(profile, t.type) === 'cpu');
     const type = hasCpu ? 'cpu' : 'samples';

@@ -8,4 +8,6 @@ export {
   decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleTotal, sampleTypeIndex, stringAt, toNumber,
 } from './read';
 export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleTypeName } from './read';
+export { parseFolded, parseFoldedFrame, isPprofBytes } from './read-folded';
+export type { FoldedStack, FoldedProfile } from './read-folded';
 export { Profile } from 'pprof-format';
