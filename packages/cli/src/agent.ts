@@ -8,6 +8,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { Sampler } from '@ptprof/sampler';
 import { ENV, formatCommand, readAgentConfig, withPid, type AgentConfig, type AgentReport } from './config';
 import { VERSION } from './version';
+import { writeProfileSync } from './write-profile';
 
 /** The signals after which the agent writes the profile and lets the process die by the same signal. */
 export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -86,13 +87,7 @@ function startMain(): void {
         `os_cpu_nanos=${osCpuNanos} profiled_cpu_nanos=${Math.round(profiledNanos)} (os: CLOCK_PROCESS_CPUTIME_ID while sampling)`,
         `cmd=${command}`,
       );
-      if (cfg.format === 'folded') {
-        const { writeFoldedFileSync } = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
-        writeFoldedFileSync(file, profile, { value: 'cpu', rootLabel: 'thread_name' });
-      } else {
-        const { writePprofFileSync } = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
-        writePprofFileSync(file, profile);
-      }
+      const files = writeProfileSync(file, profile, cfg.format);
       if (cfg.reportDir) {
         const report: AgentReport = {
           pid: process.pid,
@@ -110,6 +105,7 @@ function startMain(): void {
           samples,
           threads: profile.threads.map((t) => ({ name: t.name, js: t.js, cpuNanos: t.cpuNanos })),
           comments: profile.comments,
+          ...(files.length > 1 ? { files } : {}),
         };
         writeReport(cfg.reportDir, report);
       }

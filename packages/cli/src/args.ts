@@ -1,5 +1,5 @@
 // Command-line parsing for `ptprof`: pure (no file system, no process state except execPath).
-import { DEFAULT_HZ, MAX_HZ, MIN_HZ, parseIntStrict, type Format, type ThreadsMode } from './config';
+import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -18,6 +18,8 @@ export interface RunCommand {
   command: string[];
   /** `ptprof app.js ...` rather than `ptprof -- node app.js ...`. */
   shorthand: boolean;
+  /** --html: write the page of `ptprof view` next to the profile after the run. */
+  html?: true;
 }
 
 export interface TopCommand {
@@ -31,6 +33,8 @@ export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'top-help
 export const USAGE = `Usage: ptprof [options] -- <command> [args...]
        ptprof [options] <script.js> [args...]      (short for: -- node <script.js> [args...])
        ptprof top <file> [-n N]
+       ptprof view <file>... [-o OUT.html] [--open]
+       ptprof convert <file> --format html|speedscope|cpuprofile|folded [-o OUT]
 
 A true per-thread CPU profiler for Node.js on Linux. Runs the command with an agent preloaded
 (NODE_OPTIONS=--require), so that every Node process, worker thread and child Node process it
@@ -43,9 +47,12 @@ Options (before the command):
                      the extension: out.pb.gz -> out.<pid>.pb.gz
   --threads all|js   all: every OS thread (JS threads, libuv pool, V8 helpers; default)
                      js: only the JS threads (main and workers)
-  --format pprof|folded
+  --format pprof|folded|speedscope|cpuprofile
                      pprof: gzipped protobuf for go tool pprof (default); folded: folded stacks
-                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded)
+                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded);
+                     speedscope: speedscope's JSON, a profile per thread; cpuprofile: Chrome's
+                     .cpuprofile, one per JS thread (DevTools, VS Code)
+  --html             after the run, also write the profile as one HTML page (ptprof view) next to it
   -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
@@ -57,7 +64,9 @@ Examples:
   ptprof -- node server.js --port 8080
   ptprof --hz 1000 -o cpu.pb.gz app.js
   ptprof -- npm start
+  ptprof --html -- node app.js
   ptprof top cpu.pb.gz -n 20
+  ptprof view cpu.pb.gz --open
   go tool pprof -http=:8080 cpu.pb.gz
 `;
 
@@ -126,6 +135,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let threads: ThreadsMode = 'all';
   let format: Format = 'pprof';
   let quiet = false;
+  let html = false;
   let i = 0;
   let command: string[] | undefined;
   let shorthand = false;
@@ -154,6 +164,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         quiet = true;
         i++;
         continue;
+      case '--html':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        html = true;
+        i++;
+        continue;
       case '--hz': {
         const v = optionValue(argv, i, '--hz');
         hz = parseHz(v.value);
@@ -179,9 +194,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       }
       case '--format': {
         const v = optionValue(argv, i, '--format');
-        if (v.value !== 'pprof' && v.value !== 'folded') {
-          throw new UsageError(`--format must be 'pprof' or 'folded'; got '${v.value}'`);
-        }
+        if (!isFormat(v.value)) throw new UsageError(`--format must be ${formatList()}; got '${v.value}'`);
         format = v.value;
         i = v.next;
         continue;
@@ -196,7 +209,10 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
-  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand };
+  if (html && format !== 'pprof' && format !== 'folded') {
+    throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
+  }
+  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}) };
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

@@ -6,10 +6,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs, UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand } from './args';
+import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand } from './args';
 import { defaultOutput, ENV, formatCommand, nodeOptionsWithAgent } from './config';
 import { describeProfile, displayPath, findWritten, formatTopTable, readReports, topOfFile, topReport, type WrittenProfile } from './summary';
 import { VERSION } from './version';
+import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
+import { pageAfterRun, runConvert, runView } from './view-cmd';
 
 /** The agent preloaded into every Node process of the run. */
 export const AGENT_PATH = path.join(__dirname, 'agent.js');
@@ -152,10 +154,24 @@ async function run(cmd: RunCommand): Promise<number> {
     if (!cmd.quiet && !end.error) printSummary(cmd, output, reportDir, startMs, wallNs, end, exitCode);
   } catch (e) {
     err(`could not summarise the run: ${(e as Error).message}`);
+  }
+  try {
+    if (cmd.html && !end.error) writePage(cmd, output, reportDir, startMs);
   } finally {
     if (reportDir) fs.rmSync(reportDir, { recursive: true, force: true });
   }
   return exitCode;
+}
+
+/** --html: the page of the run's profiles (every process), next to the first one. */
+function writePage(cmd: RunCommand, output: string, reportDir: string | undefined, startMs: number): void {
+  try {
+    const page = pageAfterRun(findWritten(output, cmd.format, readReports(reportDir), startMs).map((w) => w.file));
+    if (!page) err('no page written: the run wrote no profile');
+    else if (!cmd.quiet) err(`wrote the page ${displayPath(page)}: open it in a browser (or: ptprof view ${displayPath(output)} --open)`);
+  } catch (e) {
+    err(`could not write the page: ${(e as Error).message}`);
+  }
 }
 
 function printSummary(cmd: RunCommand, output: string, reportDir: string | undefined, startMs: number, wallNs: number,
@@ -177,6 +193,11 @@ function printSummary(cmd: RunCommand, output: string, reportDir: string | undef
     if (!busiest || (w.report?.profiledNanos ?? 0) > (busiest.report?.profiledNanos ?? 0)) busiest = w;
   }
   if (!busiest) return;
+  if (busiest.format === 'speedscope' || busiest.format === 'cpuprofile') {
+    const open = busiest.format === 'speedscope' ? 'https://www.speedscope.app (or: npx speedscope FILE)' : 'Chrome DevTools (Performance: Load profile) or VS Code';
+    process.stderr.write(`ptprof: open ${displayPath(busiest.file)} in ${open}\n`);
+    return;
+  }
   let table: string;
   try {
     const t = topOfFile(busiest.file, 10);
@@ -189,7 +210,7 @@ function printSummary(cmd: RunCommand, output: string, reportDir: string | undef
   const name = displayPath(busiest.file);
   const which = written.length > 1 ? ` (pid ${busiest.report?.pid ?? '?'}, the busiest process)` : '';
   const open = busiest.format === 'pprof'
-    ? `go tool pprof -http=:8080 ${name}   (or: ptprof top ${name})`
+    ? `go tool pprof -http=:8080 ${name}   (or: ptprof view ${name} --open, ptprof top ${name})`
     : `flamegraph.pl ${name} > flame.svg, or speedscope ${name}`;
   process.stderr.write(`ptprof: top 10 functions by flat CPU in ${name}${which}:\n${table}ptprof: open it with: ${open}\n`);
 }
@@ -214,10 +235,10 @@ function top(cmd: { file: string; n?: number }): number {
  * exit code. Writes only to stderr, except --help, --version and `top`, which write to stdout.
  */
 export async function main(argv: readonly string[]): Promise<number> {
-  let cmd: Command | undefined;
+  let cmd: Command | ViewOrConvert | undefined;
   let usage: UsageError | undefined;
   try {
-    cmd = parseArgs(argv);
+    cmd = parseCommandLine(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     usage = e;
@@ -235,6 +256,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd?.kind === 'top') return top(cmd);
+  if (cmd?.kind === 'view-help' || cmd?.kind === 'convert-help') {
+    process.stdout.write(cmd.kind === 'view-help' ? VIEW_USAGE : CONVERT_USAGE);
+    return 0;
+  }
+  if (cmd?.kind === 'view' || cmd?.kind === 'convert') {
+    try {
+      return cmd.kind === 'view' ? runView(cmd, checkOutput, err) : runConvert(cmd, checkOutput);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      err(e.message);
+      return EXIT_USAGE;
+    }
+  }
   if (process.platform !== 'linux') {
     err(`profiling needs Linux (per-thread CPU timers); this is ${process.platform}. Run it on Linux, e.g. in a container`);
     return EXIT_USAGE;

@@ -11,7 +11,7 @@ export const ENV = {
   hz: 'PTPROF_HZ',
   /** 'all' | 'js'. */
   threads: 'PTPROF_THREADS',
-  /** 'pprof' | 'folded'. */
+  /** One of FORMATS. */
   format: 'PTPROF_FORMAT',
   /** A private directory where each agent leaves a small JSON report for the CLI's summary. */
   reportDir: 'PTPROF_REPORT_DIR',
@@ -29,7 +29,24 @@ export const TUNING_ENV = {
   collectMs: 'PTPROF_COLLECT_MS',
 } as const;
 
-export type Format = 'pprof' | 'folded';
+/**
+ * What each Node process writes: pprof (gzipped protobuf), folded stacks, speedscope's JSON (a
+ * profile per thread), or Chrome's .cpuprofile (one file per JS thread).
+ */
+export const FORMATS = ['pprof', 'folded', 'speedscope', 'cpuprofile'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function isFormat(s: string): s is Format {
+  return (FORMATS as readonly string[]).includes(s);
+}
+
+/** `'a', 'b' or 'c'`: the formats, for messages. */
+export function formatList(): string {
+  const q = FORMATS.map((f) => `'${f}'`);
+  return `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
+}
+
+const FORMAT_EXT: Record<Format, string> = { pprof: '.pb.gz', folded: '.folded', speedscope: '.speedscope.json', cpuprofile: '.cpuprofile' };
 export type ThreadsMode = 'all' | 'js';
 
 export const DEFAULT_HZ = 100;
@@ -38,16 +55,14 @@ export const MAX_HZ = 10000;
 
 /** The default output file of a run whose CLI process has pid `pid`, relative to the cwd. */
 export function defaultOutput(pid: number, format: Format): string {
-  return format === 'folded' ? `ptprof.${pid}.folded` : `ptprof.${pid}.pb.gz`;
+  return `ptprof.${pid}${FORMAT_EXT[format]}`;
 }
 
-/** Splits a file name into the part before the extension and the extension ('.pb.gz' counts as one). */
+/** Splits a file name into the part before the extension and the extension ('.pb.gz' and '.speedscope.json' count as one). */
 export function splitExt(file: string): { stem: string; ext: string } {
   const base = path.basename(file);
   const dir = file.slice(0, file.length - base.length);
-  let ext = '';
-  if (base.endsWith('.pb.gz') && base.length > '.pb.gz'.length) ext = '.pb.gz';
-  else ext = path.extname(base);
+  const ext = ['.pb.gz', '.speedscope.json'].find((e) => base.endsWith(e) && base.length > e.length) ?? path.extname(base);
   return { stem: dir + base.slice(0, base.length - ext.length), ext };
 }
 
@@ -114,7 +129,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const threads = env[ENV.threads] || 'all';
   if (threads !== 'all' && threads !== 'js') throw new Error(`${ENV.threads}=${threads} is not 'all' or 'js'`);
   const format = env[ENV.format] || 'pprof';
-  if (format !== 'pprof' && format !== 'folded') throw new Error(`${ENV.format}=${format} is not 'pprof' or 'folded'`);
+  if (!isFormat(format)) throw new Error(`${ENV.format}=${format} is not ${formatList()}`);
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
@@ -167,6 +182,8 @@ export interface AgentReport {
   samples: number;
   threads: { name: string; js: boolean; cpuNanos: number }[];
   comments: string[];
+  /** Every file written, when there are several (cpuprofile: one per JS thread; `file` is the first). */
+  files?: string[];
 }
 
 /** A command line as one string, each word quoted when it needs it (for people to read). */

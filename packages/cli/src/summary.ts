@@ -167,6 +167,7 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   const r = w.report ?? {};
   const who = [r.pid !== undefined ? `pid ${r.pid}` : '', r.command ?? ''].filter(Boolean).join(', ');
   const lines = [`wrote ${displayPath(w.file, cwd)}${who ? ` (${who})` : ''}`];
+  if (r.files && r.files.length > 1) lines.push(`  and ${r.files.filter((f) => f !== w.file).map((f) => displayPath(f, cwd)).join(', ')}`);
   if (r.profiledNanos !== undefined) {
     let cpu = `  CPU ${formatSeconds(r.profiledNanos)} profiled`;
     if (r.osCpuNanos !== undefined && r.osCpuNanos > 0) {

@@ -9,5 +9,6 @@ export {
 } from './read';
 export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleTypeName } from './read';
 export { parseFolded, parseFoldedFrame, isPprofBytes } from './read-folded';
+export { writeFileAtomicSync } from './atomic';
 export type { FoldedStack, FoldedProfile } from './read-folded';
 export { Profile } from 'pprof-format';

@@ -1,0 +1,131 @@
+// Command-line parsing for `ptprof view` and `ptprof convert` (pure, like args.ts, which parses
+// the rest and is what parseCommandLine falls back to).
+import { parseArgs, UsageError, type Command } from './args';
+
+export const CONVERT_FORMATS = ['html', 'speedscope', 'cpuprofile', 'folded'] as const;
+export type ConvertFormat = (typeof CONVERT_FORMATS)[number];
+
+export interface ViewCommand {
+  kind: 'view';
+  files: string[];
+  output?: string;
+  open: boolean;
+}
+
+export interface ConvertCommand {
+  kind: 'convert';
+  file: string;
+  format: ConvertFormat;
+  output?: string;
+}
+
+export type ViewOrConvert = ViewCommand | ConvertCommand | { kind: 'view-help' } | { kind: 'convert-help' };
+
+export const VIEW_USAGE = `Usage: ptprof view <file>... [-o OUT.html] [--open]
+
+Writes one self-contained HTML page of the profile(s) (pprof, ours or another profiler's, or
+folded stacks) and prints its path: a flame graph of every thread or the ones you pick, search,
+a table of functions, the profile's facts. It needs nothing else: no network, no Go, no server.
+Several files (the profiles of one run, a file per process) make one page with each process.
+  -o, --output FILE  where to write the page (default: next to the first file, .html)
+  --open             also open it in the default browser (xdg-open)
+`;
+
+export const CONVERT_USAGE = `Usage: ptprof convert <file> --format html|speedscope|cpuprofile|folded [-o OUT]
+
+Writes the profile (pprof or folded stacks) in another format and prints the files' paths:
+  html        the page of ptprof view
+  speedscope  speedscope's JSON, a profile per thread (https://www.speedscope.app)
+  cpuprofile  Chrome's .cpuprofile, one per JS thread (Chrome DevTools, VS Code); out.cpuprofile
+              is the main thread's, out.worker-1.cpuprofile worker 1's, ...
+  folded      folded stacks, a [thread] root frame on each line
+  -o, --output FILE  the (first) file to write (default: next to the input, with the format's extension)
+`;
+
+/** The value of `-o x`, `-ox`, `--output x`, `--output=x` at args[i]; undefined when args[i] is not -o. */
+function outputOption(args: readonly string[], i: number, usage: string): { value: string; next: number } | undefined {
+  const a = args[i]!;
+  let value: string | undefined;
+  let next = i + 1;
+  if (a === '-o' || a === '--output') {
+    value = args[i + 1];
+    next = i + 2;
+    if (value === undefined) throw new UsageError(`${a} needs a file name (${usage})`);
+  } else if (a.startsWith('--output=')) {
+    value = a.slice('--output='.length);
+  } else if (/^-o./.test(a)) {
+    value = a.slice(2);
+  } else {
+    return undefined;
+  }
+  if (value === '') throw new UsageError(`-o needs a file name (${usage})`);
+  return { value, next };
+}
+
+function parseView(args: readonly string[]): ViewOrConvert {
+  const usage = 'usage: ptprof view <file>... [-o OUT.html] [--open]';
+  const files: string[] = [];
+  let output: string | undefined;
+  let open = false;
+  for (let i = 0; i < args.length; ) {
+    const a = args[i]!;
+    if (a === '-h' || a === '--help') return { kind: 'view-help' };
+    const o = outputOption(args, i, usage);
+    if (o) {
+      output = o.value;
+      i = o.next;
+      continue;
+    }
+    if (a === '--open') {
+      open = true;
+      i++;
+      continue;
+    }
+    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof view (${usage})`);
+    files.push(a);
+    i++;
+  }
+  if (files.length === 0) throw new UsageError(`ptprof view needs a profile file (${usage})`);
+  return { kind: 'view', files, ...(output !== undefined ? { output } : {}), open };
+}
+
+function parseConvert(args: readonly string[]): ViewOrConvert {
+  const usage = `usage: ptprof convert <file> --format ${CONVERT_FORMATS.join('|')} [-o OUT]`;
+  let file: string | undefined;
+  let format: ConvertFormat | undefined;
+  let output: string | undefined;
+  for (let i = 0; i < args.length; ) {
+    const a = args[i]!;
+    if (a === '-h' || a === '--help') return { kind: 'convert-help' };
+    const o = outputOption(args, i, usage);
+    if (o) {
+      output = o.value;
+      i = o.next;
+      continue;
+    }
+    if (a === '--format' || a.startsWith('--format=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
+      i += a.includes('=') ? 1 : 2;
+      if (v === undefined) throw new UsageError(`--format needs a value (${usage})`);
+      if (!(CONVERT_FORMATS as readonly string[]).includes(v)) {
+        throw new UsageError(`ptprof convert --format must be 'html', 'speedscope', 'cpuprofile' or 'folded'; got '${v}'`);
+      }
+      format = v as ConvertFormat;
+      continue;
+    }
+    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof convert (${usage})`);
+    if (file !== undefined) throw new UsageError(`ptprof convert takes one file; got '${file}' and '${a}'`);
+    file = a;
+    i++;
+  }
+  if (file === undefined) throw new UsageError(`ptprof convert needs a profile file (${usage})`);
+  if (format === undefined) throw new UsageError(`ptprof convert needs --format (${usage})`);
+  return { kind: 'convert', file, format, ...(output !== undefined ? { output } : {}) };
+}
+
+/** Parses the arguments after `ptprof`: `view` and `convert` here, everything else by parseArgs. */
+export function parseCommandLine(argv: readonly string[], execPath: string = process.execPath): Command | ViewOrConvert {
+  if (argv[0] === 'view') return parseView(argv.slice(1));
+  if (argv[0] === 'convert') return parseConvert(argv.slice(1));
+  return parseArgs(argv, execPath);
+}

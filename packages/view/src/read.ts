@@ -1,0 +1,173 @@
+// Profiles into the view's model: pprof (ptprof's, Go's, any other) and folded stacks.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodePprof, isPprofBytes, parseFolded, stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import { ViewBuilder, type ViewProcess, type ViewProfile } from './model';
+
+/**
+ * The sample type a viewer shows: the profile's default_sample_type when it names one of its
+ * types, else the last (pprof's own rule: Go's CPU profiles are [samples, cpu], heap profiles end
+ * with inuse_space).
+ */
+export function valueIndex(profile: Profile): number {
+  const n = profile.sampleType.length;
+  if (n === 0) throw new Error('the profile has no sample types');
+  const def = toNumber(profile.defaultSampleType);
+  if (def !== 0) {
+    const name = stringAt(profile, def);
+    const i = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === name);
+    if (i >= 0) return i;
+  }
+  return n - 1;
+}
+
+/** `thread_id` and `thread_name` (ptprof), or with a space (`thread name`, as some profilers write them). */
+function labelKey(key: string): string {
+  return key.replace(/ /g, '_');
+}
+
+/** What ptprof's comments say about the process (see packages/cli/src/agent.ts); nothing for others. */
+function commentFacts(comments: readonly string[], p: ViewProcess): void {
+  for (const c of comments) {
+    if (c.startsWith('cmd=')) {
+      p.command = c.slice(4);
+      continue;
+    }
+    let m = /^rate=(\d+)Hz/.exec(c);
+    if (m) p.hz = Number(m[1]);
+    m = /^mode=(\w+)/.exec(c);
+    if (m) p.mode = m[1];
+    m = /\bos_cpu_nanos=(\d+)/.exec(c);
+    if (m) p.osCpuNanos = Number(m[1]);
+    m = /^ptprof \S+ pid=(\d+)/.exec(c);
+    if (m) p.pid = Number(m[1]);
+  }
+}
+
+/** Adds one pprof profile (one process) to the builder. */
+export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
+  const vi = valueIndex(profile);
+  const st = profile.sampleType[vi]!;
+  const type = stringAt(profile, st.type);
+  const unit = stringAt(profile, st.unit) || 'count';
+  b.setUnit(unit, type, file);
+  const comments = profile.comment.map((i) => stringAt(profile, i));
+  const proc: ViewProcess = { file, durationNanos: toNumber(profile.durationNanos), comments, sampleType: `${type} (${unit})` };
+  commentFacts(comments, proc);
+  const periodType = profile.periodType ? stringAt(profile, profile.periodType.unit) : '';
+  const period = toNumber(profile.period);
+  if (proc.hz === undefined && periodType === 'nanoseconds' && period > 0) proc.hz = Math.round(1e9 / period);
+  const si = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === 'samples');
+  if (si >= 0) proc.samples = profile.sample.reduce((a, s) => a + toNumber(s.value[si]), 0);
+  const pi = b.addProcess(proc);
+
+  // A function is shown as (name, file, start line): the line a location executes is left out, so
+  // that the calls of a function from different lines are one frame, as in pprof's flame graph.
+  const fnFrame = new Map<string, number>();
+  for (const f of profile.function) {
+    fnFrame.set(String(toNumber(f.id)), b.frame(stringAt(profile, f.name) || '(anonymous)', stringAt(profile, f.filename), toNumber(f.startLine)));
+  }
+  const mappingFile = new Map<string, string>();
+  for (const m of profile.mapping) mappingFile.set(String(toNumber(m.id)), stringAt(profile, m.filename));
+  // Location id -> frames leaf first (inlined functions first, the function they were inlined into last).
+  const locFrames = new Map<string, number[]>();
+  for (const loc of profile.location) {
+    const ids = loc.line.map((l) => fnFrame.get(String(toNumber(l.functionId))) ?? b.frame('?', '', 0));
+    if (ids.length === 0) {
+      ids.push(b.frame(`0x${toNumber(loc.address).toString(16)}`, mappingFile.get(String(toNumber(loc.mappingId))) ?? '', 0));
+    }
+    locFrames.set(String(toNumber(loc.id)), ids);
+  }
+
+  const threadOf = new Map<string, number>();
+  for (const s of profile.sample) {
+    const value = toNumber(s.value[vi]);
+    if (!(value > 0)) continue; // nothing to draw (and no thread made for it)
+    let tid: number | undefined;
+    let name: string | undefined;
+    for (const l of s.label) {
+      const k = labelKey(stringAt(profile, l.key));
+      if (k === 'thread_id') {
+        const v = toNumber(l.str) !== 0 ? Number(stringAt(profile, l.str)) : toNumber(l.num);
+        if (Number.isFinite(v)) tid = v;
+      } else if (k === 'thread_name') {
+        name = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
+      }
+    }
+    const key = `${tid ?? ''}\u0000${name ?? ''}`;
+    let t = threadOf.get(key);
+    if (t === undefined) {
+      t = b.thread(pi, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid);
+      threadOf.set(key, t);
+    }
+    const frames: number[] = [];
+    for (let d = s.locationId.length - 1; d >= 0; d--) {
+      const ids = locFrames.get(String(toNumber(s.locationId[d]!))) ?? [b.frame('?', '', 0)];
+      for (let j = ids.length - 1; j >= 0; j--) frames.push(ids[j]!);
+    }
+    b.addStack(t, frames, value);
+  }
+}
+
+/**
+ * Adds folded stacks (one process) to the builder. A `[name]` root frame is the thread (ptprof
+ * writes the thread's name there); values are CPU nanoseconds or sample counts (parseFolded).
+ */
+export function addFolded(b: ViewBuilder, text: string, file: string): void {
+  const folded = parseFolded(text);
+  b.setUnit(folded.unit, folded.unit === 'nanoseconds' ? 'cpu' : 'samples', file);
+  const pi = b.addProcess({ file, durationNanos: 0, comments: [], sampleType: folded.unit === 'nanoseconds' ? 'cpu (nanoseconds)' : 'samples (count)' });
+  const threads = new Map<string, number>();
+  for (const s of folded.stacks) {
+    if (!(s.value > 0)) continue;
+    const name = s.root ?? 'all samples';
+    let t = threads.get(name);
+    if (t === undefined) {
+      t = b.thread(pi, name);
+      threads.set(name, t);
+    }
+    const frames: number[] = [];
+    for (let j = s.frames.length - 1; j >= 0; j--) {
+      const f = s.frames[j]!;
+      frames.push(b.frame(f.name, f.file ?? '', f.line ?? 0));
+    }
+    b.addStack(t, frames, s.value);
+  }
+}
+
+/** Adds a profile file's bytes (pprof, gzipped or not, or folded text) to the builder. */
+export function addProfileBytes(b: ViewBuilder, buf: Uint8Array, file: string): void {
+  if (isPprofBytes(buf)) {
+    let profile: Profile;
+    try {
+      profile = decodePprof(buf);
+    } catch (e) {
+      throw new Error(`${file} is not a pprof profile: ${(e as Error).message}`);
+    }
+    addPprof(b, profile, file);
+    return;
+  }
+  try {
+    addFolded(b, Buffer.from(buf).toString('utf8'), file);
+  } catch (e) {
+    throw new Error(`${file} is neither a pprof profile nor folded stacks: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads profile files into one view: each file is one process (ptprof writes one file per Node
+ * process of a run). Throws an Error with a readable message (ENOENT and the like keep their `code`).
+ */
+export function readProfiles(files: readonly string[]): ViewProfile {
+  if (files.length === 0) throw new Error('no profile files given');
+  const b = new ViewBuilder();
+  for (const f of files) addProfileBytes(b, fs.readFileSync(f), path.resolve(f));
+  return b.finish();
+}
+
+/** The view of one decoded pprof profile (e.g. one just made with pprof-writer's toPprof). */
+export function viewOfPprof(profile: Profile, file: string): ViewProfile {
+  const b = new ViewBuilder();
+  addPprof(b, profile, file);
+  return b.finish();
+}
