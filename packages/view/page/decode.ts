@@ -13,7 +13,7 @@ interface RawData {
   nodes: string;
   self: string;
   selections: { label: string; group: string; threads: number[] }[];
-  processes: { label: string; facts: [string, string][]; comments: string[] }[];
+  processes: { label: string; facts: ([string, string] | [string, number, string])[]; comments: string[] }[];
   generator: string;
 }
 

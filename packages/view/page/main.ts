@@ -45,13 +45,14 @@ function renderFacts(raw: RawData, el: HTMLElement): void {
       name.textContent = p.label;
       div.appendChild(name);
     }
-    for (const [k, v] of p.facts) {
+    for (const f of p.facts) {
+      const k = f[0];
       if (k === 'command' && raw.processes.length > 1) continue; // in the label
       const s = document.createElement('span');
       s.className = k === 'command' || k === 'file' ? 'fact wide' : 'fact';
       const b = document.createElement('b');
       b.textContent = k;
-      s.append(b, v);
+      s.append(b, f.length === 3 ? formatter(f[2])(f[1]) : f[1]);
       div.appendChild(s);
     }
     if (p.comments.length) {

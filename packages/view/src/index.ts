@@ -4,7 +4,7 @@ export { readProfiles, addProfileBytes, addPprof, addFolded, viewOfPprof, valueI
 export { ViewBuilder, threadKind, isJsThread } from './model';
 export type { ViewProfile, ViewFrame, ViewThread, ViewStack, ViewProcess, ThreadKind, ValueUnit } from './model';
 export { pageData, selections, processFacts, threadOrder, frameKind, FRAME_KINDS } from './page-data';
-export type { PageData, PageThread, PageProcess, Selection, FrameKind } from './page-data';
+export type { PageData, PageThread, PageProcess, Selection, FrameKind, Fact } from './page-data';
 export { renderHtml, pageAssets, scriptJson, PAGE_SCRIPTS } from './html';
 export { toSpeedscope, threadNames } from './speedscope';
 export type { SpeedscopeFile } from './speedscope';

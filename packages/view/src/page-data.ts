@@ -1,7 +1,6 @@
 // The data the page is built from: the view's model as one call tree per thread (a trie of the
 // stacks), encoded compactly (varint.ts), with the thread selections and the facts already made.
 // The page (page/*.ts) merges the trees of the selected threads, draws them and tabulates them.
-import { formatValue } from '@ptprof/pprof-writer';
 import { isJsThread, type ThreadKind, type ViewProfile, type ViewThread } from './model';
 import { VarintWriter } from './varint';
 
@@ -38,10 +37,13 @@ export interface PageThread {
   total: number;
 }
 
+/** A fact of the header: a label and a text, or a label, a value and its unit (the page formats it). */
+export type Fact = [label: string, text: string] | [label: string, value: number, unit: string];
+
 export interface PageProcess {
   /** e.g. `pid 1234: node app.js`. */
   label: string;
-  facts: [string, string][];
+  facts: Fact[];
   comments: string[];
 }
 
@@ -114,25 +116,22 @@ function processLabel(view: ViewProfile, pi: number): string {
   return p.command ? `${who}: ${p.command}` : who;
 }
 
-function fmt(v: number, unit: string): string {
-  return unit === 'nanoseconds' ? formatValue(v, 'nanoseconds') : `${Math.round(v)} ${unit}`;
-}
-
 /** The facts of each process, as the page shows them (label, value). */
 export function processFacts(view: ViewProfile): PageProcess[] {
   return view.processes.map((p, pi) => {
     const threads = view.threads.filter((t) => t.process === pi);
     const total = threads.reduce((a, t) => a + t.total, 0);
-    const facts: [string, string][] = [];
+    const facts: Fact[] = [];
     if (p.command) facts.push(['command', p.command]);
     if (p.pid !== undefined) facts.push(['pid', String(p.pid)]);
-    if (p.durationNanos > 0) facts.push(['duration', formatValue(p.durationNanos, 'nanoseconds')]);
+    if (p.durationNanos > 0) facts.push(['duration', p.durationNanos, 'nanoseconds']);
     if (p.hz !== undefined) facts.push(['rate', `${p.hz} Hz${p.mode ? `, threads=${p.mode}` : ''}`]);
     const js = threads.filter(isJsThread).length;
     facts.push(['threads', `${threads.length}${js ? ` (${js} JS)` : ''}`]);
-    facts.push([view.unit === 'nanoseconds' && /^cpu\b/.test(p.sampleType) ? 'CPU profiled' : `total ${p.sampleType}`, fmt(total, view.unit)]);
+    facts.push([view.unit === 'nanoseconds' && /^cpu\b/.test(p.sampleType) ? 'CPU profiled' : `total ${p.sampleType}`, total, view.unit]);
     if (p.osCpuNanos !== undefined && p.osCpuNanos > 0 && view.unit === 'nanoseconds') {
-      facts.push(['OS CPU', `${formatValue(p.osCpuNanos, 'nanoseconds')} (profiled ÷ OS = ${(total / p.osCpuNanos).toFixed(3)})`]);
+      facts.push(['OS CPU', p.osCpuNanos, 'nanoseconds']);
+      facts.push(['profiled ÷ OS', (total / p.osCpuNanos).toFixed(3)]);
     }
     if (p.samples !== undefined) facts.push(['samples', String(p.samples)]);
     facts.push(['value', p.sampleType]);

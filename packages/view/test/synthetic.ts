@@ -3,15 +3,16 @@
 // ones do. Used by the tests and by bench/view.js (100,000 distinct stacks).
 import type { FrameInput, ProfileInput, SampleInput } from '@ptprof/pprof-writer';
 
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
+/** A small deterministic PRNG (xorshift32), so that a failing profile can be made again. */
+export function random(seed: number): () => number {
+  let x = (seed * 2654435761) >>> 0 || 1;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
   };
 }
 
@@ -28,7 +29,7 @@ const NOUNS = ['Request', 'Token', 'Node', 'Buffer', 'Module', 'Route', 'Frame',
  * threads, C++ frames on the pool's and V8's), each worth 1 to 20 periods of 10 ms of CPU.
  */
 export function syntheticProfile(stacks: number, seed = 1, functions = 4000): ProfileInput {
-  const rnd = prng(seed);
+  const rnd = random(seed);
   const pick = (n: number): number => Math.floor(rnd() * n);
   const js: FrameInput[] = [];
   const native: FrameInput[] = [];
