@@ -2,6 +2,7 @@
 // "sampled" profile per thread, so that its profile selector lists the threads. (speedscope's
 // pprof importer would merge every thread into one profile and show one value.)
 import { isJsThread, type ViewProfile } from './model';
+import { threadOrder } from './page-data';
 import { VERSION } from './version';
 
 export interface SpeedscopeFile {
@@ -39,23 +40,29 @@ export function threadNames(view: ViewProfile): string[] {
   });
 }
 
-/** speedscope's JSON for a view: a profile per thread (busiest JS thread shown first). */
+/**
+ * speedscope's JSON for a view: a profile per thread, in the page's order (main, workers, pool,
+ * V8, others); the busiest JS thread is the one shown first.
+ */
 export function toSpeedscope(view: ViewProfile, name = 'ptprof profile'): SpeedscopeFile {
   const names = threadNames(view);
+  const order = threadOrder(view);
+  const at = new Map(order.map((t, i) => [t, i]));
   const unit = UNITS.has(view.unit) ? (view.unit as SpeedscopeFile['profiles'][number]['unit']) : 'none';
-  const profiles: SpeedscopeFile['profiles'] = view.threads.map((t, i) => ({
-    type: 'sampled', name: names[i]!, unit, startValue: 0, endValue: 0, samples: [], weights: [],
+  const profiles: SpeedscopeFile['profiles'] = order.map((t) => ({
+    type: 'sampled', name: names[t]!, unit, startValue: 0, endValue: 0, samples: [], weights: [],
   }));
   for (const s of view.stacks) {
-    const p = profiles[s.thread]!;
+    const p = profiles[at.get(s.thread)!]!;
     p.samples.push(s.frames);
     p.weights.push(s.value);
     p.endValue += s.value;
   }
   let active = 0;
-  view.threads.forEach((t, i) => {
-    const a = view.threads[active]!;
-    if ((isJsThread(t) && !isJsThread(a)) || (isJsThread(t) === isJsThread(a) && t.total > a.total)) active = i;
+  order.forEach((t, i) => {
+    const a = view.threads[order[active]!]!;
+    const th = view.threads[t]!;
+    if ((isJsThread(th) && !isJsThread(a)) || (isJsThread(th) === isJsThread(a) && th.total > a.total)) active = i;
   });
   return {
     $schema: 'https://www.speedscope.app/file-format-schema.json',

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { encodePprof } from '@ptprof/pprof-writer';
 import { Chromium, findChromium, type Page } from './chromium';
 import { scratch } from './helpers';
+import { ptprofLike } from './fixtures';
 import { syntheticProfile } from './synthetic';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -185,5 +186,36 @@ describe('the page in headless Chromium', function () {
     await page.click(at.x, at.y);
     assert.equal(await page.evaluate<boolean>(`document.getElementById('reset').disabled`), false);
     assert.deepEqual(page.problems, []);
+  });
+
+  it("speedscope reads ptprof convert --format speedscope: its profile list has every thread, with its CPU", async function () {
+    let index: string;
+    try {
+      index = path.join(path.dirname(require.resolve('speedscope/package.json')), 'dist', 'release', 'index.html');
+    } catch {
+      console.log('      skipped: the speedscope package is not installed (a devDependency: npm ci)');
+      this.skip();
+    }
+    fs.writeFileSync(s.file('p.pb.gz'), encodePprof(ptprofLike()));
+    const r = spawnSync(process.execPath, [CLI, 'convert', s.file('p.pb.gz'), '--format', 'speedscope'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${s.file('p.speedscope.json')}\n`);
+    // speedscope's own way in from a file: a script that hands it the file (what its CLI writes).
+    const loader = s.file('load.js');
+    fs.writeFileSync(loader, `speedscope.loadFileFromBase64('p.speedscope.json', ${JSON.stringify(fs.readFileSync(s.file('p.speedscope.json')).toString('base64'))});\n`);
+    const page = await browser!.newPage(1280, 800);
+    await page.goto(`${pathToFileURL(index).href}#localProfilePath=${encodeURIComponent(loader)}`);
+    await page.waitFor(String.raw`/\(\d+\/\d+\)/.test(document.body.innerText)`);
+    assert.match(await page.evaluate<string>('document.body.innerText'), /\bworker 1 \(2\/5\)/, 'the busiest JS thread first, 5 profiles');
+    // Its profile list opens on a click on the title.
+    const at = await page.evaluate<{ x: number; y: number }>(String.raw`(() => {
+      const el = [...document.querySelectorAll('div,span')].filter((e) => /^worker 1 \(\d+\/\d+\)$/.test(e.textContent.trim())).pop();
+      const r = el.getBoundingClientRect();
+      return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+    })()`);
+    await page.click(at.x, at.y);
+    await page.waitFor(`document.body.innerText.includes('Total Weight')`);
+    const rows = (await page.evaluate<string>('document.body.innerText')).split('\n').filter((l) => /^\d+\t/.test(l)).map((l) => l.split('\t').slice(1));
+    assert.deepEqual(rows, [['main', '700.00ms'], ['worker 1', '800.00ms'], ['node (tid 4261)', '200.00ms'], ['node (tid 4262)', '100.00ms'], ['node (tid 4244)', '100.00ms']]);
   });
 });

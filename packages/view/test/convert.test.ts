@@ -46,8 +46,9 @@ describe('speedscope and .cpuprofile', () => {
   it('speedscope: a sampled profile per thread, stacks root first, weights in ns adding up to each thread', () => {
     const f = toSpeedscope(view, 'a.pb.gz');
     assert.equal(f.$schema, 'https://www.speedscope.app/file-format-schema.json');
-    assert.deepEqual(f.profiles.map((p) => [p.name, p.unit, p.endValue]), view.threads.map((t) => [
-      t.name === 'node' ? `node (tid ${t.tid})` : t.name, 'nanoseconds', t.total]));
+    assert.deepEqual(f.profiles.map((p) => [p.name, p.unit, p.endValue]), [
+      ['main', 'nanoseconds', 700_000_000], ['worker 1', 'nanoseconds', 800_000_000], ['node (tid 4261)', 'nanoseconds', 200_000_000],
+      ['node (tid 4262)', 'nanoseconds', 100_000_000], ['node (tid 4244)', 'nanoseconds', 100_000_000]]);
     assert.equal(f.profiles[f.activeProfileIndex]!.name, 'worker 1', 'the busiest JS thread first');
     const main = f.profiles.find((p) => p.name === 'main')!;
     const stacks = main.samples.map((s, i) => [s.map((x) => f.shared.frames[x]!.name).join(';'), main.weights[i]]);
