@@ -62,29 +62,37 @@ function outputOption(args: readonly string[], i: number, usage: string): { valu
   return { value, next };
 }
 
-function parseView(args: readonly string[]): ViewOrConvert {
-  const usage = 'usage: ptprof view <file>... [-o OUT.html] [--open]';
-  const files: string[] = [];
+/**
+ * The loop both commands share: -h/--help, -o/--output; every other argument goes to `other`,
+ * which returns the index of the next one.
+ */
+function scan(args: readonly string[], usage: string, other: (a: string, i: number) => number): { help: boolean; output?: string } {
   let output: string | undefined;
-  let open = false;
   for (let i = 0; i < args.length; ) {
     const a = args[i]!;
-    if (a === '-h' || a === '--help') return { kind: 'view-help' };
+    if (a === '-h' || a === '--help') return { help: true };
     const o = outputOption(args, i, usage);
     if (o) {
       output = o.value;
       i = o.next;
-      continue;
+    } else {
+      i = other(a, i);
     }
-    if (a === '--open') {
-      open = true;
-      i++;
-      continue;
-    }
-    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof view (${usage})`);
-    files.push(a);
-    i++;
   }
+  return { help: false, ...(output !== undefined ? { output } : {}) };
+}
+
+function parseView(args: readonly string[]): ViewOrConvert {
+  const usage = 'usage: ptprof view <file>... [-o OUT.html] [--open]';
+  const files: string[] = [];
+  let open = false;
+  const { help, output } = scan(args, usage, (a, i) => {
+    if (a === '--open') open = true;
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof view (${usage})`);
+    else files.push(a);
+    return i + 1;
+  });
+  if (help) return { kind: 'view-help' };
   if (files.length === 0) throw new UsageError(`ptprof view needs a profile file (${usage})`);
   return { kind: 'view', files, ...(output !== undefined ? { output } : {}), open };
 }
@@ -93,31 +101,22 @@ function parseConvert(args: readonly string[]): ViewOrConvert {
   const usage = `usage: ptprof convert <file> --format ${CONVERT_FORMATS.join('|')} [-o OUT]`;
   let file: string | undefined;
   let format: ConvertFormat | undefined;
-  let output: string | undefined;
-  for (let i = 0; i < args.length; ) {
-    const a = args[i]!;
-    if (a === '-h' || a === '--help') return { kind: 'convert-help' };
-    const o = outputOption(args, i, usage);
-    if (o) {
-      output = o.value;
-      i = o.next;
-      continue;
-    }
+  const { help, output } = scan(args, usage, (a, i) => {
     if (a === '--format' || a.startsWith('--format=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
-      i += a.includes('=') ? 1 : 2;
       if (v === undefined) throw new UsageError(`--format needs a value (${usage})`);
       if (!(CONVERT_FORMATS as readonly string[]).includes(v)) {
         throw new UsageError(`ptprof convert --format must be 'html', 'speedscope', 'cpuprofile' or 'folded'; got '${v}'`);
       }
       format = v as ConvertFormat;
-      continue;
+      return i + (a.includes('=') ? 1 : 2);
     }
     if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof convert (${usage})`);
     if (file !== undefined) throw new UsageError(`ptprof convert takes one file; got '${file}' and '${a}'`);
     file = a;
-    i++;
-  }
+    return i + 1;
+  });
+  if (help) return { kind: 'convert-help' };
   if (file === undefined) throw new UsageError(`ptprof convert needs a profile file (${usage})`);
   if (format === undefined) throw new UsageError(`ptprof convert needs --format (${usage})`);
   return { kind: 'convert', file, format, ...(output !== undefined ? { output } : {}) };

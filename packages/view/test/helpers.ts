@@ -1,3 +1,5 @@
+/// <reference path="../dist/page/decode.d.ts" />
+/// <reference path="../dist/page/tree.d.ts" />
 // Shared by the tests: a scratch directory, the page's own scripts run in Node, and sums computed
 // straight from a view's stacks (not through the code under test).
 import * as fs from 'node:fs';
@@ -13,39 +15,17 @@ export function scratch(tag: string): { dir: string; file: (name: string) => str
 
 export const PAGE_DIST = path.resolve(__dirname, '..', 'page');
 
-/** What page/decode.ts and page/tree.ts define, as the tests use it. */
+/** What page/decode.ts and page/tree.ts define (their declarations, built first by tsc -b). */
 export interface PageApi {
-  decodeVarints(b64: string): Float64Array;
-  decodeData(raw: unknown): PageDecoded;
-  buildTree(d: PageDecoded, selected: Uint8Array, split: boolean): PageTree;
-  functionRows(t: PageTree, nFrames: number): { frame: number; flat: number; cum: number }[];
-  matchedTotal(t: PageTree, match: Uint8Array): number;
-  matchFrames(d: PageDecoded, query: string): Uint8Array;
+  decodeVarints: typeof decodeVarints;
+  decodeData: typeof decodeData;
+  buildTree: typeof buildTree;
+  functionRows: typeof functionRows;
+  matchedTotal: typeof matchedTotal;
+  matchFrames: typeof matchFrames;
 }
-export interface PageDecoded {
-  nFrames: number;
-  nThreads: number;
-  nNodes: number;
-  frameName: Int32Array;
-  frameFile: Int32Array;
-  frameLine: Int32Array;
-  nodeParent: Int32Array;
-  nodeFrame: Int32Array;
-  nodeSelf: Float64Array;
-  raw: { strings: string[] };
-}
-export interface PageTree {
-  n: number;
-  parent: Int32Array;
-  frame: Int32Array;
-  self: Float64Array;
-  total: Float64Array;
-  depth: Int32Array;
-  x: Float64Array;
-  order: Int32Array;
-  end: Int32Array;
-  maxDepth: number;
-}
+export type PageDecoded = Decoded;
+export type PageTree = Tree;
 
 /** The compiled page scripts that need no DOM (decode, tree), run in a fresh context as the page runs them. */
 export function pageApi(): PageApi {
