@@ -55,6 +55,7 @@ async function main() {
 
     const rendered = [];
     const loaded = [];
+    const switched = [];
     const version = require('node:child_process').execFileSync(chromium, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     for (let r = 0; r < REPS; r++) {
       // A fresh browser each time: no cache, no warm JIT from the previous load.
@@ -68,22 +69,34 @@ async function main() {
         const mark = await page.evaluate("performance.getEntriesByName('ptprof-rendered')[0].startTime");
         if (page.problems.length) throw new Error(`the page reported: ${page.problems.map((p) => p.text).join('; ')}`);
         const total = await page.evaluate("document.getElementById('total').textContent");
+        // Picking one thread, then all of them again: the call trees merged anew, the graph and the table redrawn.
+        const sw = await page.evaluate(`(() => {
+          const s = document.getElementById('thread');
+          const t0 = performance.now();
+          s.value = [...s.options].find((o) => o.textContent.startsWith('main')).value;
+          s.dispatchEvent(new Event('change'));
+          s.value = s.options[0].value;
+          s.dispatchEvent(new Event('change'));
+          return (performance.now() - t0) / 2;
+        })()`);
         rendered.push(mark);
         loaded.push(wall);
-        console.error(`  run ${r + 1}: drawn ${mark.toFixed(0)} ms after navigation start (${wall} ms from the navigate command); ${total}`);
+        switched.push(sw);
+        console.error(`  run ${r + 1}: drawn ${mark.toFixed(0)} ms after navigation start (${wall} ms from the navigate command), a thread picked in ${sw.toFixed(0)} ms; ${total}`);
       } finally {
         await b.close();
       }
     }
     const m = machine();
     const text = [
-      '| profile | distinct stacks | call-tree nodes | pprof file | page (HTML, all inline) | page built by `ptprof view` | first flame graph drawn in Chromium |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      `| synthetic: 8 threads, 4000 functions | ${STACKS.toLocaleString('en-US')} | ${nodes.toLocaleString('en-US')} | ${kib(pbBytes)} | ${mib(htmlBytes)} | ${median(builds).toFixed(0)} ms | ${median(rendered).toFixed(0)} ms (${Math.min(...rendered).toFixed(0)}–${Math.max(...rendered).toFixed(0)}) |`,
+      '| profile | distinct stacks | call-tree nodes | pprof file | page (HTML, all inline) | page built by `ptprof view` | first flame graph drawn in Chromium | picking a thread |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      `| synthetic: 8 threads, 4000 functions | ${STACKS.toLocaleString('en-US')} | ${nodes.toLocaleString('en-US')} | ${kib(pbBytes)} | ${mib(htmlBytes)} | ${median(builds).toFixed(0)} ms | ${median(rendered).toFixed(0)} ms (${Math.min(...rendered).toFixed(0)}–${Math.max(...rendered).toFixed(0)}) | ${median(switched).toFixed(0)} ms |`,
       '',
       `Median of ${REPS} loads, each in a fresh headless ${version} (\`--headless=new --disable-gpu\`), from file://; ` +
         'the time is the page\'s own mark once the flame graph, the totals and the function table are there, from navigation start ' +
         '(reading the file, parsing the data, merging the threads\' call trees, drawing). "Built": reading the pprof file and writing the page, median of 3. ' +
+        '"Picking a thread": the page\'s work when one is chosen in the selector (merging its call tree, drawing the graph, rebuilding the table; the paint follows), the mean of main and of all threads again. ' +
         `Measured ${m.date} with \`npm run bench:view\` on ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}.`,
     ].join('\n');
     console.log(text);
