@@ -262,7 +262,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd?.kind === 'view' || cmd?.kind === 'convert') {
     try {
-      return cmd.kind === 'view' ? runView(cmd, checkOutput, err) : runConvert(cmd, checkOutput);
+      return cmd.kind === 'view' ? await runView(cmd, checkOutput, err) : runConvert(cmd, checkOutput);
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       err(e.message);

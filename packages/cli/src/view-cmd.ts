@@ -37,24 +37,28 @@ function make(files: readonly string[], format: Parameters<typeof outputFiles>[1
   return outputs;
 }
 
-/** Opens a file in the default browser; says so on stderr when there is no way to. */
-export function openInBrowser(file: string, warn: (line: string) => void): void {
+/** Opens a file in the default browser; says so on stderr when there is no way to. Resolves once it is known. */
+export function openInBrowser(file: string, warn: (line: string) => void): Promise<void> {
   const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer.exe' : 'xdg-open';
-  try {
+  return new Promise((resolve) => {
     const child = spawn(opener, [file], { stdio: 'ignore', detached: true });
-    child.on('error', () => warn(`cannot open a browser here (${opener} is missing): open ${file} in one`));
-    child.unref();
-  } catch {
-    warn(`cannot open a browser here (${opener} failed): open ${file} in one`);
-  }
+    child.once('spawn', () => {
+      child.unref(); // the browser outlives ptprof
+      resolve();
+    });
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      warn(`cannot open a browser here (${opener}: ${e.code === 'ENOENT' ? 'not found' : e.code ?? e.message}): open ${file} in one`);
+      resolve();
+    });
+  });
 }
 
 /** `ptprof view FILE... [-o OUT] [--open]`: writes the page, prints its path. */
-export function runView(cmd: ViewCommand, checkOutput: CheckOutput, warn: (line: string) => void): number {
+export async function runView(cmd: ViewCommand, checkOutput: CheckOutput, warn: (line: string) => void): Promise<number> {
   const out = path.resolve(cmd.output ?? outputNextTo(cmd.files[0]!, 'html'));
   make(cmd.files, 'html', out, checkOutput);
   process.stdout.write(`${out}\n`);
-  if (cmd.open) openInBrowser(out, warn);
+  if (cmd.open) await openInBrowser(out, warn);
   return 0;
 }
 

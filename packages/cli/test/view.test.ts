@@ -78,6 +78,30 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
     assert.match(loud.stderr, /or: ptprof view loud\.pb\.gz --open, ptprof top loud\.pb\.gz/);
   });
 
+  it('view --open where there is no browser opener: says so on one line; the page is written all the same', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'open-'));
+    fs.writeFileSync(path.join(sub, 'p.folded'), '[main];a;b 5000000\n');
+    const r = ptprof(['view', 'p.folded', '--open'], { cwd: sub, env: cleanEnv({ PATH: sub }) /* no xdg-open there (ptprof runs by its absolute path) */ });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${path.join(sub, 'p.html')}\n`);
+    assert.match(r.stderr, /^ptprof: cannot open a browser here \(xdg-open: not found\): open .*p\.html in one\n$/);
+    assert.deepEqual(listDir(sub), ['p.folded', 'p.html']);
+  });
+
+  it('view --open runs the desktop\'s opener (xdg-open) with the page', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'opener-'));
+    const bin = path.join(sub, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'xdg-open'), '#!/bin/sh\necho "$1" > "$(dirname "$0")/opened"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(sub, 'p.folded'), '[main];a;b 5000000\n');
+    const r = ptprof(['view', 'p.folded', '--open'], { cwd: sub, env: cleanEnv({ PATH: `${bin}:/usr/bin:/bin` }) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const opened = path.join(bin, 'opened');
+    for (let i = 0; i < 100 && !fs.existsSync(opened); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(fs.readFileSync(opened, 'utf8'), `${path.join(sub, 'p.html')}\n`);
+  });
+
   it('--format cpuprofile: a file per JS thread, hotLoop\'s CPU in each, the files named in the summary', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'cpuprofile-'));
     const r = ptprof(['--format', 'cpuprofile', '-o', 'c.cpuprofile', '--', 'node', fixture('threads.js')], { cwd: sub, env: env() });

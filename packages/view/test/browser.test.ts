@@ -103,8 +103,8 @@ describe('the page in headless Chromium', function () {
 
     await pick(page, 'worker 1');
     const w1 = await text(page, '#total');
-    assert.match(w1, /^worker 1: [\d.]+ m?s CPU, [\d.]+% of all$/);
-    assert.notEqual(w1, all);
+    const share = Number(/^worker 1: [\d.]+ m?s CPU, ([\d.]+)% of all$/.exec(w1)?.[1]);
+    assert.ok(share > 5 && share < 60, `worker 1's share of all: ${w1}`);
     assert.ok((await tableNames(page)).includes('workerHog'));
     assert.ok(!(await tableNames(page)).includes('mainHog'), 'worker 1 never ran mainHog');
     await pick(page, 'main');

@@ -51,7 +51,12 @@ describe('the page data', () => {
   });
 
   it("holds every stack: the page's call trees give back each thread's stacks and values", () => {
-    for (const v of [view, big]) {
+    // The same stack twice on one thread (pprof keeps samples apart by their other labels): one node, the sum.
+    const twice = ptprofLike();
+    twice.samples.push({ ...twice.samples[0]!, cpuNanos: 10_000_000, count: 1, labels: { thread_id: 4242, thread_name: 'main', span: 'checkout' } });
+    const dup = viewOfPprof(toPprof(twice), '/p/twice.pb.gz');
+    assert.equal(dup.stacks.length, view.stacks.length + 1);
+    for (const v of [view, dup, big]) {
       const d = decoded(v);
       const order = threadOrder(v);
       const fromPage = new Map<string, number>();
