@@ -145,6 +145,7 @@ function start(): void {
     flame.setTree(tree);
     reset.disabled = true;
     const total = tree.total[0];
+    byId('empty').hidden = total > 0;
     totalEl.textContent = `${sel.label}: ${fmt(total)} ${valueWord}, ${pct(total, allTotal)} of all`;
     table.setRows(functionRows(tree, d.nFrames), total);
     applySearch(); // draws

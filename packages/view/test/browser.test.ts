@@ -189,6 +189,18 @@ describe('the page in headless Chromium', function () {
     assert.deepEqual(page.problems, []);
   });
 
+  it('a profile without samples: the page says so, without errors', async () => {
+    fs.writeFileSync(s.file('empty.pb.gz'), encodePprof({ samples: [], periodNanos: 1e7, comments: ['cmd=node -e 1'] }));
+    const r = spawnSync(process.execPath, [CLI, 'view', s.file('empty.pb.gz')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const page = await browser!.newPage(1280, 800);
+    await page.goto(pathToFileURL(s.file('empty.html')).href);
+    await page.waitFor('document.body.dataset.rendered');
+    assert.deepEqual(page.problems, []);
+    assert.equal(await page.evaluate<boolean>(`document.getElementById('empty').hidden`), false);
+    assert.match(await text(page, '#total'), /^All threads: 0 ns CPU, 0% of all$/);
+  });
+
   it("speedscope reads ptprof convert --format speedscope: its profile list has every thread, with its CPU", async function () {
     let index: string;
     try {
