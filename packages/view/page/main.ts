@@ -146,7 +146,9 @@ function start(): void {
     reset.disabled = true;
     const total = tree.total[0];
     byId('empty').hidden = total > 0;
-    totalEl.textContent = `${sel.label}: ${fmt(total)} ${valueWord}, ${pct(total, allTotal)} of all`;
+    // With several processes, a thread's name says which process it is of.
+    const name = raw.processes.length > 1 && sel.group && !sel.label.includes('pid ') ? `${sel.group.replace(/:.*/, '')} ${sel.label}` : sel.label;
+    totalEl.textContent = `${name}: ${fmt(total)} ${valueWord}, ${pct(total, allTotal)} of all`;
     table.setRows(functionRows(tree, d.nFrames), total);
     applySearch(); // draws
     if (!flame.icicle) wrap.scrollTop = wrap.scrollHeight;

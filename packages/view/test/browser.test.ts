@@ -151,6 +151,8 @@ describe('the page in headless Chromium', function () {
     assert.match(await text(page, '#facts'), /pid 4242: node synthetic\.js.*pid 4343: node child\.js/s);
     await pick(page, 'all threads of pid 4343');
     assert.match(await text(page, '#total'), /^all threads of pid 4343: [\d.]+ s CPU, 3\d\.\d% of all$/);
+    await pick(page, 'worker 2');
+    assert.match(await text(page, '#total'), /^pid 4242 worker 2: [\d.]+ s CPU, [\d.]+% of all$/);
     await pick(page, 'All processes');
 
     // Sorting by name, then by cum; filtering.
