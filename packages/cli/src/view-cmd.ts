@@ -1,38 +1,44 @@
 // `ptprof view`, `ptprof convert` and `--html`: thin calls into @ptprof/view, which reads the
-// profiles and makes the page and the other formats.
+// profiles (through pprof-writer's readProfileFile: capped, no pipes or devices unless asked) and
+// makes the page and the other formats. Paths are printed through printable().
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { outputFiles, outputNextTo, readProfiles, writeOutputFiles, type OutputFile } from '@ptprof/view';
-import { UsageError } from './args';
+import { printable } from '@ptprof/pprof-writer';
+import {
+  outputFiles, outputNextTo, ProfileFileError, readProfiles, writeOutputFiles, type OutputFile, type ProfileSource,
+} from '@ptprof/view';
+import { UsageError, type ReadLimits } from './args';
+import { readFailure } from './summary';
 import type { ConvertCommand, ViewCommand } from './view-args';
-
-/** A profile that cannot be read: one line, for stderr. */
-function readError(e: unknown, files: readonly string[]): UsageError {
-  const x = e as NodeJS.ErrnoException;
-  const file = typeof x.path === 'string' ? x.path : files[0];
-  if (x.code === 'ENOENT') return new UsageError(`cannot read ${file}: no such file`);
-  if (x.code === 'EISDIR') return new UsageError(`cannot read ${file}: it is a directory`);
-  if (x.code) return new UsageError(`cannot read ${file}: ${x.code}`);
-  return new UsageError(x.message);
-}
 
 /** The directory of `file` must exist and be writable (checkOutput's rule, for these commands). */
 type CheckOutput = (file: string) => void;
 
-function make(files: readonly string[], format: Parameters<typeof outputFiles>[1], out: string, checkOutput: CheckOutput): OutputFile[] {
-  let outputs: OutputFile[];
+/** The profiles as one view; a file that cannot be read is a UsageError saying which and why. */
+function read(files: readonly (string | ProfileSource)[], limits: ReadLimits): ReturnType<typeof readProfiles> {
   try {
-    outputs = outputFiles(readProfiles(files), format, out);
+    return readProfiles(files, { maxBytes: limits.maxMb * 1024 * 1024, allowSpecial: limits.allowSpecial });
   } catch (e) {
-    throw readError(e, files);
+    if (e instanceof ProfileFileError) throw new UsageError(readFailure(e.file, e.cause));
+    throw e;
+  }
+}
+
+function make(files: readonly (string | ProfileSource)[], limits: ReadLimits, format: Parameters<typeof outputFiles>[1], out: string,
+  checkOutput: CheckOutput): OutputFile[] {
+  let outputs: OutputFile[];
+  const view = read(files, limits);
+  try {
+    outputs = outputFiles(view, format, out);
+  } catch (e) {
+    throw new UsageError(`cannot write ${printable(out)}: ${printable((e as Error).message)}`);
   }
   for (const o of outputs) checkOutput(o.file);
   try {
     writeOutputFiles(outputs);
   } catch (e) {
     const x = e as NodeJS.ErrnoException;
-    throw new UsageError(`cannot write ${out}: ${x.code ?? x.message}`);
+    throw new UsageError(`cannot write ${printable(out)}: ${x.code ?? printable(x.message)}`);
   }
   return outputs;
 }
@@ -47,7 +53,7 @@ export function openInBrowser(file: string, warn: (line: string) => void): Promi
       resolve();
     });
     child.once('error', (e: NodeJS.ErrnoException) => {
-      warn(`cannot open a browser here (${opener}: ${e.code === 'ENOENT' ? 'not found' : e.code ?? e.message}): open ${file} in one`);
+      warn(`cannot open a browser here (${opener}: ${e.code === 'ENOENT' ? 'not found' : e.code ?? e.message}): open ${printable(file)} in one`);
       resolve();
     });
   });
@@ -56,8 +62,8 @@ export function openInBrowser(file: string, warn: (line: string) => void): Promi
 /** `ptprof view FILE... [-o OUT] [--open]`: writes the page, prints its path. */
 export async function runView(cmd: ViewCommand, checkOutput: CheckOutput, warn: (line: string) => void): Promise<number> {
   const out = path.resolve(cmd.output ?? outputNextTo(cmd.files[0]!, 'html'));
-  make(cmd.files, 'html', out, checkOutput);
-  process.stdout.write(`${out}\n`);
+  make(cmd.files, cmd, 'html', out, checkOutput);
+  process.stdout.write(`${printable(out)}\n`);
   if (cmd.open) await openInBrowser(out, warn);
   return 0;
 }
@@ -65,20 +71,20 @@ export async function runView(cmd: ViewCommand, checkOutput: CheckOutput, warn: 
 /** `ptprof convert FILE --format F [-o OUT]`: writes the file(s), prints their paths. */
 export function runConvert(cmd: ConvertCommand, checkOutput: CheckOutput): number {
   const out = path.resolve(cmd.output ?? outputNextTo(cmd.file, cmd.format));
-  if (path.resolve(cmd.file) === out) throw new UsageError(`ptprof convert would write over ${cmd.file}: give another name with -o`);
-  const written = make([cmd.file], cmd.format, out, checkOutput);
-  process.stdout.write(written.map((o) => `${o.file}\n`).join(''));
+  if (path.resolve(cmd.file) === out) throw new UsageError(`ptprof convert would write over ${printable(cmd.file)}: give another name with -o`);
+  const written = make([cmd.file], cmd, cmd.format, out, checkOutput);
+  process.stdout.write(written.map((o) => `${printable(o.file)}\n`).join(''));
   return 0;
 }
 
 /**
- * After a run with --html: the page of every profile the run wrote (a process each), next to the
- * first. Returns the page's path, or undefined when no profile was written.
+ * After a run with --html: the page of the profiles the run's agents reported (a process each),
+ * each read only if it is still the file its agent wrote; next to the first. Returns the page's
+ * path. Throws a UsageError saying what could not be read or written.
  */
-export function pageAfterRun(profiles: readonly string[]): string | undefined {
-  const files = profiles.filter((f) => fs.existsSync(f));
-  if (files.length === 0) return undefined;
-  const out = outputNextTo(files[0]!, 'html');
-  writeOutputFiles(outputFiles(readProfiles(files), 'html', out));
+export function pageAfterRun(profiles: readonly ProfileSource[]): string {
+  const out = outputNextTo(profiles[0]!.file, 'html');
+  // The files this run's agents wrote (checked by identity), whatever their size: the largest cap.
+  make(profiles, { maxMb: 4096, allowSpecial: false }, 'html', out, () => {});
   return out;
 }

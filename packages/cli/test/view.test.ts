@@ -26,12 +26,16 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
   const env = (): NodeJS.ProcessEnv => cleanEnv({ PTPROF_TEST_NATIVE: NATIVE, CALLS: '400' });
 
   it('parses view and convert', () => {
-    assert.deepEqual(parseCommandLine(['view', 'a.pb.gz']), { kind: 'view', files: ['a.pb.gz'], open: false });
+    const limits = { maxMb: 16, allowSpecial: false };
+    assert.deepEqual(parseCommandLine(['view', 'a.pb.gz']), { kind: 'view', files: ['a.pb.gz'], open: false, ...limits });
     assert.deepEqual(parseCommandLine(['view', 'a.pb.gz', 'b.pb.gz', '-o', 'x.html', '--open']),
-      { kind: 'view', files: ['a.pb.gz', 'b.pb.gz'], output: 'x.html', open: true });
-    assert.deepEqual(parseCommandLine(['view', '--output=x.html', 'a']), { kind: 'view', files: ['a'], output: 'x.html', open: false });
-    assert.deepEqual(parseCommandLine(['convert', 'a.pb.gz', '--format', 'cpuprofile']), { kind: 'convert', file: 'a.pb.gz', format: 'cpuprofile' });
-    assert.deepEqual(parseCommandLine(['convert', '--format=speedscope', '-oout.json', 'a']), { kind: 'convert', file: 'a', format: 'speedscope', output: 'out.json' });
+      { kind: 'view', files: ['a.pb.gz', 'b.pb.gz'], output: 'x.html', open: true, ...limits });
+    assert.deepEqual(parseCommandLine(['view', '--output=x.html', 'a']), { kind: 'view', files: ['a'], output: 'x.html', open: false, ...limits });
+    assert.deepEqual(parseCommandLine(['view', '--max-mb', '64', '--allow-special', 'a']),
+      { kind: 'view', files: ['a'], open: false, maxMb: 64, allowSpecial: true });
+    assert.deepEqual(parseCommandLine(['convert', 'a.pb.gz', '--format', 'cpuprofile']), { kind: 'convert', file: 'a.pb.gz', format: 'cpuprofile', ...limits });
+    assert.deepEqual(parseCommandLine(['convert', '--format=speedscope', '-oout.json', '--max-mb=2', 'a']),
+      { kind: 'convert', file: 'a', format: 'speedscope', output: 'out.json', maxMb: 2, allowSpecial: false });
     assert.deepEqual(parseCommandLine(['view', '-h']), { kind: 'view-help' });
     assert.deepEqual(parseCommandLine(['convert', '--help']), { kind: 'convert-help' });
     const run = parseCommandLine(['--html', '--format', 'folded', 'app.js'], '/bin/node');
@@ -52,9 +56,21 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
       assert.match(r.stderr, message);
       assert.deepEqual(listDir(dir), before);
     }
-    it('view without a file', () => bad(['view'], /ptprof view needs a profile file \(usage: ptprof view <file>\.\.\./));
+    it('view without a file', () => bad(['view'], /ptprof view needs a profile file \(usage: ptprof view \[--open\] .*<file>\.\.\.\)/));
     it('view of a missing file', () => bad(['view', 'gone.pb.gz'], /cannot read gone\.pb\.gz: no such file/));
-    it('view of something else', () => bad(['view', 'not-a-profile.txt'], /not-a-profile\.txt is neither a pprof profile nor folded stacks: line 1/));
+    it('view of something else', () => bad(['view', 'ok.folded', 'not-a-profile.txt'], /^ptprof: cannot read not-a-profile\.txt: it is not folded stacks: line 1 is "hello"/));
+    it('view of a device', () => bad(['view', '/dev/zero'], /cannot read \/dev\/zero: it is a character device, not a regular file \(pass --allow-special to read it anyway\)/));
+    it('view of a device allowed, over the cap', () => bad(['view', '--allow-special', '--max-mb', '1', '/dev/zero'],
+      /cannot read \/dev\/zero: it is larger than 1 MiB \(the cap: raise it with --max-mb N\)/));
+    it('convert of a file over the cap', () => {
+      fs.writeFileSync(path.join(dir, 'big.folded'), 'a;b 1\n'.repeat(200_000)); // 1.1 MiB
+      bad(['convert', 'big.folded', '--format', 'html', '--max-mb', '1'], /cannot read big\.folded: it is larger than 1 MiB/);
+    });
+    it('view with a bad --max-mb', () => bad(['view', '--max-mb', '0', 'ok.folded'], /--max-mb must be an integer from 1 to 4096 \(MiB\); got '0'/));
+    it('view of a file whose name holds control characters: escaped in the message', () =>
+      bad(['view', 'gone\x1b[2J.pb.gz'], /cannot read gone\\x1b\[2J\.pb\.gz: no such file/));
+    it('convert to a format named with control characters: escaped', () => bad(['convert', 'ok.folded', '--format', 'x\x1b]0;t\x07'],
+      /got 'x\\x1b\]0;t\\x07'/));
     it('view with an unknown option', () => bad(['view', '--frob', 'x'], /unknown option '--frob' for ptprof view/));
     it('view into a missing directory', () => bad(['view', 'ok.folded', '-o', 'no/p.html'], /cannot write .*no\/p\.html: the directory .*no does not exist/));
     it('convert over its own input', () => bad(['convert', 'ok.folded', '--format', 'folded'], /would write over ok\.folded: give another name with -o/));
@@ -78,6 +94,15 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
     assert.match(loud.stderr, /or: ptprof view loud\.pb\.gz --open, ptprof top loud\.pb\.gz/);
   });
 
+  it('--html when the page cannot be written: says why, and exits 73 although the command succeeded', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'nopage-'));
+    fs.mkdirSync(path.join(sub, 'cpu.html')); // the page's name is taken by a directory
+    const r = ptprof(['--html', '-q', '-o', 'cpu.pb.gz', '--', 'node', fixture('threads.js')], { cwd: sub, env: env() });
+    assert.equal(r.status, 73, r.stderr);
+    assert.match(r.stderr, /^ptprof: could not write the page: cannot write \S*cpu\.html: EISDIR\n$/);
+    assert.deepEqual(listDir(sub), ['cpu.html', 'cpu.pb.gz']);
+  });
+
   it('view --open where there is no browser opener: says so on one line; the page is written all the same', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'open-'));
     fs.writeFileSync(path.join(sub, 'p.folded'), '[main];a;b 5000000\n');
@@ -86,6 +111,15 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
     assert.equal(r.stdout, `${path.join(sub, 'p.html')}\n`);
     assert.match(r.stderr, /^ptprof: cannot open a browser here \(xdg-open: not found\): open .*p\.html in one\n$/);
     assert.deepEqual(listDir(sub), ['p.folded', 'p.html']);
+  });
+
+  it('prints the path it wrote escaped: a control character in -o cannot drive the terminal', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'esc-'));
+    fs.writeFileSync(path.join(sub, 'p.folded'), '[main];a;b 5000000\n');
+    const r = ptprof(['view', 'p.folded', '-o', 'x\x1b[2Jy.html'], { cwd: sub });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${path.join(sub, 'x\\x1b[2Jy.html')}\n`);
+    assert.deepEqual(listDir(sub), ['p.folded', 'x\x1b[2Jy.html']);
   });
 
   it('view --open runs the desktop\'s opener (xdg-open) with the page', async () => {

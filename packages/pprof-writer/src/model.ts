@@ -1,5 +1,6 @@
 // Validation and normalisation of ProfileInput, and merging of identical rows. Shared by the pprof
 // and the folded writers so that both accept and reject exactly the same input.
+import { formatFacts } from './facts';
 import type { ProfileInput } from './types';
 
 export const ANONYMOUS = '(anonymous)';
@@ -15,6 +16,9 @@ export interface NormFrame {
   file: string; // '' = unknown
   line: number; // 0 = unknown
   column: number; // 0 = unknown
+  startLine: number; // 0 = unknown
+  systemName: string; // = name unless given
+  inlined: boolean; // shares a location with the next frame (its caller)
 }
 
 export type NormLabel = [key: string, value: string | number];
@@ -109,6 +113,10 @@ export function normalize(input: ProfileInput): NormProfile {
   }
 
   const comments: string[] = [];
+  if (inp.facts !== undefined && inp.facts !== null) {
+    if (!isRecord(inp.facts)) fail('facts', 'an object', inp.facts);
+    comments.push(...formatFacts(inp.facts as Record<string, string | number | boolean>));
+  }
   if (inp.comments !== undefined && inp.comments !== null) {
     if (!Array.isArray(inp.comments)) fail('comments', 'an array of strings', inp.comments);
     inp.comments.forEach((c, i) => {
@@ -141,11 +149,15 @@ export function normalize(input: ProfileInput): NormProfile {
     const file = optString(f.file, `${fat}.file`);
     const line = optLineNumber(f.line, `${fat}.line`);
     const column = optLineNumber(f.column, `${fat}.column`);
-    const key = `${line}:${column}:${file.length}:${file}${name}`;
+    const startLine = f.startLine === undefined ? line : optLineNumber(f.startLine, `${fat}.startLine`);
+    const systemName = f.systemName === undefined || f.systemName === '' ? name : optString(f.systemName, `${fat}.systemName`);
+    if (f.inlined !== undefined && typeof f.inlined !== 'boolean') fail(`${fat}.inlined`, 'a boolean', f.inlined);
+    const inlined = f.inlined === true;
+    const key = `${line}:${column}:${startLine}:${inlined ? 1 : 0}:${file.length}:${file}${systemName.length}:${systemName}${name}`;
     let idx = frameIndex.get(key);
     if (idx === undefined) {
       idx = frameTable.length;
-      frameTable.push({ name, file, line, column });
+      frameTable.push({ name, file, line, column, startLine, systemName, inlined });
       frameIndex.set(key, idx);
     }
     byObject.set(f, idx);

@@ -1,13 +1,14 @@
 // ProfileInput -> pprof Profile (pprof-format) -> gzipped protobuf.
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import { normalize } from './model';
+import { normalize, type NormFrame } from './model';
 import type { ProfileInput } from './types';
 
 /**
  * Builds a pprof Profile: sample types [samples/count, cpu/nanoseconds], period type
- * cpu/nanoseconds, one mapping (id 1), one function per distinct (name, file, line), one location
- * per distinct (name, file, line, column). Identical stacks with identical labels are merged.
+ * cpu/nanoseconds, one mapping (id 1), one function per distinct (name, system name, file, start
+ * line), one location per distinct frame or run of inlined frames (FrameInput.inlined). Identical
+ * stacks with identical labels are merged.
  * Throws a TypeError naming the field on invalid input.
  */
 export function toPprof(input: ProfileInput): Profile {
@@ -26,26 +27,52 @@ export function toPprof(input: ProfileInput): Profile {
     hasLineNumbers: true,
   });
 
-  // Location i + 1 is distinct frame i (name, file, line, column); functions are the distinct
-  // (name, file, line), both numbered in order of first appearance.
+  // Functions are the distinct (name, system name, file, start line), numbered in order of first
+  // appearance. A location is one frame, or a run of frames inlined into the frame after them (one
+  // machine address, several functions: Line[0] the innermost, the last Line the outer function).
   const functions: PprofFunction[] = [];
   const functionIds = new Map<string, number>();
-  const locations: Location[] = norm.frames.map((f, i) => {
-    const fkey = `${f.line}:${f.file.length}:${f.file}${f.name}`;
+  const functionOf = (f: NormFrame): number => {
+    const fkey = `${f.startLine}:${f.file.length}:${f.file}${f.systemName.length}:${f.systemName}${f.name}`;
     let fid = functionIds.get(fkey);
     if (fid === undefined) {
       fid = functions.length + 1;
       functionIds.set(fkey, fid);
-      const name = str(f.name);
-      functions.push(new PprofFunction({ id: fid, name, systemName: name, filename: str(f.file), startLine: f.line }));
+      functions.push(new PprofFunction({
+        id: fid, name: str(f.name), systemName: str(f.systemName), filename: str(f.file), startLine: f.startLine,
+      }));
     }
-    return new Location({ id: i + 1, mappingId: 1, line: [new Line({ functionId: fid, line: f.line, column: f.column })] });
-  });
+    return fid;
+  };
+  const locations: Location[] = [];
+  const locationIds = new Map<string, number>();
+  const locationOf = (ids: readonly number[]): number => {
+    const key = ids.join(',');
+    let lid = locationIds.get(key);
+    if (lid === undefined) {
+      lid = locations.length + 1;
+      locationIds.set(key, lid);
+      const line = ids.map((id) => {
+        const f = norm.frames[id]!;
+        return new Line({ functionId: functionOf(f), line: f.line, column: f.column });
+      });
+      locations.push(new Location({ id: lid, mappingId: 1, line }));
+    }
+    return lid;
+  };
 
   const samples: Sample[] = norm.rows.map((row) => {
     const label = row.labels.map(([k, v]) =>
       typeof v === 'number' ? new Label({ key: str(k), num: v }) : new Label({ key: str(k), str: str(v) }));
-    return new Sample({ locationId: row.frameIds.map((id) => id + 1), value: [row.count, Math.round(row.cpuNanos)], label });
+    const locationId: number[] = [];
+    const ids = row.frameIds;
+    for (let i = 0; i < ids.length; ) {
+      let j = i;
+      while (j + 1 < ids.length && norm.frames[ids[j]!]!.inlined) j++;
+      locationId.push(locationOf(ids.slice(i, j + 1)));
+      i = j + 1;
+    }
+    return new Sample({ locationId, value: [row.count, Math.round(row.cpuNanos)], label });
   });
 
   const comment = norm.comments.map(str);

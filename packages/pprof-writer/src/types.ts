@@ -7,9 +7,26 @@ export interface FrameInput {
   name: string;
   /** Script path or URL; absent or '' means unknown. */
   file?: string;
-  /** Line of the function (its start line, as V8's code events report it). */
+  /**
+   * The line this frame was executing (pprof `Line.line`), or the function's own first line when
+   * the executing line is not known (V8's code events give only that).
+   */
   line?: number;
   column?: number;
+  /** The function's first line (pprof `Function.start_line`); default `line`. */
+  startLine?: number;
+  /**
+   * The function's name as the runtime knows it, when `name` is another one (e.g. the bundle's
+   * `app2` for a source-mapped `renderTable`): pprof `Function.system_name`. Default `name`.
+   */
+  systemName?: string;
+  /**
+   * The compiler inlined this frame into the next one (its caller, frames[i + 1]): both ran at the
+   * same machine address, so they share one pprof Location, innermost Line first, as the Go runtime
+   * writes inlined calls. `go tool pprof` then shows both functions, and `-addresses`-style views
+   * keep them together.
+   */
+  inlined?: boolean;
 }
 
 /** One row of the profile: a stack, how many samples it stands for, and its labels. */
@@ -39,7 +56,12 @@ export interface ProfileInput {
   startTimeNanos?: bigint | number;
   /** Wall-clock duration of the profile, ns. */
   durationNanos?: number;
-  /** Free-form comments, e.g. "rate=100Hz", "dropped=0", "ptprof 0.1.0". */
+  /**
+   * Named facts about the profile (`{ hz: 100, mode: 'all', dropped: 0 }`), written as the first
+   * comments in `key=value` form (see facts.ts) and read back with parseFacts.
+   */
+  facts?: Record<string, string | number | boolean>;
+  /** Free-form comments, written after the facts. */
   comments?: string[];
   /** Main binary path for the single mapping; default `process.execPath`. */
   mappingFile?: string;

@@ -146,8 +146,8 @@ describe('reading folded stacks back', () => {
   });
 
   it('names the line that is not folded stacks, and refuses an empty text', () => {
-    assert.throws(() => parseFolded('a;b 1\nnot folded\n'), /line 2 is not a folded-stacks line/);
-    assert.throws(() => parseFolded('\n\n'), /no folded stacks/);
+    assert.throws(() => parseFolded('a;b 1\r\nnot folded\r\n'), { name: 'ProfileReadError', code: 'not-profile', message: /line 2 is "not folded"/ });
+    assert.throws(() => parseFolded('\n\n'), { code: 'not-profile', message: /no folded stacks/ });
   });
 
   it('isPprofBytes tells pprof (gzipped or not) from text', () => {

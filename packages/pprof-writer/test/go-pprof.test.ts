@@ -175,4 +175,21 @@ describe('go tool pprof reads the profiles', () => {
     assert.equal(eraw.samples.length, 0);
     assert.deepEqual(eraw.comments, ['empty']);
   });
+
+  it('-traces shows inlined frames as "(inline)" under their location, -raw keeps each line and start line', () => {
+    const input: ProfileInput = { periodNanos: 1e6, samples: [{ frames: [
+      { name: 'leaf', file: '/a.js', line: 3, startLine: 1, inlined: true },
+      { name: 'mid', file: '/b.js', line: 12, startLine: 10, inlined: true },
+      { name: 'outer', file: '/a.js', line: 22, startLine: 20 },
+      { name: 'main', file: '/a.js', line: 40, startLine: 30, systemName: 'main2' },
+    ], count: 3, cpuNanos: 3e6 }] };
+    const file = write('inlined.pb.gz', input);
+    const traces = pprof(['-traces'], file).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('-'));
+    const at = traces.findIndex((l) => l.endsWith('leaf (inline)'));
+    assert.ok(at >= 0, traces.join('\n'));
+    assert.deepEqual(traces.slice(at + 1, at + 4), ['mid (inline)', 'outer', 'main']);
+    const raw = pprof(['-raw'], file);
+    assert.match(raw, /leaf \/a\.js:3 s=1\n\s+mid \/b\.js:12 s=10\n\s+outer \/a\.js:22 s=20/);
+    assert.match(raw, /main \/a\.js:40 s=30\(main2\)/);
+  });
 });

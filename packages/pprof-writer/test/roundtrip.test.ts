@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import type { Profile } from 'pprof-format';
-import { decodePprof, encodePprof, toPprof, type FrameInput, type ProfileInput } from '../src';
+import { decodePprof, encodePprof, toPprof, topFunctions, type FrameInput, type ProfileInput } from '../src';
 import { handMadeProfile, randomProfile } from './helpers';
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(BigInt.asIntN(64, v)) : v);
 
 interface Back {
-  frames: Required<FrameInput>[];
+  frames: Required<Pick<FrameInput, 'name' | 'file' | 'line' | 'column'>>[];
   count: number;
   cpu: number;
   labels: Record<string, string | number>;
@@ -176,5 +176,56 @@ describe('round trip: encodePprof -> decodePprof', () => {
     assertWellFormed(p);
     assert.equal(p.sample.length, 0);
     assert.equal(p.sampleType.length, 2);
+  });
+});
+
+describe('inlined frames, system names and start lines', () => {
+  // A stack as V8 runs it: leaf() and mid() were inlined into outer()'s optimized code, which
+  // main() called. leaf, mid and outer ran at one machine address.
+  const leaf: FrameInput = { name: 'leaf', file: '/a.js', line: 3, column: 5, startLine: 1, inlined: true };
+  const mid: FrameInput = { name: 'mid', file: '/b.js', line: 12, column: 9, startLine: 10, inlined: true };
+  const outer: FrameInput = { name: 'outer', file: '/a.js', line: 22, column: 3, startLine: 20 };
+  const main: FrameInput = { name: 'main', file: '/a.js', line: 40, column: 1, startLine: 30, systemName: 'main2' };
+
+  it('writes a run of inlined frames as one Location, innermost Line first, with each line and start line', () => {
+    const p = decodePprof(encodePprof({ periodNanos: 1e6, samples: [
+      { frames: [leaf, mid, outer, main], count: 3, cpuNanos: 3e6 },
+      { frames: [outer, main], count: 1, cpuNanos: 1e6 },
+    ] }));
+    assertWellFormed(p);
+    const s = (i: number | bigint): string => p.stringTable.strings[num(i)]!;
+    const fns = new Map(p.function.map((f) => [num(f.id), f]));
+    const shape = (locId: number | bigint): string[] => {
+      const loc = p.location.find((l) => num(l.id) === num(locId))!;
+      return loc.line.map((l) => {
+        const fn = fns.get(num(l.functionId))!;
+        return `${s(fn.name)}/${s(fn.systemName)} ${s(fn.filename)}:${num(l.line)}:${num(l.column)} start ${num(fn.startLine)}`;
+      });
+    };
+    assert.equal(p.sample[0]!.locationId.length, 2, 'three inlined-together frames are one location, main another');
+    assert.deepEqual(shape(p.sample[0]!.locationId[0]!), [
+      'leaf/leaf /a.js:3:5 start 1', 'mid/mid /b.js:12:9 start 10', 'outer/outer /a.js:22:3 start 20']);
+    assert.deepEqual(shape(p.sample[0]!.locationId[1]!), ['main/main2 /a.js:40:1 start 30']);
+    // outer on its own (not an inlined run) is a location of its own; main's is shared.
+    assert.deepEqual(shape(p.sample[1]!.locationId[0]!), ['outer/outer /a.js:22:3 start 20']);
+    assert.equal(num(p.sample[1]!.locationId[1]!), num(p.sample[0]!.locationId[1]!));
+    // One function per (name, system name, file, start line): outer's executing line does not split it.
+    assert.equal(p.function.length, 4);
+  });
+
+  it('counts each inlined function in top: flat for the innermost, cum for every function of the run', () => {
+    const p = toPprof({ periodNanos: 1e6, samples: [{ frames: [leaf, mid, outer, main], count: 2, cpuNanos: 2e6 }] });
+    const rows = topFunctions(p);
+    const by = new Map(rows.map((r) => [r.name, r]));
+    assert.equal(by.get('leaf')!.flat, 2e6);
+    assert.equal(by.get('mid')!.flat, 0);
+    for (const n of ['leaf', 'mid', 'outer', 'main']) assert.equal(by.get(n)!.cum, 2e6, n);
+  });
+
+  it('refuses a non-boolean inlined and a non-integer startLine, naming the field', () => {
+    assert.throws(() => toPprof({ periodNanos: 1, samples: [{ frames: [{ name: 'f', inlined: 1 as unknown as boolean }], count: 1, cpuNanos: 1 }] }),
+      /samples\[0\]\.frames\[0\]\.inlined must be a boolean/);
+    assert.throws(() => toPprof({ periodNanos: 1, samples: [{ frames: [{ name: 'f', startLine: -1 }], count: 1, cpuNanos: 1 }] }),
+      /samples\[0\]\.frames\[0\]\.startLine must be a non-negative integer/);
   });
 });

@@ -1,6 +1,6 @@
 // A view written out in each format, with the names of the files: what `ptprof view`, `ptprof
 // convert` and the agent's --format write. Each file is written whole or not at all.
-import { toFolded, writeFileAtomicSync, type ProfileInput, type SampleInput } from '@ptprof/pprof-writer';
+import { toFolded, writeFileAtomicSync, type FileIdentity, type ProfileInput, type SampleInput } from '@ptprof/pprof-writer';
 import { toCpuprofiles } from './cpuprofile';
 import { renderHtml } from './html';
 import type { ViewProfile } from './model';
@@ -85,7 +85,10 @@ export function outputFiles(view: ViewProfile, format: OutputFormat, base: strin
   }
 }
 
-/** Writes each file atomically (a temporary file renamed over it); throws on the first failure. */
-export function writeOutputFiles(files: readonly OutputFile[]): void {
-  for (const f of files) writeFileAtomicSync(f.file, f.data);
+/**
+ * Writes each file atomically (a temporary file renamed over it); throws on the first failure.
+ * Returns what each file is once written (device, inode, size), in order.
+ */
+export function writeOutputFiles(files: readonly OutputFile[]): FileIdentity[] {
+  return files.map((f) => writeFileAtomicSync(f.file, f.data));
 }

@@ -1,6 +1,7 @@
 // @ptprof/view: a profile (pprof or folded) -> one self-contained HTML page; and the same profile
 // as speedscope JSON and Chrome .cpuprofile files. Reads with @ptprof/pprof-writer; no native code.
-export { readProfiles, addProfileBytes, addPprof, addFolded, viewOfPprof, valueIndex } from './read';
+export { readProfiles, addProfileFile, addPprof, addFolded, viewOfPprof, valueIndex, ProfileFileError } from './read';
+export type { ProfileSource } from './read';
 export { ViewBuilder, threadKind, isJsThread } from './model';
 export type { ViewProfile, ViewFrame, ViewThread, ViewStack, ViewProcess, ThreadKind, ValueUnit } from './model';
 export { pageData, selections, processFacts, threadOrder, frameKind, FRAME_KINDS } from './page-data';

@@ -14,8 +14,9 @@ export interface ViewFrame {
 }
 
 /**
- * What a thread is, from its name (and, for the threads Node 20 names all `node`, from its
- * frames): the main JS thread, a worker, libuv's pool, V8's helpers, or something else.
+ * What a thread is: the main JS thread, a worker, libuv's pool, V8's helpers, or something else.
+ * From ptprof's thread_kind label where the profile has it (JS or not), else from the thread's
+ * name; for the threads Node 20 names all `node`, from their frames.
  */
 export type ThreadKind = 'main' | 'worker' | 'pool' | 'v8' | 'other';
 
@@ -72,14 +73,17 @@ export interface ViewProfile {
 const V8_FRAME = /^(v8::|cppgc::|heap::base::|Builtins?[_:]|BytecodeHandler:)|\bv8::internal::/;
 
 /**
- * The kind of a thread from its name: `main` and `worker N` are ptprof's names for JS threads;
- * libuv names its pool threads `libuv-worker` (Node 22+), Node its V8 platform threads
- * `node-V8Worker` (Node 24+). A thread named `node` (Node 20 names every thread so) is V8's when
- * most of its value is in V8's frames (`v8share`), the pool's otherwise.
+ * The kind of a thread. `js` is ptprof's thread_kind label (true: 'js', false: 'native'), absent
+ * in older and other producers' profiles: a JS thread is `main` or a worker; without the label,
+ * `main` and `worker N` (ptprof's names for JS threads) are. libuv names its pool threads
+ * `libuv-worker` (Node 22+), Node its V8 platform threads `node-V8Worker` (Node 24+). A thread
+ * named `node` (Node 20 names every thread so) is V8's when most of its value is in V8's frames
+ * (`v8share`), the pool's otherwise.
  */
-export function threadKind(name: string, v8share?: number): ThreadKind {
-  if (name === 'main') return 'main';
-  if (/^worker \d+$/.test(name)) return 'worker';
+export function threadKind(name: string, v8share?: number, js?: boolean): ThreadKind {
+  if (js === true) return name === 'main' ? 'main' : 'worker';
+  if (js === undefined && name === 'main') return 'main';
+  if (js === undefined && /^worker \d+$/.test(name)) return 'worker';
   if (/^libuv/i.test(name)) return 'pool';
   if (/V8/.test(name)) return 'v8';
   if (name === 'node' && v8share !== undefined) return v8share > 0.5 ? 'v8' : 'pool';
@@ -91,6 +95,7 @@ export class ViewBuilder {
   readonly processes: ViewProcess[] = [];
   private readonly threads: ViewThread[] = [];
   private readonly threadIndex = new Map<string, number>();
+  private readonly threadJs: (boolean | undefined)[] = [];
   private readonly frames: ViewFrame[] = [];
   private readonly frameIndex = new Map<string, number>();
   private readonly stacks: ViewStack[] = [];
@@ -98,9 +103,9 @@ export class ViewBuilder {
   private sampleType = '';
 
   /** Sets the unit of the values; every file read into one view must have the same. */
-  setUnit(unit: ValueUnit, sampleType: string, file: string): void {
+  setUnit(unit: ValueUnit, sampleType: string): void {
     if (this.unit !== undefined && this.unit !== unit) {
-      throw new Error(`${file} holds ${unit} values, the files before it ${this.unit}: they cannot be shown together`);
+      throw new Error(`it holds ${unit} values, the files before it ${this.unit}: they cannot be shown together`);
     }
     this.unit = unit;
     if (!this.sampleType) this.sampleType = sampleType;
@@ -111,7 +116,8 @@ export class ViewBuilder {
     return this.processes.length - 1;
   }
 
-  thread(process: number, name: string, tid?: number): number {
+  /** The thread `name` (`tid`) of a process; `js`: its thread_kind label, when the profile has one. */
+  thread(process: number, name: string, tid?: number, js?: boolean): number {
     const key = `${process}\u0000${tid ?? ''}\u0000${name}`;
     let i = this.threadIndex.get(key);
     if (i === undefined) {
@@ -119,6 +125,7 @@ export class ViewBuilder {
       const t: ViewThread = { process, name, kind: 'other', total: 0 };
       if (tid !== undefined) t.tid = tid;
       this.threads.push(t);
+      this.threadJs.push(js);
       this.threadIndex.set(key, i);
     }
     return i;
@@ -150,7 +157,7 @@ export class ViewBuilder {
       if (leaf !== undefined && V8_FRAME.test(this.frames[leaf]!.name)) v8[s.thread]! += s.value;
     }
     this.threads.forEach((t, i) => {
-      t.kind = threadKind(t.name, t.total > 0 ? v8[i]! / t.total : undefined);
+      t.kind = threadKind(t.name, t.total > 0 ? v8[i]! / t.total : undefined, this.threadJs[i]);
     });
     return {
       unit: this.unit ?? 'count',

@@ -1,7 +1,11 @@
-// Profiles into the view's model: pprof (ptprof's, Go's, any other) and folded stacks.
-import * as fs from 'node:fs';
+// Profiles into the view's model: pprof (ptprof's, Go's, any other) and folded stacks. Files are
+// read with pprof-writer's readProfileFile (a cap on bytes and on gunzip, no pipes or devices
+// unless asked, the decoded pprof checked) and folded stacks parsed by its parseFolded.
 import * as path from 'node:path';
-import { decodePprof, isPprofBytes, parseFolded, stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import {
+  numberFact, parseFacts, parseFolded, readProfileFile, stringAt, stringFact, toNumber,
+  type Profile, type ProfileFile, type ReadProfileOptions,
+} from '@ptprof/pprof-writer';
 import { ViewBuilder, type ViewProcess, type ViewProfile } from './model';
 
 /**
@@ -26,22 +30,23 @@ function labelKey(key: string): string {
   return key.replace(/ /g, '_');
 }
 
-/** What ptprof's comments say about the process (see packages/cli/src/agent.ts); nothing for others. */
-function commentFacts(comments: readonly string[], p: ViewProcess): void {
-  for (const c of comments) {
-    if (c.startsWith('cmd=')) {
-      p.command = c.slice(4);
-      continue;
-    }
-    let m = /^rate=(\d+)Hz/.exec(c);
-    if (m) p.hz = Number(m[1]);
-    m = /^mode=(\w+)/.exec(c);
-    if (m) p.mode = m[1];
-    m = /\bos_cpu_nanos=(\d+)/.exec(c);
-    if (m) p.osCpuNanos = Number(m[1]);
-    m = /^ptprof \S+ pid=(\d+)/.exec(c);
-    if (m) p.pid = Number(m[1]);
-  }
+/**
+ * What ptprof's facts (key=value comments, read by pprof-writer's parseFacts) say about the
+ * process; nothing for other producers, whose comments are shown as they are.
+ */
+function ptprofFacts(comments: readonly string[], p: ViewProcess): void {
+  const facts = parseFacts(comments);
+  const command = stringFact(facts, 'cmd');
+  if (command !== undefined) p.command = command;
+  const pid = numberFact(facts, 'pid');
+  if (pid !== undefined) p.pid = pid;
+  const hz = numberFact(facts, 'hz');
+  if (hz !== undefined) p.hz = hz;
+  const mode = stringFact(facts, 'mode');
+  if (mode !== undefined) p.mode = mode;
+  // The OS's count for the process over the profile (CLOCK_PROCESS_CPUTIME_ID).
+  const os = numberFact(facts, 'process_cpu_nanos');
+  if (os !== undefined) p.osCpuNanos = os;
 }
 
 /** Adds one pprof profile (one process) to the builder. */
@@ -50,10 +55,10 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
   const st = profile.sampleType[vi]!;
   const type = stringAt(profile, st.type);
   const unit = stringAt(profile, st.unit) || 'count';
-  b.setUnit(unit, type, file);
+  b.setUnit(unit, type);
   const comments = profile.comment.map((i) => stringAt(profile, i));
   const proc: ViewProcess = { file, durationNanos: toNumber(profile.durationNanos), comments, sampleType: `${type} (${unit})` };
-  commentFacts(comments, proc);
+  ptprofFacts(comments, proc);
   const periodType = profile.periodType ? stringAt(profile, profile.periodType.unit) : '';
   const period = toNumber(profile.period);
   if (proc.hz === undefined && periodType === 'nanoseconds' && period > 0) proc.hz = Math.round(1e9 / period);
@@ -85,6 +90,7 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
     if (!(value > 0)) continue; // nothing to draw (and no thread made for it)
     let tid: number | undefined;
     let name: string | undefined;
+    let js: boolean | undefined;
     for (const l of s.label) {
       const k = labelKey(stringAt(profile, l.key));
       if (k === 'thread_id') {
@@ -92,12 +98,16 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
         if (Number.isFinite(v)) tid = v;
       } else if (k === 'thread_name') {
         name = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
+      } else if (k === 'thread_kind') {
+        // ptprof says whether the thread ran JS ('js') or not ('native'); other values are not ours.
+        const kind = stringAt(profile, l.str);
+        if (kind === 'js' || kind === 'native') js = kind === 'js';
       }
     }
     const key = `${tid ?? ''}\u0000${name ?? ''}`;
     let t = threadOf.get(key);
     if (t === undefined) {
-      t = b.thread(pi, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid);
+      t = b.thread(pi, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid, js);
       threadOf.set(key, t);
     }
     const frames: number[] = [];
@@ -115,7 +125,7 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
  */
 export function addFolded(b: ViewBuilder, text: string, file: string): void {
   const folded = parseFolded(text);
-  b.setUnit(folded.unit, folded.unit === 'nanoseconds' ? 'cpu' : 'samples', file);
+  b.setUnit(folded.unit, folded.unit === 'nanoseconds' ? 'cpu' : 'samples');
   const pi = b.addProcess({ file, durationNanos: 0, comments: [], sampleType: folded.unit === 'nanoseconds' ? 'cpu (nanoseconds)' : 'samples (count)' });
   const threads = new Map<string, number>();
   for (const s of folded.stacks) {
@@ -135,33 +145,42 @@ export function addFolded(b: ViewBuilder, text: string, file: string): void {
   }
 }
 
-/** Adds a profile file's bytes (pprof, gzipped or not, or folded text) to the builder. */
-export function addProfileBytes(b: ViewBuilder, buf: Uint8Array, file: string): void {
-  if (isPprofBytes(buf)) {
-    let profile: Profile;
-    try {
-      profile = decodePprof(buf);
-    } catch (e) {
-      throw new Error(`${file} is not a pprof profile: ${(e as Error).message}`);
-    }
-    addPprof(b, profile, file);
-    return;
-  }
-  try {
-    addFolded(b, Buffer.from(buf).toString('utf8'), file);
-  } catch (e) {
-    throw new Error(`${file} is neither a pprof profile nor folded stacks: ${(e as Error).message}`);
+/** Adds a profile as readProfileFile gave it (one process) to the builder. */
+export function addProfileFile(b: ViewBuilder, read: ProfileFile, file: string): void {
+  if (read.format === 'pprof') addPprof(b, read.profile, file);
+  else addFolded(b, read.text, file);
+}
+
+/** A file to read into a view; `expect`: only if it is still the file that was written (readProfileFile's). */
+export interface ProfileSource {
+  file: string;
+  expect?: ReadProfileOptions['expect'];
+}
+
+/** Why a file could not be read into a view: which file, and the error (a ProfileReadError, ENOENT...). */
+export class ProfileFileError extends Error {
+  override readonly name = 'ProfileFileError';
+  constructor(readonly file: string, override readonly cause: unknown) {
+    super(`${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 
 /**
  * Reads profile files into one view: each file is one process (ptprof writes one file per Node
- * process of a run). Throws an Error with a readable message (ENOENT and the like keep their `code`).
+ * process of a run). `options` are readProfileFile's (maxBytes, allowSpecial) for every file.
+ * Throws a ProfileFileError naming the file that could not be read or shown with the others.
  */
-export function readProfiles(files: readonly string[]): ViewProfile {
+export function readProfiles(files: readonly (string | ProfileSource)[], options: Omit<ReadProfileOptions, 'expect'> = {}): ViewProfile {
   if (files.length === 0) throw new Error('no profile files given');
   const b = new ViewBuilder();
-  for (const f of files) addProfileBytes(b, fs.readFileSync(f), path.resolve(f));
+  for (const f of files) {
+    const src = typeof f === 'string' ? { file: f } : f;
+    try {
+      addProfileFile(b, readProfileFile(src.file, { ...options, ...(src.expect ? { expect: src.expect } : {}) }), path.resolve(src.file));
+    } catch (e) {
+      throw new ProfileFileError(src.file, e);
+    }
+  }
   return b.finish();
 }
 

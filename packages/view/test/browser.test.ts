@@ -137,7 +137,7 @@ describe('the page in headless Chromium', function () {
   it('two processes, 3000 stacks: a group per process, sorting and filtering the table, icicle, zoom', async () => {
     fs.writeFileSync(s.file('a.pb.gz'), encodePprof(syntheticProfile(2000, 11, 300)));
     const child = syntheticProfile(1000, 12, 300);
-    child.comments = ['rate=100Hz period=10000000ns', 'ptprof 0.1.0 pid=4343 ppid=4242 descendant end=exit(0)', 'cmd=node child.js'];
+    child.facts = { ptprof: '0.1.0', pid: 4343, ppid: 4242, process: 'descendant', end: 'exit(0)', hz: 100, cmd: 'node child.js' };
     fs.writeFileSync(s.file('a.4343.pb.gz'), encodePprof(child));
     const r = spawnSync(process.execPath, [CLI, 'view', s.file('a.pb.gz'), s.file('a.4343.pb.gz'), '-o', s.file('two.html')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -192,7 +192,7 @@ describe('the page in headless Chromium', function () {
   });
 
   it('a profile without samples: the page says so, without errors', async () => {
-    fs.writeFileSync(s.file('empty.pb.gz'), encodePprof({ samples: [], periodNanos: 1e7, comments: ['cmd=node -e 1'] }));
+    fs.writeFileSync(s.file('empty.pb.gz'), encodePprof({ samples: [], periodNanos: 1e7, facts: { cmd: 'node -e 1' } }));
     const r = spawnSync(process.execPath, [CLI, 'view', s.file('empty.pb.gz')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const page = await browser!.newPage(1280, 800);

@@ -2,9 +2,10 @@
 // default to, labels or none, inlined frames, addresses), folded stacks, several files.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { encodePprof, toFolded, toPprof, Profile } from '@ptprof/pprof-writer';
+import { spawnSync } from 'node:child_process';
+import { encodePprof, ProfileReadError, toFolded, toPprof, writePprofFileSync, Profile } from '@ptprof/pprof-writer';
 import { Function as PFunction, Label, Line, Location, Mapping, Sample, StringTable, ValueType } from 'pprof-format';
-import { readProfiles, threadKind, valueIndex, viewOfPprof, type ViewProfile } from '../src';
+import { ProfileFileError, readProfiles, threadKind, valueIndex, viewOfPprof, type ViewProfile } from '../src';
 import { ptprofLike } from './fixtures';
 import { scratch, truth } from './helpers';
 
@@ -55,6 +56,35 @@ describe('reading profiles into the view', () => {
     assert.equal(threadKind('node'), 'other');
     assert.equal(threadKind('ptprof-collect'), 'other');
     assert.equal(threadKind('workers'), 'other');
+  });
+
+  it("thread_kind wins over the name where the profile has it; without it, the name decides", () => {
+    const withKinds = ptprofLike();
+    // A JS thread whatever its name, and a native thread that happens to be named like a worker.
+    withKinds.samples[2]!.labels = { thread_id: 4250, thread_name: 'renderer', thread_kind: 'js' };
+    withKinds.samples[3]!.labels = { thread_id: 4261, thread_name: 'worker 9', thread_kind: 'native' };
+    const k = (v: ViewProfile): Record<string, string> => Object.fromEntries(v.threads.map((t) => [`${t.name}/${t.tid}`, t.kind]));
+    assert.deepEqual(k(viewOfPprof(toPprof(withKinds), 'x')), {
+      'main/4242': 'main', 'renderer/4250': 'worker', 'worker 9/4261': 'other', 'node/4262': 'pool', 'node/4244': 'v8',
+    });
+    // The same profile without the label (older ptprof, other producers): the names alone.
+    for (const smp of withKinds.samples) delete (smp.labels as Record<string, unknown>).thread_kind;
+    assert.deepEqual(k(viewOfPprof(toPprof(withKinds), 'x')), {
+      'main/4242': 'main', 'renderer/4250': 'other', 'worker 9/4261': 'worker', 'node/4262': 'pool', 'node/4244': 'v8',
+    });
+    assert.equal(threadKind('main', undefined, false), 'other');
+    assert.equal(threadKind('libuv-worker', undefined, false), 'pool');
+  });
+
+  it("facts come from parseFacts: key=value comments; free text that looks like one is not read", () => {
+    const p = toPprof({ ...ptprofLike(), facts: undefined, comments: ['cmd=node -e 1', 'pid: 17', 'rate=100Hz'] });
+    const v = viewOfPprof(p, 'x').processes[0]!;
+    assert.equal(v.command, undefined); // 'node -e 1' unquoted is not a facts line
+    assert.equal(v.pid, undefined);
+    assert.equal(v.hz, 100); // from the period (10 ms), not from 'rate=100Hz'
+    assert.deepEqual(v.comments, ['cmd=node -e 1', 'pid: 17', 'rate=100Hz']);
+    const q = viewOfPprof(toPprof({ ...ptprofLike(), facts: { cmd: 'node -e 1', pid: 17, hz: 250, mode: 'js', process_cpu_nanos: 5 } }), 'x').processes[0]!;
+    assert.deepEqual([q.command, q.pid, q.hz, q.mode, q.osCpuNanos], ['node -e 1', 17, 250, 'js', 5]);
   });
 
   it('picks default_sample_type when it names a type, else the last type (as pprof does)', () => {
@@ -144,7 +174,7 @@ describe('reading profiles into the view', () => {
       assert.deepEqual(counts.threads.map((t) => [t.name, t.total]), [['all samples', 5]]);
       assert.throws(() => readProfiles([s.file('a.folded'), s.file('b.folded')]), /holds count values, the files before it nanoseconds/);
 
-      fs.writeFileSync(s.file('c.pb.gz'), encodePprof({ ...ptprofLike(), comments: ['ptprof 0.1.0 pid=5000 ppid=4242 descendant end=exit(0)', 'cmd=node child.js'] }));
+      fs.writeFileSync(s.file('c.pb.gz'), encodePprof({ ...ptprofLike(), facts: { ptprof: '0.1.0', pid: 5000, ppid: 4242, process: 'descendant', end: 'exit(0)', cmd: 'node child.js' } }));
       fs.writeFileSync(s.file('a.pb.gz'), encodePprof(ptprofLike()));
       const two = readProfiles([s.file('a.pb.gz'), s.file('c.pb.gz')]);
       assert.deepEqual(two.processes.map((p) => [p.pid, p.command]), [[4242, 'node /app/index.js'], [5000, 'node child.js']]);
@@ -155,15 +185,57 @@ describe('reading profiles into the view', () => {
     }
   });
 
-  it('says what is wrong with a file that is neither pprof nor folded, or missing', () => {
+  it('says which file is wrong and why: neither pprof nor folded, a corrupt gzip, missing', () => {
     const s = scratch('bad');
     try {
+      fs.writeFileSync(s.file('a.folded'), 'a;b 3\n');
       fs.writeFileSync(s.file('x.txt'), 'hello world\n');
-      assert.throws(() => readProfiles([s.file('x.txt')]), /x\.txt is neither a pprof profile nor folded stacks: line 1 is not a folded-stacks line/);
+      const bad = (files: string[]): ProfileFileError => {
+        try {
+          readProfiles(files);
+        } catch (e) {
+          assert.ok(e instanceof ProfileFileError, String(e));
+          return e;
+        }
+        assert.fail('read');
+      };
+      const x = bad([s.file('a.folded'), s.file('x.txt')]);
+      assert.equal(x.file, s.file('x.txt'));
+      assert.ok(x.cause instanceof ProfileReadError);
+      assert.equal(x.cause.code, 'not-profile');
+      assert.match(x.message, /x\.txt: is not folded stacks: line 1 is "hello world"/);
       fs.writeFileSync(s.file('y.pb'), Buffer.from([0x1f, 0x8b, 0x00, 0x01])); // gzip's magic, then nonsense
-      assert.throws(() => readProfiles([s.file('y.pb')]), /y\.pb is not a pprof profile/);
-      assert.throws(() => readProfiles([s.file('none.pb.gz')]), { code: 'ENOENT' });
+      assert.equal((bad([s.file('y.pb')]).cause as ProfileReadError).code, 'bad-gzip');
+      assert.equal((bad([s.file('none.pb.gz')]).cause as NodeJS.ErrnoException).code, 'ENOENT');
       assert.throws(() => readProfiles([]), /no profile files/);
+    } finally {
+      s.remove();
+    }
+  });
+
+  it('reads through readProfileFile: devices and pipes only when allowed, the byte cap, a file replaced since it was written', () => {
+    const s = scratch('hardened');
+    try {
+      const f = s.file('a.pb.gz');
+      const id = writePprofFileSync(f, ptprofLike());
+      const refused = (fn: () => unknown): string => {
+        try {
+          fn();
+        } catch (e) {
+          assert.ok(e instanceof ProfileFileError && e.cause instanceof ProfileReadError, String(e));
+          return e.cause.code;
+        }
+        return 'read';
+      };
+      assert.equal(refused(() => readProfiles([f], { maxBytes: 100 })), 'too-large');
+      assert.equal(refused(() => readProfiles([{ file: f, expect: { ...id, ino: id.ino + 1 } }])), 'changed');
+      assert.equal(readProfiles([{ file: f, expect: id }]).threads.length, 5);
+      assert.equal(refused(() => readProfiles(['/dev/zero'])), 'not-regular');
+      // Allowed, a device is read, up to the cap.
+      assert.equal(refused(() => readProfiles(['/dev/zero'], { allowSpecial: true, maxBytes: 1 << 20 })), 'too-large');
+      const fifo = s.file('p.fifo');
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      assert.equal(refused(() => readProfiles([fifo])), 'not-regular'); // at once: no waiting for a writer
     } finally {
       s.remove();
     }

@@ -62,15 +62,17 @@ export function syntheticProfile(stacks: number, seed = 1, functions = 4000): Pr
       frames: stack.slice().reverse(),
       count,
       cpuNanos: count * 10_000_000,
-      labels: { thread_id: THREADS[t]!.tid, thread_name: THREADS[t]!.name },
+      labels: { thread_id: THREADS[t]!.tid, thread_name: THREADS[t]!.name, thread_kind: t < 4 ? 'js' : 'native' },
     });
   }
   return {
     samples,
     periodNanos: 10_000_000,
     durationNanos: 60e9,
-    comments: ['rate=100Hz period=10000000ns', 'mode=all', `ptprof synthetic pid=4242 ppid=1 root end=exit(0)`,
-      `os_cpu_nanos=${samples.reduce((a, s) => a + s.cpuNanos, 0)} profiled_cpu_nanos=0`, `cmd=node synthetic.js --stacks ${stacks}`],
+    facts: {
+      ptprof: 'synthetic', pid: 4242, ppid: 1, process: 'root', end: 'exit(0)', hz: 100, period_nanos: 10_000_000, mode: 'all',
+      process_cpu_nanos: samples.reduce((a, s) => a + s.cpuNanos, 0), cmd: `node synthetic.js --stacks ${stacks}`,
+    },
     mappingFile: '/usr/bin/node',
   };
 }
