@@ -28,6 +28,8 @@ export const INT_OPTIONS = {
   ringBytes: { min: 4096, max: 64 * 1024 * 1024, default: 256 * 1024, unit: 'bytes per thread', powerOfTwo: true },
   collectIntervalMs: { min: 0, max: 1000, default: 20, unit: 'milliseconds; 0: off' },
   drainIntervalMs: { min: 10, max: 10000, default: 100, unit: 'milliseconds' },
+  backlogBytes: { min: 65536, max: 1024 * 1024 * 1024, default: 16 * 1024 * 1024, unit: 'bytes per thread held while the JS thread is busy' },
+  timerSignal: { min: 1, max: 30, default: 6, unit: 'the timers signal SIGRTMIN + this' },
 } as const satisfies Record<string, IntOption>;
 
 export type IntOptionName = keyof typeof INT_OPTIONS;

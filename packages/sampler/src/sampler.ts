@@ -55,6 +55,19 @@ export interface SamplerOptions {
    */
   collectIntervalMs?: number;
   /**
+   * The most each thread's records may take while its JS thread is too busy to drain them (the
+   * native collector holds them meanwhile), in bytes; beyond it records are dropped and counted.
+   * 64 KiB..1 GiB, default 16 MiB.
+   */
+  backlogBytes?: number;
+  /**
+   * The per-thread timers signal SIGRTMIN + timerSignal (1..30, default 6, or the next free one):
+   * a real-time signal of ptprof's own, so that V8's CPU profiler and the program's SIGPROF
+   * listeners, which own SIGPROF while they run, cannot take the timers' signals or kill with
+   * them. Takes effect for the first sampler of the process only.
+   */
+  timerSignal?: number;
+  /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
    * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).
@@ -136,7 +149,14 @@ export class Sampler {
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
-    this.native.configure({ framesLimit, collectIntervalMs, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
+    const backlogBytes = checkOption('backlogBytes', opts.backlogBytes ?? INT_OPTIONS.backlogBytes.default);
+    this.native.configure({
+      framesLimit, collectIntervalMs, backlogBytes,
+      ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
+      // Only before the first handler install of the process; after it, the native layer keeps
+      // the signal it has (and says why it cannot change).
+      ...(opts.timerSignal !== undefined ? { timerSignal: checkOption('timerSignal', opts.timerSignal) } : {}),
+    });
     this.lifecycle = new TimerLifecycle(this.native, opts._rng ?? Math.random);
     this.symbolizer = sharedSymbolizer(this.native);
   }
