@@ -152,6 +152,16 @@ describe('ptprof view, convert, --html, --format speedscope|cpuprofile', functio
     }
   });
 
+  it('--format cpuprofile of a process that was never sampled: its file is written (empty), the run succeeds', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'cpuprofile-empty-'));
+    // 1 Hz: a sample per second of CPU, which `node -e 0` does not use.
+    const r = ptprof(['--hz', '1', '-q', '--format', 'cpuprofile', '-o', 'e.cpuprofile', '--', 'node', '-e', '0'], { cwd: sub, env: env() });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(listDir(sub), ['e.cpuprofile']);
+    const p = JSON.parse(fs.readFileSync(path.join(sub, 'e.cpuprofile'), 'utf8')) as CpuProfileFile;
+    assert.equal(p.nodes[0]!.callFrame.functionName, '(root)');
+  });
+
   it('--format speedscope, then convert back and forth: the threads and their CPU survive', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'speedscope-'));
     const r = ptprof(['--format', 'speedscope', '--', 'node', fixture('threads.js')], { cwd: sub, env: env() });

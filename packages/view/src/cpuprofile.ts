@@ -42,7 +42,8 @@ function url(file: string): string {
 
 /**
  * One .cpuprofile per JS thread (main, workers); a profile without JS threads (no thread labels,
- * another profiler's) gives one per thread. Throws when the values are not times.
+ * another profiler's) gives one per thread, and one without samples one empty profile (thread -1).
+ * Throws when the values are not times.
  */
 export function toCpuprofiles(view: ViewProfile): { thread: number; name: string; profile: CpuProfile }[] {
   const toNs = TO_NS[view.unit];
@@ -60,6 +61,9 @@ export function toCpuprofiles(view: ViewProfile): { thread: number; name: string
     quantum = Math.max(quantum, (t.total * toNs) / MAX_SAMPLES);
     out.push({ thread: ti, name: names[ti]!, profile: threadProfile(view, ti, quantum / toNs, quantum / 1e3) });
   }
+  // Nothing sampled (a process that ended at once): one empty profile, thread -1, so that the
+  // file asked for is there and opens (a root and no time) rather than missing.
+  if (out.length === 0) out.push({ thread: -1, name: 'main', profile: threadProfile(view, -1, 1, 1e3) });
   return out;
 }
 

@@ -88,6 +88,17 @@ describe('speedscope and .cpuprofile', () => {
     assert.deepEqual(fib.callFrame, { functionName: 'fib', scriptId: fib.callFrame.scriptId, url: 'file:///app/fib.js', lineNumber: 2, columnNumber: 0 });
   });
 
+  it('.cpuprofile of a profile without samples: one empty file (a root, no time), so the file asked for is there', () => {
+    const empty = viewOfPprof(toPprof({ samples: [], periodNanos: 1e7, facts: { cmd: 'node -e 0' } }), '/p/e.pb.gz');
+    const files = toCpuprofiles(empty);
+    assert.equal(files.length, 1);
+    assert.deepEqual([files[0]!.thread, files[0]!.name], [-1, 'main']);
+    const p = files[0]!.profile;
+    assert.deepEqual(p.nodes.map((n) => [n.id, n.callFrame.functionName, n.hitCount]), [[1, '(root)', 0]]);
+    assert.deepEqual([p.samples, p.endTime], [[1], 0]);
+    assert.deepEqual(outputFiles(empty, 'cpuprofile', '/p/e.cpuprofile').map((f) => f.file), ['/p/e.cpuprofile']);
+  });
+
   it('.cpuprofile needs times: a profile of bytes is refused with the reason', () => {
     const bytes: ViewProfile = { ...view, unit: 'bytes', sampleType: 'inuse_space' };
     assert.throws(() => toCpuprofiles(bytes), /a \.cpuprofile holds times, and this profile's values are bytes \(inuse_space\)/);
