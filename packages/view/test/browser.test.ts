@@ -203,6 +203,34 @@ describe('the page in headless Chromium', function () {
     assert.match(await text(page, '#total'), /^All threads: 0 ns CPU, 0% of all$/);
   });
 
+  it('names that are markup or script stay text: no element made, nothing run, shown as written', async () => {
+    // Every place the page shows profile text: a function and its file, a thread, the command (the
+    // title and the facts), a free comment. Each would run if it were ever parsed as HTML.
+    const hook = (where: string): string => `<img src=x onerror="document.body.dataset.pwned='${where}'">`;
+    const input = ptprofLike();
+    input.samples[0]!.frames[0] = { name: `${hook('fn')}</script><!--`, file: `/app/${hook('file')}.js`, line: 1 };
+    input.samples[2]!.labels = { thread_id: 4250, thread_name: `${hook('thread')}`, thread_kind: 'js' };
+    input.facts = { ...input.facts, cmd: `node </title><script>document.body.dataset.pwned='title'</script>${hook('cmd')}` };
+    input.comments = [`${hook('comment')}`];
+    fs.writeFileSync(s.file('evil.pb.gz'), encodePprof(input));
+    const r = spawnSync(process.execPath, [CLI, 'view', s.file('evil.pb.gz')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const page = await browser!.newPage(1280, 800);
+    await page.goto(pathToFileURL(s.file('evil.html')).href);
+    await page.waitFor('document.body.dataset.rendered');
+    assert.ok((await tableNames(page)).includes(`${hook('fn')}</script><!--`), 'the function, in the table as written');
+    await page.evaluate<void>(`document.querySelectorAll('details').forEach((d) => { d.open = true; })`);
+    const body = await page.evaluate<string>('document.body.textContent');
+    for (const w of ['file', 'thread', 'comment', 'cmd']) assert.ok(body.includes(hook(w)), `${w}: shown as written`);
+    await pick(page, hook('thread'));
+    await new Promise((res) => setTimeout(res, 300)); // time for an image's error to fire, were there one
+    assert.equal(await page.evaluate<string | null>('document.body.dataset.pwned ?? null'), null);
+    assert.equal(await page.evaluate<number>(`document.querySelectorAll('img').length`), 0);
+    assert.equal(await page.evaluate<number>(`document.querySelectorAll('script').length`), 2, "only the page's data and code");
+    assert.equal(await page.evaluate<string>('document.title'), `ptprof: ${input.facts.cmd}`);
+    assert.deepEqual(page.problems, []);
+  });
+
   it("speedscope reads ptprof convert --format speedscope: its profile list has every thread, with its CPU", async function () {
     let index: string;
     try {
