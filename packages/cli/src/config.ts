@@ -52,9 +52,9 @@ export function isFormat(s: string): s is Format {
   return (FORMATS as readonly string[]).includes(s);
 }
 
-/** `'a', 'b' or 'c'`: the formats, for messages. */
-export function formatList(): string {
-  const q = FORMATS.map((f) => `'${f}'`);
+/** `'a', 'b' or 'c'`: the formats (or other choices), for messages. */
+export function formatList(choices: readonly string[] = FORMATS): string {
+  const q = choices.map((f) => `'${f}'`);
   return `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
 

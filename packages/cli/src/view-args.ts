@@ -2,6 +2,7 @@
 // the rest and is what parseCommandLine falls back to).
 import { printable } from '@ptprof/pprof-writer';
 import { LIMITS_HELP, defaultLimits, parseArgs, readLimitOption, UsageError, type Command, type ReadLimits } from './args';
+import { formatList } from './config';
 
 export const CONVERT_FORMATS = ['html', 'speedscope', 'cpuprofile', 'folded'] as const;
 export type ConvertFormat = (typeof CONVERT_FORMATS)[number];
@@ -108,7 +109,7 @@ function parseConvert(args: readonly string[]): ViewOrConvert {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
       if (v === undefined) throw new UsageError(`--format needs a value (${usage})`);
       if (!(CONVERT_FORMATS as readonly string[]).includes(v)) {
-        throw new UsageError(`ptprof convert --format must be 'html', 'speedscope', 'cpuprofile' or 'folded'; got '${printable(v)}'`);
+        throw new UsageError(`ptprof convert --format must be ${formatList(CONVERT_FORMATS)}; got '${printable(v)}'`);
       }
       format = v as ConvertFormat;
       return i + (a.includes('=') ? 1 : 2);

@@ -9,10 +9,10 @@ export {
 } from './folded';
 export type { FoldedStack, FoldedProfile } from './folded';
 export {
-  decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleTotal, sampleTypeIndex, stringAt, toNumber,
+  decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleThread, sampleTotal, sampleTypeIndex, stringAt, toNumber,
   gunzipBounded, isGzip, isPprofBytes, ProfileReadError, MAX_NAME_CHARS,
 } from './read';
-export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleTypeName, DecodeOptions, ProfileReadErrorCode } from './read';
+export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleThread, SampleTypeName, DecodeOptions, ProfileReadErrorCode } from './read';
 export { readProfileFile, validateProfile, formatBytes, DEFAULT_MAX_READ_BYTES } from './readfile';
 export type { ReadProfileOptions, ProfileFile } from './readfile';
 export { formatFacts, parseFacts, parseFactsLine, numberFact, stringFact } from './facts';

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import { Function as PFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import {
   ProfileReadError, decodePprof, encodePprof, formatFacts, formatTop, parseFacts, parseFactsLine, parseFolded, printable,
-  readProfileFile, threadTotals, toFolded, topFunctions, topOfFolded, validateProfile, writeFoldedFileSync, writePprofFileSync,
+  readProfileFile, sampleThread, threadTotals, toFolded, topFunctions, topOfFolded, validateProfile, writeFoldedFileSync, writePprofFileSync,
 } from '../src';
 import { handMadeProfile, rmDir, tmpDir } from './helpers';
 
@@ -217,6 +217,12 @@ describe('thread kinds and written identities', () => {
     for (const s of input.samples) s.labels = { ...s.labels, thread_kind: s.labels!.thread_name === 'libuv-worker' ? 'native' : 'js' };
     const kinds = threadTotals(decodePprof(encodePprof(input))).map((t) => [t.threadName, t.threadKind]);
     assert.deepEqual(kinds.sort(), [['libuv-worker', 'native'], ['main', 'js'], ['worker 1', 'js']]);
+    // Other profilers write the keys with a space; a thread id may be a string label.
+    const other = handMadeProfile();
+    other.samples = [{ ...other.samples[0]!, labels: { 'thread name': 'Main Event Loop', 'thread id': '77' } }];
+    const p = decodePprof(encodePprof(other));
+    assert.deepEqual(sampleThread(p, p.sample[0]!), { threadId: 77, threadName: 'Main Event Loop' });
+    assert.deepEqual(threadTotals(p).map((t) => [t.threadId, t.threadName]), [[77, 'Main Event Loop']]);
   });
 
   it('the sync writers return the device, inode and size of the file they wrote', () => {

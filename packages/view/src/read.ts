@@ -3,7 +3,7 @@
 // unless asked, the decoded pprof checked) and folded stacks parsed by its parseFolded.
 import * as path from 'node:path';
 import {
-  numberFact, parseFacts, parseFolded, readProfileFile, stringAt, stringFact, toNumber,
+  numberFact, parseFacts, parseFolded, readProfileFile, sampleThread, stringAt, stringFact, toNumber,
   type Profile, type ProfileFile, type ReadProfileOptions,
 } from '@ptprof/pprof-writer';
 import { ViewBuilder, type ViewProcess, type ViewProfile } from './model';
@@ -25,28 +25,21 @@ export function valueIndex(profile: Profile): number {
   return n - 1;
 }
 
-/** `thread_id` and `thread_name` (ptprof), or with a space (`thread name`, as some profilers write them). */
-function labelKey(key: string): string {
-  return key.replace(/ /g, '_');
-}
-
 /**
  * What ptprof's facts (key=value comments, read by pprof-writer's parseFacts) say about the
  * process; nothing for other producers, whose comments are shown as they are.
  */
 function ptprofFacts(comments: readonly string[], p: ViewProcess): void {
   const facts = parseFacts(comments);
-  const command = stringFact(facts, 'cmd');
-  if (command !== undefined) p.command = command;
-  const pid = numberFact(facts, 'pid');
-  if (pid !== undefined) p.pid = pid;
-  const hz = numberFact(facts, 'hz');
-  if (hz !== undefined) p.hz = hz;
-  const mode = stringFact(facts, 'mode');
-  if (mode !== undefined) p.mode = mode;
-  // The OS's count for the process over the profile (CLOCK_PROCESS_CPUTIME_ID).
-  const os = numberFact(facts, 'process_cpu_nanos');
-  if (os !== undefined) p.osCpuNanos = os;
+  const known: Partial<ViewProcess> = {
+    command: stringFact(facts, 'cmd'),
+    pid: numberFact(facts, 'pid'),
+    hz: numberFact(facts, 'hz'),
+    mode: stringFact(facts, 'mode'),
+    // The OS's count for the process over the profile (CLOCK_PROCESS_CPUTIME_ID).
+    osCpuNanos: numberFact(facts, 'process_cpu_nanos'),
+  };
+  for (const [k, v] of Object.entries(known)) if (v !== undefined) Object.assign(p, { [k]: v });
 }
 
 /** Adds one pprof profile (one process) to the builder. */
@@ -88,22 +81,9 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
   for (const s of profile.sample) {
     const value = toNumber(s.value[vi]);
     if (!(value > 0)) continue; // nothing to draw (and no thread made for it)
-    let tid: number | undefined;
-    let name: string | undefined;
-    let js: boolean | undefined;
-    for (const l of s.label) {
-      const k = labelKey(stringAt(profile, l.key));
-      if (k === 'thread_id') {
-        const v = toNumber(l.str) !== 0 ? Number(stringAt(profile, l.str)) : toNumber(l.num);
-        if (Number.isFinite(v)) tid = v;
-      } else if (k === 'thread_name') {
-        name = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
-      } else if (k === 'thread_kind') {
-        // ptprof says whether the thread ran JS ('js') or not ('native'); other values are not ours.
-        const kind = stringAt(profile, l.str);
-        if (kind === 'js' || kind === 'native') js = kind === 'js';
-      }
-    }
+    const { threadId: tid, threadName: name, threadKind } = sampleThread(profile, s);
+    // ptprof says whether the thread ran JS ('js') or not ('native'); other values are not ours.
+    const js = threadKind === 'js' ? true : threadKind === 'native' ? false : undefined;
     const key = `${tid ?? ''}\u0000${name ?? ''}`;
     let t = threadOf.get(key);
     if (t === undefined) {
