@@ -9,6 +9,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { Sampler } from '@ptprof/sampler';
 import { ENV, SIGNALS, formatCommand, readAgentConfig, withPid, type AgentConfig, type AgentReport, type AgentStart } from './config';
 import { VERSION } from './version';
+import { writeProfileSync } from './write-profile';
 
 const LOADED = Symbol.for('ptprof.agent');
 
@@ -162,10 +163,7 @@ function startMain(handle: { cancel: () => void }): void {
         ptprof: VERSION, pid: process.pid, ppid: process.ppid, process: root ? 'root' : 'descendant', end,
         ...profile.facts, cmd: command,
       };
-      const writer = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
-      const written = cfg.format === 'folded'
-        ? writer.writeFoldedFileSync(file, profile, { value: 'cpu', rootLabel: 'thread_name' })
-        : writer.writePprofFileSync(file, profile);
+      const { files, written } = writeProfileSync(file, profile, cfg.format);
       if (reportDir) {
         writeReport(reportDir, {
           ...base,
@@ -180,6 +178,7 @@ function startMain(handle: { cancel: () => void }): void {
           samples,
           threads: profile.threads.map((t) => ({ name: t.name, js: t.js, cpuNanos: t.cpuNanos })),
           facts: profile.facts,
+          ...(files.length > 1 ? { files } : {}),
         });
       }
     } catch (err) {

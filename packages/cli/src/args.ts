@@ -1,7 +1,7 @@
 // Command-line parsing for `ptprof`: pure (no file system, no process state except execPath).
 // Values echoed in a message go through printable(): a message stays one line.
 import { DEFAULT_MAX_READ_BYTES, printable } from '@ptprof/pprof-writer';
-import { DEFAULT_HZ, MAX_HZ, MIN_HZ, parseIntStrict, type Format, type ThreadsMode } from './config';
+import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -20,16 +20,22 @@ export interface RunCommand {
   command: string[];
   /** `ptprof app.js ...` rather than `ptprof -- node app.js ...`. */
   shorthand: boolean;
+  /** --html: write the page of `ptprof view` next to the profile after the run. */
+  html?: true;
 }
 
-export interface TopCommand {
-  kind: 'top';
-  file: string;
-  n?: number;
+/** How a command that reads profiles reads them (ptprof top, view, convert): readProfileFile's options. */
+export interface ReadLimits {
   /** Cap on the bytes read, and decompressed, in MiB. */
   maxMb: number;
   /** Read a file that is not a regular file (a pipe, a device). */
   allowSpecial: boolean;
+}
+
+export interface TopCommand extends ReadLimits {
+  kind: 'top';
+  file: string;
+  n?: number;
 }
 
 /** `ptprof top`'s default cap, in MiB. */
@@ -40,6 +46,8 @@ export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'top-help
 export const USAGE = `Usage: ptprof [options] -- <command> [args...]
        ptprof [options] <script.js> [args...]      (short for: -- node <script.js> [args...])
        ptprof top [-n N] [--max-mb N] [--allow-special] <file>
+       ptprof view [--open] [-o OUT.html] [--max-mb N] [--allow-special] <file>...
+       ptprof convert --format html|speedscope|cpuprofile|folded [-o OUT] [--max-mb N] [--allow-special] <file>
 
 A true per-thread CPU profiler for Node.js on Linux. Runs the command with an agent preloaded
 (NODE_OPTIONS=--require), so that every Node process, worker thread and child Node process it
@@ -52,9 +60,12 @@ Options (before the command):
                      starts insert their pid before the extension: out.pb.gz -> out.<pid>.pb.gz
   --threads all|js   all: every OS thread (JS threads, libuv pool, V8 helpers; default)
                      js: only the JS threads (main and workers)
-  --format pprof|folded
+  --format pprof|folded|speedscope|cpuprofile
                      pprof: gzipped protobuf for go tool pprof (default); folded: folded stacks
-                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded)
+                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded);
+                     speedscope: speedscope's JSON, a profile per thread; cpuprofile: Chrome's
+                     .cpuprofile, one per JS thread (DevTools, VS Code)
+  --html             after the run, also write the profile as one HTML page (ptprof view) next to it
   -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
@@ -67,18 +78,23 @@ Examples:
   ptprof -- node server.js --port 8080
   ptprof --hz 1000 -o cpu.pb.gz app.js
   ptprof -- npm start
+  ptprof --html -- node app.js
   ptprof top cpu.pb.gz -n 20
+  ptprof view cpu.pb.gz --open
   go tool pprof -http=:8080 cpu.pb.gz
+`;
+
+/** The options of every command that reads profiles (top, view, convert), for their help. */
+export const LIMITS_HELP = `  --max-mb N         read at most N MiB of each file, and decompress at most N MiB (default ${DEFAULT_MAX_MB})
+  --allow-special    read a file that is not a regular file (a pipe, a device)
 `;
 
 export const TOP_USAGE = `Usage: ptprof top [-n N] [--max-mb N] [--allow-special] <file>
 
 Prints the functions of a profile (pprof, or folded stacks) ranked by flat CPU, like
 go tool pprof -top: flat (the function was running), cum (the function was on the stack).
-  -n N              show the first N functions (default: all)
-  --max-mb N        read at most N MiB, and decompress at most N MiB (default ${DEFAULT_MAX_MB})
-  --allow-special   read a file that is not a regular file (a pipe, a device)
-`;
+  -n N               show the first N functions (default: all)
+${LIMITS_HELP}`;
 
 const HINT = 'see ptprof --help';
 
@@ -107,12 +123,35 @@ function parseHz(text: string): number {
   return hz;
 }
 
+export function defaultLimits(): ReadLimits {
+  return { maxMb: DEFAULT_MAX_MB, allowSpecial: false };
+}
+
+/**
+ * `--max-mb N` and `--allow-special` at args[i], into `limits`: the index of the next argument,
+ * or undefined when args[i] is neither.
+ */
+export function readLimitOption(args: readonly string[], i: number, limits: ReadLimits): number | undefined {
+  const a = args[i];
+  if (a === '--max-mb' || a.startsWith('--max-mb=')) {
+    const v = optionValue(args, i, '--max-mb');
+    const mb = parseIntStrict(v.value);
+    if (!(mb >= 1 && mb <= 4096)) throw new UsageError(`--max-mb must be an integer from 1 to 4096 (MiB); got '${printable(v.value)}'`);
+    limits.maxMb = mb;
+    return v.next;
+  }
+  if (a === '--allow-special') {
+    limits.allowSpecial = true;
+    return i + 1;
+  }
+  return undefined;
+}
+
 function parseTop(args: readonly string[]): Command {
   const usage = 'usage: ptprof top [-n N] [--max-mb N] [--allow-special] <file>';
   let file: string | undefined;
   let n: number | undefined;
-  let maxMb = DEFAULT_MAX_MB;
-  let allowSpecial = false;
+  const limits = defaultLimits();
   for (let i = 0; i < args.length; ) {
     const a = args[i];
     if (a === '-h' || a === '--help') return { kind: 'top-help' };
@@ -130,16 +169,9 @@ function parseTop(args: readonly string[]): Command {
       if (!(n >= 1)) throw new UsageError(`-n must be a positive integer (how many functions to show); got '${printable(text)}'`);
       continue;
     }
-    if (a === '--max-mb' || a.startsWith('--max-mb=')) {
-      const v = optionValue(args, i, '--max-mb');
-      maxMb = parseIntStrict(v.value);
-      if (!(maxMb >= 1 && maxMb <= 4096)) throw new UsageError(`--max-mb must be an integer from 1 to 4096 (MiB); got '${printable(v.value)}'`);
-      i = v.next;
-      continue;
-    }
-    if (a === '--allow-special') {
-      allowSpecial = true;
-      i++;
+    const next = readLimitOption(args, i, limits);
+    if (next !== undefined) {
+      i = next;
       continue;
     }
     if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${printable(a)}' for ptprof top (${usage})`);
@@ -148,7 +180,7 @@ function parseTop(args: readonly string[]): Command {
     i++;
   }
   if (file === undefined) throw new UsageError(`ptprof top needs a profile file (${usage})`);
-  return { kind: 'top', file, ...(n === undefined ? {} : { n }), maxMb, allowSpecial };
+  return { kind: 'top', file, ...(n === undefined ? {} : { n }), ...limits };
 }
 
 /**
@@ -162,6 +194,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let threads: ThreadsMode = 'all';
   let format: Format = 'pprof';
   let quiet = false;
+  let html = false;
   let i = 0;
   let command: string[] | undefined;
   let shorthand = false;
@@ -190,6 +223,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         quiet = true;
         i++;
         continue;
+      case '--html':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        html = true;
+        i++;
+        continue;
       case '--hz': {
         const v = optionValue(argv, i, '--hz');
         hz = parseHz(v.value);
@@ -214,9 +252,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       }
       case '--format': {
         const v = optionValue(argv, i, '--format');
-        if (v.value !== 'pprof' && v.value !== 'folded') {
-          throw new UsageError(`--format must be 'pprof' or 'folded'; got '${printable(v.value)}'`);
-        }
+        if (!isFormat(v.value)) throw new UsageError(`--format must be ${formatList()}; got '${printable(v.value)}'`);
         format = v.value;
         i = v.next;
         continue;
@@ -231,7 +267,10 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
-  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand };
+  if (html && format !== 'pprof' && format !== 'folded') {
+    throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
+  }
+  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}) };
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

@@ -7,10 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { printable, ProfileReadError, tempPathFor } from '@ptprof/pprof-writer';
-import { parseArgs, UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
+import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
 import { defaultOutput, ENV, formatCommand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
-import { describeProfile, displayPath, formatTopTable, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
+import { describeProfile, displayPath, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
 import { VERSION } from './version';
+import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
+import { pageAfterRun, runConvert, runView } from './view-cmd';
 
 /** The agent preloaded into every Node process of the run. */
 export const AGENT_PATH = path.join(__dirname, 'agent.js');
@@ -37,6 +39,7 @@ function errnoText(e: unknown): string {
   const x = e as NodeJS.ErrnoException;
   return x && x.code ? x.code : String((e as Error)?.message ?? e);
 }
+
 
 /**
  * Throws UsageError unless `output` can be written: its directory exists and is writable, it is
@@ -216,16 +219,33 @@ async function run(cmd: RunCommand): Promise<number> {
   try {
     if (end.error) return exitCode;
     const reports = readReports(reportDir);
-    const lost = reports.failed.length > 0 || reports.written.length === 0;
+    let lost = reports.failed.length > 0 || reports.written.length === 0;
     if (!cmd.quiet) printSummary(cmd, reports, wallNs, end, exitCode);
     printLosses(reports, end, cmd.quiet);
-    // The command's failure wins; a command that ended well without its profiles fails here.
+    if (cmd.html && reports.written.length > 0 && !writePage(cmd, reports)) lost = true;
+    // The command's failure wins; a command that ended well without its profiles (or the page
+    // asked for) fails here.
     return exitCode === 0 && lost ? EXIT_NO_PROFILE : exitCode;
   } catch (e) {
     err(`could not summarise the run: ${(e as Error).message}`);
     return exitCode;
   } finally {
     fs.rmSync(reportDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * --html: the page of the run's profiles (every process that reported one), next to the first.
+ * Reads only the files the agents reported, as they wrote them. False when it could not.
+ */
+function writePage(cmd: RunCommand, reports: RunReports): boolean {
+  try {
+    const page = pageAfterRun(reports.written.map((w) => ({ file: w.file, ...(w.report.written ? { expect: w.report.written } : {}) })));
+    if (!cmd.quiet) err(`wrote the page ${displayPath(page)}: open it in a browser (or: ptprof view ${displayPath(reports.written[0]!.file)} --open)`);
+    return true;
+  } catch (e) {
+    err(`could not write the page: ${e instanceof UsageError ? e.message : printable(errnoText(e))}`);
+    return false;
   }
 }
 
@@ -267,6 +287,11 @@ function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end:
   }
   if (!busiest) return;
   const name = displayPath(busiest.file);
+  if (busiest.format === 'speedscope' || busiest.format === 'cpuprofile') {
+    const open = busiest.format === 'speedscope' ? 'https://www.speedscope.app (or: npx speedscope FILE)' : 'Chrome DevTools (Performance: Load profile) or VS Code';
+    process.stderr.write(`ptprof: open ${name} in ${open}\n`);
+    return;
+  }
   let table: string;
   try {
     // Only the file the agent wrote: the same inode and size it reported, read with the usual caps.
@@ -280,7 +305,7 @@ function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end:
   }
   const which = written.length > 1 ? ` (pid ${busiest.report.pid}, the busiest process)` : '';
   const open = busiest.format === 'pprof'
-    ? `go tool pprof -http=:8080 ${name}   (or: ptprof top ${name})`
+    ? `go tool pprof -http=:8080 ${name}   (or: ptprof view ${name} --open, ptprof top ${name})`
     : `flamegraph.pl ${name} > flame.svg, or speedscope ${name}`;
   process.stderr.write(`ptprof: top 10 functions by flat CPU in ${name}${which}:\n${table}ptprof: open it with: ${open}\n`);
 }
@@ -290,15 +315,7 @@ function top(cmd: TopCommand): number {
   try {
     text = topReport(cmd.file, cmd.n, { maxBytes: cmd.maxMb * 1024 * 1024, allowSpecial: cmd.allowSpecial });
   } catch (e) {
-    const file = printable(cmd.file);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (e instanceof ProfileReadError) {
-      const hint = e.code === 'too-large' ? ' (the cap: raise it with --max-mb N)'
-        : e.code === 'not-regular' ? ' (pass --allow-special to read it anyway)' : '';
-      err(`cannot read ${file}: it ${printable(e.message)}${hint}`);
-    } else if (code === 'ENOENT') err(`cannot read ${file}: no such file`);
-    else if (code) err(`cannot read ${file}: ${code}`);
-    else err(`cannot read ${file}: ${printable((e as Error).message)}`);
+    err(readFailure(cmd.file, e));
     return EXIT_USAGE;
   }
   process.stdout.write(text);
@@ -307,14 +324,15 @@ function top(cmd: TopCommand): number {
 
 /**
  * Runs ptprof with these arguments (what follows `ptprof` on the command line) and resolves to the
- * exit code. Writes only to stderr, except --help, --version and `top`, which write to stdout.
+ * exit code. Writes only to stderr, except --help, --version, `top` (its table) and `view` and
+ * `convert` (the paths they wrote), which write to stdout.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   standDownAgent();
-  let cmd: Command | undefined;
+  let cmd: Command | ViewOrConvert | undefined;
   let usage: UsageError | undefined;
   try {
-    cmd = parseArgs(argv);
+    cmd = parseCommandLine(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     usage = e;
@@ -332,6 +350,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd?.kind === 'top') return top(cmd);
+  if (cmd?.kind === 'view-help' || cmd?.kind === 'convert-help') {
+    process.stdout.write(cmd.kind === 'view-help' ? VIEW_USAGE : CONVERT_USAGE);
+    return 0;
+  }
+  if (cmd?.kind === 'view' || cmd?.kind === 'convert') {
+    try {
+      return cmd.kind === 'view' ? await runView(cmd, checkOutput, err) : runConvert(cmd, checkOutput);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      err(e.message);
+      return EXIT_USAGE;
+    }
+  }
   if (process.platform !== 'linux') {
     err(`profiling needs Linux (per-thread CPU timers); this is ${process.platform}. Run it on Linux, e.g. in a container`);
     return EXIT_USAGE;

@@ -15,7 +15,7 @@ export const ENV = {
   hz: 'PTPROF_HZ',
   /** 'all' | 'js'. */
   threads: 'PTPROF_THREADS',
-  /** 'pprof' | 'folded'. */
+  /** One of FORMATS. */
   format: 'PTPROF_FORMAT',
   /** A private directory where each agent leaves a small JSON report for the CLI's summary. */
   reportDir: 'PTPROF_REPORT_DIR',
@@ -41,7 +41,24 @@ export const TUNING_ENV = {
  */
 export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-export type Format = 'pprof' | 'folded';
+/**
+ * What each Node process writes: pprof (gzipped protobuf), folded stacks, speedscope's JSON (a
+ * profile per thread), or Chrome's .cpuprofile (one file per JS thread).
+ */
+export const FORMATS = ['pprof', 'folded', 'speedscope', 'cpuprofile'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function isFormat(s: string): s is Format {
+  return (FORMATS as readonly string[]).includes(s);
+}
+
+/** `'a', 'b' or 'c'`: the formats (or other choices), for messages. */
+export function formatList(choices: readonly string[] = FORMATS): string {
+  const q = choices.map((f) => `'${f}'`);
+  return `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
+}
+
+const FORMAT_EXT: Record<Format, string> = { pprof: '.pb.gz', folded: '.folded', speedscope: '.speedscope.json', cpuprofile: '.cpuprofile' };
 
 export const DEFAULT_HZ: number = INT_OPTIONS.hz.default;
 export const MIN_HZ: number = INT_OPTIONS.hz.min;
@@ -49,16 +66,14 @@ export const MAX_HZ: number = INT_OPTIONS.hz.max;
 
 /** The default output file of a run whose CLI process has pid `pid`, relative to the cwd. */
 export function defaultOutput(pid: number, format: Format): string {
-  return format === 'folded' ? `ptprof.${pid}.folded` : `ptprof.${pid}.pb.gz`;
+  return `ptprof.${pid}${FORMAT_EXT[format]}`;
 }
 
-/** Splits a file name into the part before the extension and the extension ('.pb.gz' counts as one). */
+/** Splits a file name into the part before the extension and the extension ('.pb.gz' and '.speedscope.json' count as one). */
 export function splitExt(file: string): { stem: string; ext: string } {
   const base = path.basename(file);
   const dir = file.slice(0, file.length - base.length);
-  let ext = '';
-  if (base.endsWith('.pb.gz') && base.length > '.pb.gz'.length) ext = '.pb.gz';
-  else ext = path.extname(base);
+  const ext = ['.pb.gz', '.speedscope.json'].find((e) => base.endsWith(e) && base.length > e.length) ?? path.extname(base);
   return { stem: dir + base.slice(0, base.length - ext.length), ext };
 }
 
@@ -131,7 +146,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const threads = env[ENV.threads] || 'all';
   if (!THREADS_MODES.includes(threads as ThreadsMode)) throw new Error(`${ENV.threads}=${shown(threads)} is not 'all' or 'js'`);
   const format = env[ENV.format] || 'pprof';
-  if (format !== 'pprof' && format !== 'folded') throw new Error(`${ENV.format}=${shown(format)} is not 'pprof' or 'folded'`);
+  if (!isFormat(format)) throw new Error(`${ENV.format}=${shown(format)} is not ${formatList()}`);
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
@@ -182,6 +197,8 @@ export interface AgentReport {
   threads?: { name: string; js: boolean; cpuNanos: number }[];
   /** The facts written into the profile (the sampler's counters among them). */
   facts?: Record<string, string | number | boolean>;
+  /** Every file written, when there are several (cpuprofile: one per JS thread; `file` is the first). */
+  files?: string[];
 }
 
 /** The `<pid>.start` mark: what the summary says of a process that started and never reported. */

@@ -6,7 +6,7 @@ export { parseArgs, UsageError, USAGE, isNodeCommand, nodeScript } from './args'
 export type { Command, RunCommand, TopCommand } from './args';
 export {
   ENV, TUNING_ENV, SIGNALS, DEFAULT_HZ, MIN_HZ, MAX_HZ, defaultOutput, withPid, splitExt, outputPattern, quoteNodeOption,
-  nodeOptionsWithAgent, readAgentConfig, formatCommand,
+  nodeOptionsWithAgent, readAgentConfig, formatCommand, FORMATS,
 } from './config';
 export type { AgentConfig, AgentReport, AgentStart, Format, ThreadsMode } from './config';
 export { topOfFile, topReport, formatThreads, readReports } from './summary';
@@ -14,3 +14,5 @@ export type { RunReports, WrittenProfile } from './summary';
 /** Folded stacks are read by @ptprof/pprof-writer (re-exported here for the library's users). */
 export { topOfFolded } from '@ptprof/pprof-writer';
 export { VERSION } from './version';
+export { parseCommandLine, VIEW_USAGE, CONVERT_USAGE } from './view-args';
+export type { ViewCommand, ConvertCommand } from './view-args';

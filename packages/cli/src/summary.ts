@@ -10,6 +10,7 @@ import {
   numberFact,
   parseFacts,
   printable,
+  ProfileReadError,
   readProfileFile,
   sampleTotal,
   stringAt,
@@ -22,7 +23,7 @@ import {
   type Profile,
   type TopRow,
 } from '@ptprof/pprof-writer';
-import type { AgentReport, AgentStart, Format } from './config';
+import { isFormat, type AgentReport, type AgentStart, type Format } from './config';
 
 /** What the summary knows of one profile written during the run: its agent's report. */
 export interface WrittenProfile {
@@ -65,13 +66,14 @@ function asStart(x: unknown): AgentStart | undefined {
 
 function asReport(x: unknown): AgentReport | undefined {
   const r = x as Partial<AgentReport> | null;
-  if (!asStart(r) || (r!.format !== 'pprof' && r!.format !== 'folded')) return undefined;
+  if (!asStart(r) || typeof r!.format !== 'string' || !isFormat(r!.format)) return undefined;
   if (r!.state === 'failed') return isStr(r!.error) ? (r as AgentReport) : undefined;
   if (r!.state !== 'written') return undefined;
   const w = r!.written;
   if (!w || !isInt(w.dev) || !isInt(w.ino) || !isInt(w.size) || !path.isAbsolute(r!.file!)) return undefined;
   if (r!.threads !== undefined && !Array.isArray(r!.threads)) return undefined;
   if (r!.facts !== undefined && (typeof r!.facts !== 'object' || r!.facts === null)) return undefined;
+  if (r!.files !== undefined && !(Array.isArray(r!.files) && r!.files.every((f) => isStr(f) && path.isAbsolute(f)))) return undefined;
   return r as AgentReport;
 }
 
@@ -188,6 +190,7 @@ function cpuLine(x: ProfileNumbers): string | undefined {
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
   const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)})`];
+  if (r.files && r.files.length > 1) lines.push(`  and ${r.files.filter((f) => f !== w.file).map((f) => displayPath(f, cwd)).join(', ')}`);
   const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
@@ -224,6 +227,23 @@ export function topOfFile(file: string, n = Infinity, opts: TopFileOptions = {})
     unit: hasCpu ? 'nanoseconds' : 'count',
     profile,
   };
+}
+
+/**
+ * Why `file` could not be read as a profile, one line (ptprof top, view, convert): what
+ * readProfileFile said, with the option that gets past a cap or a refusal.
+ */
+export function readFailure(file: string, e: unknown): string {
+  const shown = printable(file);
+  const code = (e as NodeJS.ErrnoException).code;
+  if (e instanceof ProfileReadError) {
+    const hint = e.code === 'too-large' ? ' (the cap: raise it with --max-mb N)'
+      : e.code === 'not-regular' ? ' (pass --allow-special to read it anyway)' : '';
+    return `cannot read ${shown}: it ${printable(e.message)}${hint}`;
+  }
+  if (code === 'ENOENT') return `cannot read ${shown}: no such file`;
+  if (typeof code === 'string') return `cannot read ${shown}: ${code}`;
+  return `cannot read ${shown}: ${printable((e as Error).message)}`;
 }
 
 export function formatTopTable(t: TopTable): string {

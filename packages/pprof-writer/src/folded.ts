@@ -11,7 +11,7 @@ import { normalize, type NormFrame } from './model';
 export { NO_STACK_FRAME } from './model';
 import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
 import { ProfileReadError, rankTopRows, type TopRow } from './read';
-import type { FoldedOptions, ProfileInput } from './types';
+import type { FoldedOptions, FrameInput, ProfileInput } from './types';
 
 
 /** Escapes the characters that have a meaning in the folded format. */
@@ -70,75 +70,93 @@ export function writeFoldedFileSync(path: string, input: ProfileInput, options: 
 }
 
 // Reading folded stacks back: the inverse of the above, for any folded file (flamegraph.pl's
-// stackcollapse scripts, inferno, speedscope), not only the ones written here.
+// stackcollapse scripts, inferno, speedscope), not only the ones written here. What the writer
+// escapes is unescaped; a first frame written `[name]` is the writer's rootLabel (ptprof writes
+// the thread's name there), not a function. ptprof top and @ptprof/view both read through here.
 
-/** One line of a folded file: its frames (root first) and its value. */
+/** One line of a folded file. */
 export interface FoldedStack {
-  /** `[name]` first frame (the writer's rootLabel): the thread; absent when the line has none. */
+  /** Leaf first, like SampleInput.frames (so a stack can be written again as it is). */
+  frames: FrameInput[];
+  /** The `[name]` root frame's name (the writer's rootLabel: the thread); absent when the line has none. */
   root?: string;
-  frames: { name: string; file: string; line: number }[];
   value: number;
 }
 
+export interface FoldedProfile {
+  stacks: FoldedStack[];
+  /**
+   * What the values are: CPU nanoseconds when every non-zero value is at least 1000 (what ptprof
+   * writes with value 'cpu'), sample counts otherwise (flamegraph.pl's tools write counts).
+   */
+  unit: 'nanoseconds' | 'count';
+}
+
 function unescapeFolded(s: string): string {
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    return s; // a '%' that the writer did not escape: the text as it is
   }
 }
 
-/** A frame of a folded line: `name (file:line)`, `name (file)` or `name`, percent-escaped. */
-export function parseFoldedFrame(text: string): { name: string; file: string; line: number } {
-  const m = /^(.*?) \((.*?)(?::(\d+))?\)$/.exec(text);
-  if (m && m[1] !== '') return { name: unescapeFolded(m[1]), file: unescapeFolded(m[2]), line: m[3] ? Number(m[3]) : 0 };
-  return { name: unescapeFolded(text), file: '', line: 0 };
+/**
+ * One frame of a folded line: `name (file:line)`, `name (file)` or `name`, percent-escaped. The
+ * file is the last parenthesised group after a space and holds no parentheses, so C++ names with
+ * their own parentheses (`f(int) (/usr/bin/node)`, `v8::(anonymous namespace)::g()`) keep them.
+ */
+export function parseFoldedFrame(text: string): FrameInput {
+  const m = /^(.*) \(([^()]*?)(?::(\d+))?\)$/.exec(text);
+  if (!m || m[1] === '') return { name: unescapeFolded(text) };
+  const frame: FrameInput = { name: unescapeFolded(m[1]!), file: unescapeFolded(m[2]!) };
+  if (m[3] !== undefined) frame.line = Number(m[3]);
+  return frame;
 }
 
 /**
- * Parses folded stacks (`a;b;c 123` lines; blank lines skipped). A first frame written `[thread]`
- * is a thread root, not a function. Throws a ProfileReadError ('not-profile') naming the first
- * line that is not folded stacks, or when there is none, or when the values add up beyond 2^53.
+ * Parses folded stacks (`a;b;c 123` lines; blank lines and a CR before the LF are skipped). Throws
+ * a ProfileReadError: 'not-profile' naming the first line that is not `stack value`, or when there
+ * is no line at all; 'invalid' when the values add up beyond 2^53 (no total could be honest).
  */
-export function parseFolded(text: string): FoldedStack[] {
-  const out: FoldedStack[] = [];
+export function parseFolded(text: string): FoldedProfile {
+  const stacks: FoldedStack[] = [];
   let total = 0;
+  let min = Infinity;
+  let n = 0;
   for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const m = /^(.*) (\d+(?:\.\d+)?)$/.exec(line);
-    if (!m) throw new ProfileReadError('not-profile', `is not folded stacks: ${JSON.stringify(line.slice(0, 80))}`);
+    n++;
+    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (l.trim() === '') continue;
+    const m = /^(.*) (\d+(?:\.\d+)?)$/.exec(l);
+    if (!m) {
+      throw new ProfileReadError('not-profile', `is not folded stacks: line ${n} is ${JSON.stringify(l.slice(0, 80))}, not 'frame;frame;... value'`);
+    }
     const value = Number(m[2]);
     total += value;
     if (!Number.isSafeInteger(Math.ceil(total))) throw new ProfileReadError('invalid', 'is not valid folded stacks: the values add up beyond 2^53');
-    let parts = m[1].split(';');
+    if (value > 0) min = Math.min(min, value);
+    const parts = m[1]!.split(';');
     let root: string | undefined;
-    if (parts.length > 1 && /^\[.*\]$/.test(parts[0])) {
-      root = unescapeFolded(parts[0].slice(1, -1));
-      parts = parts.slice(1);
-    }
-    out.push({ ...(root !== undefined ? { root } : {}), frames: parts.map(parseFoldedFrame), value });
+    if (parts.length > 1 && /^\[.*\]$/.test(parts[0]!)) root = unescapeFolded(parts.shift()!.slice(1, -1));
+    const frames = parts.map(parseFoldedFrame).reverse();
+    stacks.push(root === undefined ? { frames, value } : { frames, root, value });
   }
-  if (out.length === 0) throw new ProfileReadError('not-profile', 'holds no folded stacks');
-  return out;
+  if (stacks.length === 0) throw new ProfileReadError('not-profile', 'holds no folded stacks');
+  return { stacks, unit: min >= 1000 ? 'nanoseconds' : 'count' };
 }
 
-/**
- * The `top` table of folded stacks: flat and cum per (name, file). Values are taken as CPU
- * nanoseconds when every value is at least 1000 (what ptprof writes), as sample counts otherwise.
- */
-export function topOfFolded(text: string, n = Infinity): { rows: TopRow[]; total: number; unit: 'nanoseconds' | 'count' } {
+/** The `top` table of folded stacks: flat and cum per (name, file), in the unit parseFolded found. */
+export function topOfFolded(text: string, n = Infinity): { rows: TopRow[]; total: number; unit: FoldedProfile['unit'] } {
+  const folded = parseFolded(text);
   const flat = new Map<string, number>();
   const cum = new Map<string, number>();
   let total = 0;
-  let min = Infinity;
-  for (const s of parseFolded(text)) {
-    const v = s.value;
-    total += v;
-    if (v > 0) min = Math.min(min, v);
-    const keys = s.frames.map((f) => JSON.stringify([f.name, f.file]));
-    const leaf = keys[keys.length - 1];
-    flat.set(leaf, (flat.get(leaf) ?? 0) + v);
-    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + v);
+  for (const s of folded.stacks) {
+    total += s.value;
+    const keys = s.frames.map((f) => JSON.stringify([f.name, f.file ?? '']));
+    flat.set(keys[0]!, (flat.get(keys[0]!) ?? 0) + s.value);
+    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + s.value);
   }
-  return { rows: rankTopRows(flat, cum, total, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
+  return { rows: rankTopRows(flat, cum, total, n), total, unit: folded.unit };
 }

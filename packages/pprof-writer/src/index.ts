@@ -7,12 +7,12 @@ export { writePprofFile, writePprofFileSync } from './write';
 export {
   toFolded, writeFoldedFile, writeFoldedFileSync, escapeFoldedName, NO_STACK_FRAME, parseFolded, parseFoldedFrame, topOfFolded,
 } from './folded';
-export type { FoldedStack } from './folded';
+export type { FoldedStack, FoldedProfile } from './folded';
 export {
-  decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleTotal, sampleTypeIndex, stringAt, toNumber,
-  gunzipBounded, isGzip, ProfileReadError, MAX_NAME_CHARS,
+  decodePprof, topFunctions, rankTopRows, formatTop, formatValue, threadTotals, sampleThread, sampleTotal, sampleTypeIndex, stringAt, toNumber,
+  gunzipBounded, isGzip, isPprofBytes, ProfileReadError, MAX_NAME_CHARS,
 } from './read';
-export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleTypeName, DecodeOptions, ProfileReadErrorCode } from './read';
+export type { TopRow, TopOptions, FormatTopOptions, ThreadTotal, SampleThread, SampleTypeName, DecodeOptions, ProfileReadErrorCode } from './read';
 export { readProfileFile, validateProfile, formatBytes, DEFAULT_MAX_READ_BYTES } from './readfile';
 export type { ReadProfileOptions, ProfileFile } from './readfile';
 export { formatFacts, parseFacts, parseFactsLine, numberFact, stringFact } from './facts';

@@ -37,6 +37,14 @@ export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
+/**
+ * Whether these bytes are a pprof profile (gzipped or not) rather than text: folded stacks are
+ * printable text, a protobuf starts with a field tag (0x0a: sample_type).
+ */
+export function isPprofBytes(buf: Uint8Array): boolean {
+  return isGzip(buf) || (buf.length > 0 && buf[0] === 0x0a);
+}
+
 /** gunzip with a cap on the output; errors as ProfileReadError ('too-large', 'bad-gzip'). */
 export function gunzipBounded(buf: Uint8Array, maxBytes = Infinity): Buffer {
   try {
@@ -218,19 +226,44 @@ export function formatTop(rows: readonly TopRow[], total: number, options: Forma
   return out.join('\n') + '\n';
 }
 
-export interface ThreadTotal {
-  /** The sample's `thread_id` label (numeric, or a string label parsed as a number); undefined when absent. */
+/** Which thread a sample is of, from its labels; each field undefined when its label is absent. */
+export interface SampleThread {
+  /** The `thread_id` label (numeric, or a string label parsed as a number). */
   threadId?: number;
-  /** The sample's `thread_name` label; undefined when absent. */
+  /** The `thread_name` label. */
   threadName?: string;
-  /** The sample's `thread_kind` label ('js': the thread ran JS; 'native': it did not); undefined when absent. */
+  /** The `thread_kind` label ('js': the thread ran JS; 'native': it did not). */
   threadKind?: string;
+}
+
+/**
+ * The thread labels of one sample: `thread_id`, `thread_name` and `thread_kind` (ptprof's), also
+ * when written with a space (`thread id`, `thread name`), as some other profilers write them.
+ */
+export function sampleThread(profile: Profile, sample: Profile['sample'][number]): SampleThread {
+  const out: SampleThread = {};
+  for (const l of sample.label) {
+    const k = stringAt(profile, l.key).replace(/ /g, '_');
+    if (k === 'thread_id') {
+      const id = toNumber(l.str) !== 0 ? Number(stringAt(profile, l.str)) : toNumber(l.num);
+      if (Number.isFinite(id)) out.threadId = id;
+      else delete out.threadId;
+    } else if (k === 'thread_name') {
+      out.threadName = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
+    } else if (k === 'thread_kind') {
+      out.threadKind = stringAt(profile, l.str);
+    }
+  }
+  return out;
+}
+
+export interface ThreadTotal extends SampleThread {
   samples: number;
   cpuNanos: number;
 }
 
 /**
- * Per-thread totals, grouped by (thread_id, thread_name) labels, sorted by CPU (then samples)
+ * Per-thread totals, grouped by the thread labels (sampleThread), sorted by CPU (then samples)
  * descending. Sample types that the profile lacks count as 0.
  */
 export function threadTotals(profile: Profile): ThreadTotal[] {
@@ -239,24 +272,7 @@ export function threadTotals(profile: Profile): ThreadTotal[] {
   const ci = find('cpu');
   const groups = new Map<string, ThreadTotal>();
   for (const s of profile.sample) {
-    let threadId: number | undefined;
-    let threadName: string | undefined;
-    let threadKind: string | undefined;
-    for (const l of s.label) {
-      const k = stringAt(profile, l.key);
-      if (k === 'thread_id') {
-        if (toNumber(l.str) !== 0) {
-          const parsed = Number(stringAt(profile, l.str));
-          threadId = Number.isFinite(parsed) ? parsed : undefined;
-        } else {
-          threadId = toNumber(l.num);
-        }
-      } else if (k === 'thread_name') {
-        threadName = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
-      } else if (k === 'thread_kind') {
-        threadKind = stringAt(profile, l.str);
-      }
-    }
+    const { threadId, threadName, threadKind } = sampleThread(profile, s);
     const key = JSON.stringify([threadId ?? null, threadName ?? null, threadKind ?? null]);
     let g = groups.get(key);
     if (!g) {

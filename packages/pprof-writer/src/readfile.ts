@@ -4,7 +4,7 @@
 // string indices, missing locations, negative or unsafe values).
 import * as fs from 'node:fs';
 import type { Profile } from 'pprof-format';
-import { ProfileReadError, decodePprof, isGzip, toNumber } from './read';
+import { ProfileReadError, decodePprof, isPprofBytes, toNumber } from './read';
 
 /** The default cap of readProfileFile: 16 MiB of file, and of pprof once decompressed. */
 export const DEFAULT_MAX_READ_BYTES = 16 * 1024 * 1024;
@@ -82,8 +82,7 @@ export function readProfileFile(file: string, options: ReadProfileOptions = {}):
   } finally {
     fs.closeSync(fd);
   }
-  // Folded stacks are printable text; a protobuf starts with a field tag (0x0a: sample_type).
-  if (isGzip(buf) || (buf.length > 0 && buf[0] === 0x0a)) {
+  if (isPprofBytes(buf)) {
     let profile: Profile;
     try {
       profile = decodePprof(buf, { maxBytes: max });

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import { Function as PFunction, Label, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
 import {
   ProfileReadError, decodePprof, encodePprof, formatFacts, formatTop, parseFacts, parseFactsLine, parseFolded, printable,
-  readProfileFile, threadTotals, toFolded, topFunctions, topOfFolded, validateProfile, writeFoldedFileSync, writePprofFileSync,
+  readProfileFile, sampleThread, threadTotals, toFolded, topFunctions, topOfFolded, validateProfile, writeFoldedFileSync, writePprofFileSync,
 } from '../src';
 import { handMadeProfile, rmDir, tmpDir } from './helpers';
 
@@ -177,15 +177,17 @@ describe('folded stacks, read back', () => {
   it('parse what toFolded writes: thread roots, names, files, lines, escapes', () => {
     const input = handMadeProfile();
     input.samples[0]!.frames[0] = { name: 'a;b%c', file: '/x;y.js', line: 3 };
-    const stacks = parseFolded(toFolded(input, { value: 'cpu', rootLabel: 'thread_name' }));
+    const { stacks } = parseFolded(toFolded(input, { value: 'cpu', rootLabel: 'thread_name' }));
     const s = stacks.find((x) => x.frames.some((f) => f.name === 'a;b%c'));
     assert.ok(s, JSON.stringify(stacks));
     assert.equal(s.root, 'main');
-    assert.deepEqual(s.frames[s.frames.length - 1], { name: 'a;b%c', file: '/x;y.js', line: 3 });
+    assert.deepEqual(s.frames[0], { name: 'a;b%c', file: '/x;y.js', line: 3 }); // leaf first
     assert.equal(stacks.reduce((a, x) => a + x.value, 0), input.samples.reduce((a, x) => a + Math.round(x.cpuNanos), 0));
-    const e = readError(() => parseFolded('not folded\n'));
-    assert.match(e.message, /is not folded stacks: "not folded"/);
+    const e = readError(() => parseFolded('a;b 1\nnot folded\n'));
+    assert.equal(e.code, 'not-profile');
+    assert.match(e.message, /^is not folded stacks: line 2 is "not folded"/);
     assert.equal(readError(() => parseFolded('\n\n')).code, 'not-profile');
+    assert.equal(readError(() => parseFolded(`a ${2 ** 52}\nb ${2 ** 52}\n`)).code, 'invalid');
   });
 
   it('top of folded stacks: thread roots skipped, flat and cum per function, ns or counts', () => {
@@ -215,6 +217,12 @@ describe('thread kinds and written identities', () => {
     for (const s of input.samples) s.labels = { ...s.labels, thread_kind: s.labels!.thread_name === 'libuv-worker' ? 'native' : 'js' };
     const kinds = threadTotals(decodePprof(encodePprof(input))).map((t) => [t.threadName, t.threadKind]);
     assert.deepEqual(kinds.sort(), [['libuv-worker', 'native'], ['main', 'js'], ['worker 1', 'js']]);
+    // Other profilers write the keys with a space; a thread id may be a string label.
+    const other = handMadeProfile();
+    other.samples = [{ ...other.samples[0]!, labels: { 'thread name': 'Main Event Loop', 'thread id': '77' } }];
+    const p = decodePprof(encodePprof(other));
+    assert.deepEqual(sampleThread(p, p.sample[0]!), { threadId: 77, threadName: 'Main Event Loop' });
+    assert.deepEqual(threadTotals(p).map((t) => [t.threadId, t.threadName]), [[77, 'Main Event Loop']]);
   });
 
   it('the sync writers return the device, inode and size of the file they wrote', () => {
