@@ -59,6 +59,8 @@ export interface ProfileStats {
   sigprof: { suspensions: number; reinstalls: number };
   /** JIT code events the native log did not take (it was past its bound; see timers-native). */
   codeDrops: number;
+  /** Code maps held: one per live isolate (an exited worker's is freed once its samples are read). */
+  codeMaps: number;
   /** Why the native collector thread could not start ('' when it runs). */
   collectorError: string;
   /** JS frames that no code event covered. */
@@ -111,6 +113,7 @@ export function emptyStats(): ProfileStats {
     late: 0,
     sigprof: { suspensions: 0, reinstalls: 0 },
     codeDrops: 0,
+    codeMaps: 0,
     collectorError: '',
     unresolvedFrames: 0,
     jsFrames: 0,

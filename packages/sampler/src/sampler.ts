@@ -585,6 +585,7 @@ export class Sampler {
     }
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
+    st.codeMaps = this.symbolizer.isolateCount;
     st.uniqueStacks = this.builder.uniqueStacks;
     const durationNanos = Math.max(0, Math.round((this.stopMono ?? this.native.monotonicNs()) - this.startMono));
     const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? this.native.processCpuNs()) - this.cpu0));

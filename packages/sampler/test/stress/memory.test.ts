@@ -77,3 +77,43 @@ describe('stress: memory', function () {
     }
   });
 });
+
+describe('stress: memory over worker lifetimes', function () {
+  this.timeout(600_000);
+  it('1,000 workers that register, compile and exit: code maps are freed, the main thread\'s heap stays flat', () => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const { start } = require(${JSON.stringify(samplerIndex)});
+      const src = \`require(${JSON.stringify(samplerRegister)});
+        const fns = []; for (let i = 0; i < 50; i++) fns.push(new Function('k', 'let x = 0; for (let j = 0; j < k; j++) x += j % ' + (i + 2) + '; return x;'));
+        let x = 0; for (const f of fns) x += f(1000);\`;
+      const one = () => new Promise((resolve, reject) => { const w = new Worker(src, { eval: true }); w.on('error', reject); w.on('exit', resolve); });
+      function heap() { gc(); gc(); return process.memoryUsage().heapUsed; }
+      (async () => {
+        const s = start({ hz: 100, threads: 'js' });
+        const out = {};
+        for (let i = 0; i < 1000; i += 4) {
+          await Promise.all([one(), one(), one(), one()]);
+          if (i + 4 === 200 || i + 4 === 1000) { s.drain(); const st = s.profile().stats; out['h' + (i + 4)] = heap(); out['maps' + (i + 4)] = st.codeMaps; out['rows' + (i + 4)] = s.uniqueStacks; }
+        }
+        s.stop();
+        console.log(JSON.stringify(out));
+      })();`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-lifetimes-'));
+    const file = path.join(dir, 'script.js');
+    fs.writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ['--expose-gc', file], { encoding: 'utf8', timeout: 540_000 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const growth = (out.h1000 - out.h200) / 1024;
+    const rows = out.rows1000 - out.rows200;
+    console.log(`      heap after 200 workers ${(out.h200 / 1048576).toFixed(1)} MiB, after 1000 ${(out.h1000 / 1048576).toFixed(1)} MiB (${growth.toFixed(0)} KiB more for ${rows} more profile rows); code maps held ${out.maps200}, ${out.maps1000}`);
+    // Before the exited workers' maps were freed: one map per worker ever seen, each with the
+    // worker's enumerated code (thousands of entries).
+    assert.ok(out.maps1000 <= 6, `${out.maps1000} code maps held after 1000 workers`);
+    // What remains is the profile itself: each worker's samples are rows of their own thread
+    // (about 1 KiB a row, the test above), and its name.
+    assert.ok(growth < rows * 1.5 + 1024, `the heap grew by ${growth.toFixed(0)} KiB over 800 worker lifetimes, for ${rows} rows`);
+  });
+});
