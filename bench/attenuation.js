@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// The attenuation table of DESIGN.md, re-measured with ptprof's own sampler: N worker threads
+// The attenuation table of docs/ARCHITECTURE.md, re-measured with ptprof's own sampler: N worker threads
 // each burn 1 s of CPU in parallel; profile CPU / OS CPU (each thread's own CPU clock) for
 //   setitimer          process-wide ITIMER_PROF only (Go before 1.18): _timers: false
 //   timer_create       a timer per thread, one period per signal (Go 1.18): _overrunWeights: false

@@ -540,7 +540,8 @@ export class Sampler {
     if (out.length === 0) {
       // GetStackSample's frames are the callers' return addresses: the function the CPU was in
       // is at the pc (V8's own profiler resolves sample.pc as the leaf too). In JS code or a
-      // builtin, the code map knows it; in C++ (a runtime function, a syscall), dladdr may.
+      // builtin, the code map knows it; in C++ (a runtime function, a syscall), the ELF symbols of the
+      // mapped file do (nativeFrame).
       const leaf = sym.jsFrame(r.isolateId, r.pc) ?? sym.nativeFrame(r.pc);
       if (leaf) out.push(leaf);
       if (r.vmState === VM_EXTERNAL) {

@@ -2,8 +2,8 @@
 //
 // Code moves during full GCs, so a sample is resolved against the code map as it was when the
 // sample was taken: events carry a sequence number, each record carries the last one published
-// before it, and events are replayed in order up to each record's number (DESIGN.md: resolving
-// after a move was 10% correct under forced compaction).
+// before it, and events are replayed in order up to each record's number (docs/ARCHITECTURE.md,
+// "The life of a sample": against the final map, 0 of 279 samples resolved under forced compaction).
 import * as path from 'node:path';
 import { CODE_ADDED, CODE_DROP, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';

@@ -130,7 +130,7 @@ describe('stacks', function () {
         assert.ok(names.slice(i + 1).some((n) => n.includes('ptprofOuter')), names.join(' < '));
       } else if (names.length === 1) {
         // The walk failed (no frames, only the pc): about 3% of walks, in prologues and epilogues
-        // (DESIGN.md). Bounded below through framesResolved.
+        // (docs/ARCHITECTURE.md). Bounded below through framesResolved.
         walkFailed++;
       } else {
         // V8 drops the interpreted leaf when the pc is in a bytecode handler whose top of stack is
