@@ -48,6 +48,13 @@ describe('bad tuning values', function () {
   });
 });
 
+/** The environment of these tests: PREBUILDS_ONLY (set by test-node-versions) wins over PTPROF_ADDON_PATH. */
+function addonEnv(value: string): NodeJS.ProcessEnv {
+  const env = cleanEnv({ PTPROF_ADDON_PATH: value });
+  delete env.PREBUILDS_ONLY;
+  return env;
+}
+
 describe('PTPROF_ADDON_PATH', function () {
   let dir: string;
   beforeEach(() => { dir = tmpDir('addon'); });
@@ -59,7 +66,7 @@ describe('PTPROF_ADDON_PATH', function () {
       const evil = path.join(dir, value);
       fs.writeFileSync(evil, "require('fs').writeFileSync(__dirname + '/pwned', 'x');");
       const addon = value === 'evil.js' ? evil : value;
-      const r = ptprof(['-q', '-o', 'out.pb.gz', fixture('burn.js'), 'normal', '20'], { cwd: dir, env: cleanEnv({ PTPROF_ADDON_PATH: addon }) });
+      const r = ptprof(['-q', '-o', 'out.pb.gz', fixture('burn.js'), 'normal', '20'], { cwd: dir, env: addonEnv(addon) });
       assert.equal(r.status, 73, r.stderr);
       assert.equal(r.stdout, 'done true\n');
       assertOneLine(r.stderr, /^ptprof: could not write out\.pb\.gz \(pid \d+, .*burn\.js normal 20\): not profiling: PTPROF_ADDON_PATH=".*evil\.(node|js)" is not the absolute path of a \.node file that exists/);
@@ -69,7 +76,7 @@ describe('PTPROF_ADDON_PATH', function () {
 
   it("an absolute path to a build of the addon is loaded, and each process says so on stderr", () => {
     const build = (require('node-gyp-build') as { path(dir: string): string }).path(NATIVE);
-    const r = ptprof(['-q', '-o', 'out.pb.gz', fixture('burn.js'), 'normal', '50'], { cwd: dir, env: cleanEnv({ PTPROF_ADDON_PATH: build }) });
+    const r = ptprof(['-q', '-o', 'out.pb.gz', fixture('burn.js'), 'normal', '50'], { cwd: dir, env: addonEnv(build) });
     assert.equal(r.status, 0, r.stderr);
     assertOneLine(r.stderr, new RegExp(`^ptprof: process \\d+: loaded a replacement addon \\(PTPROF_ADDON_PATH=${build.replace(/[.+]/g, '\\$&')}\\)$`));
     assert.ok(readProfile(path.join(dir, 'out.pb.gz')).sample.length > 0);
