@@ -66,7 +66,10 @@ describe('stress: memory', function () {
       console.log(`      same stacks: samples ${o.n1} -> ${o.n2}, rows ${o.u1} -> ${o.u2}, heap ${((o.h2 - o.h1) / 1024).toFixed(0)} KiB; ` +
         `200 new functions: rows ${o.u2} -> ${o.u3}, heap +${((o.h3 - o.h2) / 1024).toFixed(0)} KiB (${perRow.toFixed(0)} B per new row)`);
       assert.ok(o.n2 > o.n1 * 1.5, 'more samples the second time');
-      assert.ok(o.u2 - o.u1 < (o.n2 - o.n1) / 10, `rows grew with samples: ${o.u1} -> ${o.u2} for ${o.n2 - o.n1} samples`);
+      // A few dozen stacks are seen for the first time whatever the sample count (V8's helper
+      // threads, the profiler's own work: 48-52 in five runs for 489-769 more samples); rows that
+      // grew with samples would be hundreds.
+      assert.ok(o.u2 - o.u1 < 40 + (o.n2 - o.n1) / 20, `rows grew with samples: ${o.u1} -> ${o.u2} for ${o.n2 - o.n1} samples`);
       // Measured ~1 KiB per row. Keeping every sample (~250 B each, ~400 KiB here) would break this.
       const bound = (rows: number) => rows * 2048 + 128 * 1024;
       assert.ok(o.h2 - o.h1 < bound(o.u2 - o.u1), `heap grew by ${o.h2 - o.h1} bytes for ${o.u2 - o.u1} new rows`);
