@@ -13,6 +13,7 @@ import {
   NUMS_PER_RECORD,
   RI,
   RN,
+  keepTableBit,
   type Binding,
   type DrainCounters,
   type RawDrain,
@@ -101,6 +102,23 @@ export function jsThreadName(): string {
   return isMainThread ? 'main' : `worker ${threadId}`;
 }
 
+/**
+ * validSIGPROF for every (source, known, timer valid), as the 8 bits the native handler reads: it
+ * then walks no stack and takes no ring space for a signal this filter would drop (it counts it).
+ * The decision stays @ptprof/sigprof-filter's; the handler only looks it up.
+ */
+export function keepTable(): number {
+  let bits = 0;
+  for (const timer of [false, true]) {
+    for (const known of [false, true]) {
+      for (const timerValid of [false, true]) {
+        if (validSIGPROF({ code: timer ? SI_TIMER : SI_KERNEL, known, timerValid })) bits |= 1 << keepTableBit(timer, known, timerValid);
+      }
+    }
+  }
+  return bits;
+}
+
 let running: Sampler | undefined;
 const POLL_MS = 10;
 
@@ -136,6 +154,8 @@ export class Sampler {
   private lastCounters: DrainCounters | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private unwatch: (() => void) | undefined;
+  /** Records that reached the sampler, and those of them validSIGPROF dropped (the handler drops most before). */
+  private readonly filteredHere = { records: 0, setitimer: 0, timer_create: 0 };
 
   constructor(opts: SamplerOptions = {}) {
     this.hz = checkOption('hz', opts.hz ?? INT_OPTIONS.hz.default);
@@ -151,7 +171,7 @@ export class Sampler {
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
     const backlogBytes = checkOption('backlogBytes', opts.backlogBytes ?? INT_OPTIONS.backlogBytes.default);
     this.native.configure({
-      framesLimit, collectIntervalMs, backlogBytes,
+      framesLimit, collectIntervalMs, backlogBytes, keepTable: keepTable(),
       ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
       // Only before the first handler install of the process; after it, the native layer keeps
       // the signal it has (and says why it cannot change).
@@ -464,13 +484,13 @@ export class Sampler {
     const st = this.stats;
     for (const r of records) {
       sym.replay(r.codeSeq);
-      st.records++;
+      this.filteredHere.records++;
       const known = (r.flags & FLAG_KNOWN) !== 0;
       const timerValid = (r.flags & FLAG_TIMER_VALID) !== 0;
       if (!validSIGPROF({ code: r.code, known, timerValid })) {
         const src = classify(r.code);
-        if (src === 'setitimer') st.filtered.setitimer++;
-        else st.filtered.timer_create++;
+        if (src === 'setitimer') this.filteredHere.setitimer++;
+        else this.filteredHere.timer_create++;
         continue;
       }
       let cpuNanos: number;
@@ -581,6 +601,10 @@ export class Sampler {
       st.foreign = c.foreign - c0.foreign;
       st.late = c.disabled - c0.disabled;
       st.codeDrops = c.codeDrops - c0.codeDrops;
+      // Signals the handler filtered without a record (keepTable), beside those filtered here.
+      st.filtered.setitimer = this.filteredHere.setitimer + c.filteredSetitimer - c0.filteredSetitimer;
+      st.filtered.timer_create = this.filteredHere.timer_create + c.filteredTimer - c0.filteredTimer;
+      st.records = this.filteredHere.records + (c.filteredSetitimer - c0.filteredSetitimer) + (c.filteredTimer - c0.filteredTimer);
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
     }

@@ -34,7 +34,7 @@ export class FakeBackend {
       events: new Float64Array(0),
       names: [],
       threads: [],
-      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0 },
+      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0 },
     });
     return {
       installHandler: () => (self.log('installHandler'), 'default'),

@@ -86,7 +86,8 @@ static Napi::Value PtprofSetEnabled(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// configure({ framesLimit, ringBytes, collectIntervalMs, backlogBytes, timerSignal }): frames kept
+// configure({ framesLimit, ringBytes, collectIntervalMs, backlogBytes, timerSignal, keepTable }):
+// keepTable is the reader's filter as 8 bits (ptprof.h, keep_table); frames kept
 // per JS stack (1..512); ring size for slots claimed from now on (a power of two, 4 KiB..64 MiB);
 // how often the collector thread empties the rings into their backlogs (0..1000 ms, default 20;
 // 0: only drain() does); the cap of each thread's backlog (64 KiB..1 GiB, default 16 MiB); the
@@ -130,6 +131,13 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
       return ptprof_throw_type(env, "configure: backlogBytes must be an integer in 65536..1073741824");
     std::lock_guard<std::mutex> dl(g->drain_mu);
     g->backlog_bytes_cap = static_cast<uint64_t>(v);
+  }
+  Napi::Value kt = o.Get("keepTable");
+  if (!kt.IsUndefined()) {
+    double v = number(kt);
+    if (!(v >= 0 && v <= 255) || v != static_cast<int>(v))
+      return ptprof_throw_type(env, "configure: keepTable must be an integer in 0..255 (bit (SI_TIMER << 2 | known << 1 | timerValid) = keep)");
+    g->keep_table.store(static_cast<uint32_t>(v), std::memory_order_relaxed);
   }
   Napi::Value ts = o.Get("timerSignal");
   if (!ts.IsUndefined()) {

@@ -260,6 +260,8 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   c.Set("disabled", Napi::Number::New(env, static_cast<double>(g->disabled.load())));
   c.Set("ringDrops", Napi::Number::New(env, static_cast<double>(slot_drops + dead_drops)));
   c.Set("sharedDrops", Napi::Number::New(env, static_cast<double>(shared_drops)));
+  c.Set("filteredSetitimer", Napi::Number::New(env, static_cast<double>(g->filtered_setitimer.load())));
+  c.Set("filteredTimer", Napi::Number::New(env, static_cast<double>(g->filtered_timer.load())));
   c.Set("codeDrops", Napi::Number::New(env, static_cast<double>(g->code_drops.load())));
   c.Set("itimerSuspensions", Napi::Number::New(env, static_cast<double>(g->itimer_suspensions.load())));
   c.Set("sigprofReinstalls", Napi::Number::New(env, static_cast<double>(g->sigprof_reinstalls.load())));

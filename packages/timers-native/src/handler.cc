@@ -92,6 +92,18 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   ptprof_regs(uctx, &regs, &rec.pc);
 
   PtprofSlot* s = ptprof_enter_slot(rec.tid);
+  bool known = s != nullptr;
+  bool valid = known && s->timer_valid.load(std::memory_order_acquire);
+  // The reader's decision for this (source, known, valid), from its table: a signal it would drop
+  // is counted and costs no stack walk and no ring space (half of all signals in threads: 'all',
+  // where each thread has a timer and setitimer's signals are not its source).
+  uint32_t bit = (code == PTPROF_SI_TIMER ? 4u : 0u) | (known ? 2u : 0u) | (valid ? 1u : 0u);
+  if (!((g->keep_table.load(std::memory_order_relaxed) >> bit) & 1u)) {
+    (code == PTPROF_SI_TIMER ? g->filtered_timer : g->filtered_setitimer).fetch_add(1, std::memory_order_relaxed);
+    if (s != nullptr) s->writers.fetch_sub(1, std::memory_order_release);
+    errno = saved_errno;
+    return;
+  }
   if (s == nullptr) {
     rec.bytes = sizeof(rec);
     g->shared.push(rec);
@@ -99,7 +111,7 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
     return;
   }
   rec.flags |= PTPROF_F_known;
-  if (s->timer_valid.load(std::memory_order_acquire)) rec.flags |= PTPROF_F_timerValid;
+  if (valid) rec.flags |= PTPROF_F_timerValid;
   v8::Isolate* isolate = s->isolate.load(std::memory_order_acquire);
   if (isolate != nullptr) {
     // Only on the isolate's own thread (a slot hit by tid): with another thread's isolate

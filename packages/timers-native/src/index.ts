@@ -71,6 +71,9 @@ export interface DrainCounters {
   sharedDrops: number;
   /** Code events not logged because the log was past its bound (cumulative; see CODE_DROP). */
   codeDrops: number;
+  /** Signals the handler dropped by configure({ keepTable }), without a record (cumulative). */
+  filteredSetitimer: number;
+  filteredTimer: number;
   /** Times setitimer went off because another handler owned SIGPROF (cumulative). */
   itimerSuspensions: number;
   /** Times ours went back on SIGPROF once it was free again (cumulative). */
@@ -162,8 +165,10 @@ export interface Binding {
   /** framesLimit 1..512; ringBytes (power of two, 4 KiB..64 MiB) for slots claimed later;
    *  collectIntervalMs 0..1000 (default 20): how often a native thread empties the rings, 0 for
    *  never; backlogBytes (64 KiB..1 GiB, default 16 MiB): the cap of each thread's backlog;
-   *  timerSignal: the timers signal SIGRTMIN + timerSignal (default 6), before installHandler. */
-  configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number; backlogBytes?: number; timerSignal?: number }): void;
+   *  timerSignal: the timers signal SIGRTMIN + timerSignal (default 6), before installHandler;
+   *  keepTable: which signals get a record, bit (SI_TIMER ? 4 : 0) | (known ? 2 : 0) |
+   *  (timerValid ? 1 : 0) set = keep (default 255: all); the others are only counted. */
+  configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number; backlogBytes?: number; timerSignal?: number; keepTable?: number }): void;
   /** C++ symbol names demangled (names that are not mangled come back unchanged). */
   demangle(names: string[]): string[];
   /** Every known thread. */
@@ -308,6 +313,11 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
     });
   }
   return { records, events, counters: raw.counters };
+}
+
+/** keepTable's bit for a signal: (si_code === SI_TIMER) << 2 | known << 1 | timerValid. */
+export function keepTableBit(timer: boolean, known: boolean, timerValid: boolean): number {
+  return (timer ? 4 : 0) | (known ? 2 : 0) | (timerValid ? 1 : 0);
 }
 
 /** The CPU clock id of thread tid, as the kernel computes it: (~tid << 3) | 6. */

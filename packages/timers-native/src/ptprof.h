@@ -169,6 +169,14 @@ struct PtprofState {
   std::atomic<uint32_t> frames_limit{128};
   uint64_t ring_bytes = 256 * 1024;  // registry_mu
 
+  // Which (source, known, timer valid) combinations the reader keeps, bit (code == SI_TIMER) << 2 |
+  // known << 1 | timer_valid; set by the sampler from @ptprof/sigprof-filter (the one place the
+  // decision is made), so that the handler walks no stack for a signal that will be filtered.
+  // Default: keep all.
+  std::atomic<uint32_t> keep_table{0xFF};
+  std::atomic<uint64_t> filtered_setitimer{0};
+  std::atomic<uint64_t> filtered_timer{0};
+
   // Counters of signals that produced no record, by reason.
   std::atomic<uint64_t> foreign{0};   // not SI_KERNEL/SI_TIMER (someone's kill/tgkill/sigqueue)
   std::atomic<uint64_t> disabled{0};  // ours, but arrived while recording was off

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import {
   binding, decodeDrain, INTS_PER_RECORD, NUMS_PER_RECORD, NUMS_PER_EVENT, FLAG_KNOWN, FLAG_TIMER_VALID, FLAG_JS,
-  FLAG_TRUNCATED, CODE_ADDED, RI, RECORD_INTS, RECORD_NUMS, EVENT_NUMS, checkLayout,
+  FLAG_TRUNCATED, CODE_ADDED, RI, keepTableBit, RECORD_INTS, RECORD_NUMS, EVENT_NUMS, checkLayout,
 } from '../src/index';
 import { SI_TIMER, burnUntilSignals, cleanup, createTimer, deleteTimer } from './support';
 
@@ -57,7 +57,7 @@ describe('drain', function () {
     assert.equal(raw.frames.length, nframes);
     assert.ok(raw.names.length > 0);
     assert.equal(raw.events.length, raw.names.length * NUMS_PER_EVENT);
-    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
+    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'filteredSetitimer', 'filteredTimer', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
       assert.equal(typeof raw.counters[k], 'number', k);
     }
 
@@ -85,6 +85,45 @@ describe('drain', function () {
     for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
     assert.ok(d.records[d.records.length - 1].codeSeq <= seqs[seqs.length - 1]);
     assert.ok(d.events.some((e) => e.type === CODE_ADDED && /ptprofDrainProbe/.test(e.name)));
+  });
+
+  it('keepTable: a signal the reader would drop gets no record and no stack walk, only a count', function () {
+    binding.drain();
+    const id = createTimer(self.tid);
+    binding.setTimerValid(self.tid, true);
+    binding.setEnabled(true);
+    const run = (table: number) => {
+      binding.configure({ keepTable: table });
+      const c0 = decodeDrain(binding.drain()).counters;
+      binding.timerSettime(id, 1e6, 1e6);
+      binding.setitimer(1e6);
+      burnUntilSignals(20);
+      binding.setitimer(0);
+      binding.timerSettime(id, 0, 0);
+      const d = decodeDrain(binding.drain());
+      return {
+        timerRecords: d.records.filter((r) => r.code === SI_TIMER).length,
+        itimerRecords: d.records.filter((r) => r.code === 0x80).length,
+        filteredSetitimer: d.counters.filteredSetitimer - c0.filteredSetitimer,
+        filteredTimer: d.counters.filteredTimer - c0.filteredTimer,
+      };
+    };
+    try {
+      // Go's rule for a known thread with a valid timer: keep SI_TIMER, drop SI_KERNEL.
+      const go = run(0xff & ~(1 << keepTableBit(false, true, true)));
+      assert.ok(go.timerRecords > 0, 'the timer\'s signals are recorded');
+      assert.equal(go.itimerRecords, 0, 'no record for setitimer\'s signals on this thread');
+      assert.ok(go.filteredSetitimer > 0, 'they are counted instead');
+      assert.equal(go.filteredTimer, 0);
+      // Everything kept: setitimer's signals on this thread are records again.
+      const all = run(0xff);
+      assert.ok(all.itimerRecords > 0 && all.filteredSetitimer === 0, JSON.stringify(all));
+    } finally {
+      binding.configure({ keepTable: 0xff });
+      binding.setTimerValid(self.tid, false);
+      deleteTimer(id);
+    }
+    assert.throws(() => binding.configure({ keepTable: 256 }), /keepTable must be an integer in 0\.\.255/);
   });
 
   it('an empty drain has empty arrays and the counters', function () {

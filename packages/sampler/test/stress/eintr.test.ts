@@ -72,7 +72,7 @@ server.listen(0, '127.0.0.1', async () => {
   server.close();
   if (sampler) {
     const p = sampler.stop();
-    process.stderr.write('samples ' + p.stats.kept + '\\n');
+    process.stderr.write('samples ' + p.stats.records + '\\n');
   }
   process.stdout.write(out.join('\\n') + '\\n');
 });
