@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Sampler } from '@ptprof/sampler';
 import { ENV, formatCommand, readAgentConfig, withPid, type AgentConfig, type AgentReport } from './config';
+import { withSourceMaps } from './sourcemaps';
 import { VERSION } from './version';
 
 /** The signals after which the agent writes the profile and lets the process die by the same signal. */
@@ -72,7 +73,7 @@ function startMain(): void {
     if (finished) return; // never write twice
     finished = true;
     try {
-      const profile = sampler.stop();
+      const profile = withSourceMaps(sampler.stop(), cfg.sourceMaps !== false);
       // The OS's count for the process from start to stop (CLOCK_PROCESS_CPUTIME_ID).
       const osCpuNanos = profile.processCpuNanos;
       let profiledNanos = 0;

@@ -18,6 +18,8 @@ export interface RunCommand {
   command: string[];
   /** `ptprof app.js ...` rather than `ptprof -- node app.js ...`. */
   shorthand: boolean;
+  /** false with --no-source-maps: frames are written as they ran. */
+  sourceMaps?: false;
 }
 
 export interface TopCommand {
@@ -46,6 +48,9 @@ Options (before the command):
   --format pprof|folded
                      pprof: gzipped protobuf for go tool pprof (default); folded: folded stacks
                      for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded)
+  --no-source-maps   write frames as they ran: no original names, files and lines from the
+                     scripts' source maps (by default each JS frame whose script has a map is
+                     named by it: TypeScript builds, bundles, tsx)
   -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
@@ -129,6 +134,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let i = 0;
   let command: string[] | undefined;
   let shorthand = false;
+  let sourceMaps = true;
   while (i < argv.length) {
     const a = argv[i];
     if (a === '--') {
@@ -152,6 +158,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       case '--quiet':
         if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
         quiet = true;
+        i++;
+        continue;
+      case '--no-source-maps':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        sourceMaps = false;
         i++;
         continue;
       case '--hz': {
@@ -196,7 +207,10 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
-  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand };
+  return {
+    kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand,
+    ...(sourceMaps ? {} : { sourceMaps: false as const }),
+  };
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

@@ -75,7 +75,7 @@ function signalNumber(sig: NodeJS.Signals): number {
 }
 
 /** The environment of the command: the agent appended to NODE_OPTIONS, the configuration in PTPROF_*. */
-export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: number; threads: string; format: string; reportDir?: string }): NodeJS.ProcessEnv {
+export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: number; threads: string; format: string; reportDir?: string; sourceMaps?: boolean }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const k of Object.values(ENV)) delete env[k]; // a mark left by an outer run must not leak in
   env.NODE_OPTIONS = nodeOptionsWithAgent(base.NODE_OPTIONS, AGENT_PATH);
@@ -84,6 +84,7 @@ export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: num
   env[ENV.threads] = cfg.threads;
   env[ENV.format] = cfg.format;
   if (cfg.reportDir) env[ENV.reportDir] = cfg.reportDir;
+  if (cfg.sourceMaps === false) env[ENV.sourceMaps] = '0';
   return env;
 }
 
@@ -105,7 +106,7 @@ async function run(cmd: RunCommand): Promise<number> {
   } catch {
     reportDir = undefined; // the summary then reads the files alone
   }
-  const env = childEnv(process.env, { output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir });
+  const env = childEnv(process.env, { output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir, sourceMaps: cmd.sourceMaps !== false });
   const startMs = Date.now();
   const t0 = process.hrtime.bigint();
 

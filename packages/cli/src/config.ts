@@ -17,6 +17,8 @@ export const ENV = {
   reportDir: 'PTPROF_REPORT_DIR',
   /** Set by the first Node process that loads the agent (its pid): the ones after it are descendants. */
   rootPid: 'PTPROF_ROOT_PID',
+  /** '0': frames are written as they ran, without their source maps (--no-source-maps). */
+  sourceMaps: 'PTPROF_SOURCE_MAPS',
 } as const;
 
 /** Tuning variables, set by hand and passed through to every process (the CLI sets none). */
@@ -89,6 +91,8 @@ export interface AgentConfig {
   threads: ThreadsMode;
   format: Format;
   reportDir?: string;
+  /** false (PTPROF_SOURCE_MAPS=0): frames are written as they ran, without their source maps. */
+  sourceMaps?: false;
   ringBytes?: number;
   framesLimit?: number;
   collectIntervalMs?: number;
@@ -118,6 +122,8 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
+  const sourceMapsText = env[ENV.sourceMaps] ?? '';
+  if (sourceMapsText !== '' && sourceMapsText !== '0' && sourceMapsText !== '1') throw new Error(`${ENV.sourceMaps}=${sourceMapsText} is not 0 or 1`);
   const ringText = env[TUNING_ENV.ringBytes];
   let ringBytes: number | undefined;
   if (ringText) {
@@ -139,6 +145,7 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   }
   return {
     output, hz, threads, format,
+    ...(sourceMapsText === '0' ? { sourceMaps: false as const } : {}),
     ...(collectIntervalMs !== undefined ? { collectIntervalMs } : {}),
     ...(reportDir ? { reportDir } : {}),
     ...(ringBytes !== undefined ? { ringBytes } : {}),

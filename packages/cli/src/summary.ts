@@ -15,6 +15,7 @@ import {
   rankTopRows,
 } from '@ptprof/pprof-writer';
 import { outputPattern, type AgentReport, type Format } from './config';
+import { sourceMapSummary } from './sourcemaps';
 
 /** What the summary knows of one profile written during the run. */
 export interface WrittenProfile {
@@ -187,6 +188,7 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
     lines.push(cpu + (facts.length ? `; ${facts.join(', ')}` : ''));
   }
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
+  for (const l of sourceMapSummary(r.comments ?? [])) lines.push(`  ${l}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }

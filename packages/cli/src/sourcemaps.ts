@@ -1,0 +1,25 @@
+// Source maps in the command: the agent names each process's frames through their scripts' maps
+// as it writes the profile, and the summary says what could not be read (see @ptprof/sourcemaps).
+// Done in the profiled process, once, after sampling stopped: only there are the maps of code
+// transpiled in memory (tsx) known (Node's module.findSourceMap), and only there are the frames'
+// columns, which a bundle on one line needs and folded output does not keep. Loaded when used, so
+// that the agent's start-up does not pay for it.
+import type { Profile } from '@ptprof/sampler';
+
+/** The profile with its frames named through their source maps (or, when `enabled` is false, as it ran). */
+export function withSourceMaps(profile: Profile, enabled: boolean): Profile {
+  try {
+    const { mapProfile } = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
+    return mapProfile(profile, { enabled }).profile;
+  } catch (err) {
+    // A failure here must not cost the profile: it is written as it ran, and says why.
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    return { ...profile, comments: [...profile.comments, `source_maps error: ${why}`] };
+  }
+}
+
+/** The summary's lines about source maps, from a profile's comments. */
+export function sourceMapSummary(comments: readonly string[]): string[] {
+  const { describeComments } = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
+  return describeComments(comments);
+}
