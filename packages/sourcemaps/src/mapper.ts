@@ -144,10 +144,12 @@ export function mapScript(loaded: LoadedMap, script: string, frames: readonly Ma
 
   // Why a mapping cannot be used: a source the map does not list, or a line past its end.
   const outside = (seg: Segment): string | undefined => {
-    const src = sources[seg[1]];
-    if (src === undefined || src === null) return `a mapping names source #${seg[1]}; the map lists ${sources.length}`;
+    // (resolvedSources turns a null source into the map's directory: the raw list says what the map gave.)
+    if (seg[1] >= sources.length || map.sources[seg[1]] === null || map.sources[seg[1]] === undefined) {
+      return `a mapping names source #${seg[1]}, which the map does not list (it lists ${sources.length})`;
+    }
     const n = original(seg)?.length;
-    if (n !== undefined && seg[2] + 1 > n) return `a mapping points at line ${seg[2] + 1} of ${display.show(src)}, which has ${n}`;
+    if (n !== undefined && seg[2] + 1 > n) return `a mapping points at line ${seg[2] + 1} of ${display.show(sources[seg[1]]!)}, which has ${n}`;
     return undefined;
   };
 
