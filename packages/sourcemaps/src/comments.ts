@@ -63,7 +63,7 @@ export function parseComments(comments: readonly string[]): SourceMapReport | un
   return report;
 }
 
-function plural(n: number, one: string, many: string): string {
+export function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
@@ -86,7 +86,7 @@ export function describeComments(comments: readonly string[]): string[] {
       unread.map((f) => f.detail).join('; '));
   }
   for (const f of r.failures.filter((x) => x.kind === 'outside')) {
-    lines.push(`${plural(f.count, 'script has a source map', 'scripts have source maps')} pointing outside their sources ` +
+    lines.push(`${f.count === 1 ? '1 script has a source map pointing outside its sources' : `${f.count} scripts have source maps pointing outside their sources`} ` +
       `(those frames are left as they ran): ${f.detail}`);
   }
   return lines;

@@ -3,7 +3,7 @@
 // and returns profiles of @ptprof/pprof-writer's model (the sampler's Profile has the same shape).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatComments } from './comments';
+import { formatComments, plural } from './comments';
 import { locate, type LocateOptions } from './locate';
 import { mapScript, PathDisplay } from './mapper';
 import type { MappableFrame, MappableProfile, NodeSourceMap, SourceMapOptions, SourceMapStats } from './types';
@@ -98,7 +98,7 @@ export function mapProfile<P extends MappableProfile>(profile: P, options: Sourc
     stats.unmappedFrames += r.unmappedFrames;
     if (r.mappedFrames > 0) stats.scripts++;
     if (r.outsideFrames > 0) {
-      const reason = `${r.outsideFrames} frames: ${r.outsideReason}`;
+      const reason = `${plural(r.outsideFrames, 'frame', 'frames')}: ${r.outsideReason}`;
       stats.failed.push({ kind: 'outside', script: display.show(script), map: shownMap(found.loaded.where), reason });
     }
   }

@@ -1,0 +1,196 @@
+// Source maps end to end: the fixture app (an Express-like server in TypeScript) built by the real
+// tools, profiled by the real binary, and read back from the written profile (pprof, folded,
+// `ptprof top`, `go tool pprof -list`), named by the original functions at their .ts lines.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import { parseArgs } from '../src/args';
+import { childEnv } from '../src/cli';
+import { readAgentConfig } from '../src/config';
+import { REPO, comments, goPprof, ptprof, readProfile, rmDir, tmpDir, type Run } from './helpers';
+
+interface Expected {
+  name: string;
+  file: string;
+  line: number;
+}
+const fixtures = require(path.join(REPO, 'packages', 'sourcemaps', 'test', 'fixtures', 'build.js')) as {
+  BUILDS: string[];
+  build(dir: string): Record<string, string>;
+  tsxCommand(dir: string, ...args: string[]): string[];
+  originalLines(dir: string): Expected[];
+};
+
+/** Requests the app serves per run (each burns ~0.3 s of CPU over the functions checked). */
+const REQUESTS = '4';
+
+interface Fn {
+  name: string;
+  file: string;
+  startLine: number;
+  systemName: string;
+  /** CPU of the samples with the function on their stack. */
+  cum: number;
+}
+
+function functions(p: Profile): Fn[] {
+  const ci = p.sampleType.findIndex((t) => stringAt(p, t.type) === 'cpu');
+  const fnOfLoc = new Map<string, string[]>();
+  for (const l of p.location) fnOfLoc.set(String(toNumber(l.id)), l.line.map((x) => String(toNumber(x.functionId))));
+  const cum = new Map<string, number>();
+  for (const s of p.sample) {
+    const ids = new Set(s.locationId.flatMap((id) => fnOfLoc.get(String(toNumber(id))) ?? []));
+    for (const id of ids) cum.set(id, (cum.get(id) ?? 0) + toNumber(s.value[ci]));
+  }
+  return p.function.map((f) => ({
+    name: stringAt(p, f.name), file: stringAt(p, f.filename), startLine: toNumber(f.startLine),
+    systemName: stringAt(p, f.systemName), cum: cum.get(String(toNumber(f.id))) ?? 0,
+  }));
+}
+
+describe('ptprof: --no-source-maps', () => {
+  it('reaches the agent as PTPROF_SOURCE_MAPS=0; on by default; a bad value is refused', () => {
+    const cmd = parseArgs(['--no-source-maps', '--', 'node', 'app.js']);
+    assert.equal(cmd.kind === 'run' && cmd.sourceMaps, false);
+    assert.equal((parseArgs(['app.js']) as { sourceMaps?: boolean }).sourceMaps, undefined);
+    assert.throws(() => parseArgs(['--no-source-maps=1', 'app.js']), /--no-source-maps takes no value/);
+    const base = { output: '/o.pb.gz', hz: 100, threads: 'all', format: 'pprof' };
+    assert.equal(childEnv({ PTPROF_SOURCE_MAPS: '0' }, { ...base, sourceMaps: true }).PTPROF_SOURCE_MAPS, undefined);
+    const off = childEnv({}, { ...base, sourceMaps: false });
+    assert.equal(off.PTPROF_SOURCE_MAPS, '0');
+    assert.equal(readAgentConfig(off, 1, '/').sourceMaps, false);
+    assert.equal(readAgentConfig({}, 1, '/').sourceMaps, undefined);
+    assert.throws(() => readAgentConfig({ PTPROF_SOURCE_MAPS: 'no' }, 1, '/'), /PTPROF_SOURCE_MAPS=no is not 0 or 1/);
+  });
+});
+
+const hasGo = spawnSync(fs.existsSync('/usr/lib/go/bin/go') ? '/usr/lib/go/bin/go' : 'go', ['version']).status === 0;
+
+describe('ptprof: source maps', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let builds: Record<string, string>;
+  let expected: Expected[];
+  before(() => {
+    dir = tmpDir('srcmap');
+    builds = fixtures.build(dir);
+    expected = fixtures.originalLines(dir);
+  });
+  after(() => rmDir(dir));
+
+  function run(name: string, command: string[], options: string[] = []): { r: Run; file: string } {
+    const file = path.join(dir, `${name}.pb.gz`);
+    const r = ptprof(['--hz', '1000', '-o', file, ...options, '--', ...command], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    return { r, file };
+  }
+
+  /** The expected functions the profile lacks (with CPU, under their original name, file and start line). */
+  function missing(fns: Fn[]): Expected[] {
+    return expected.filter((e) => !fns.some((f) => f.name === e.name && f.file === e.file && f.startLine === e.line && f.cum > 0));
+  }
+  const listing = (fns: Fn[]): string => fns.filter((f) => f.cum > 0).map((f) => `${f.name} ${f.file}:${f.startLine} [${f.systemName}]`).join('\n');
+
+  for (const build of ['tsc', 'esbuild', 'inline', 'minified', 'esm', 'sibling', 'rollup']) {
+    it(`${build}: the original functions at their .ts lines, the generated ones in system_name`, () => {
+      const { r, file } = run(build, ['node', builds[build], REQUESTS]);
+      const fns = functions(readProfile(file));
+      assert.deepEqual(missing(fns), [], listing(fns));
+      // Where it ran: esbuild's query2 in the bundle, tsc's query in tsc/cache.js.
+      const q = fns.find((f) => f.name === 'query' && f.file === 'src/cache.ts')!;
+      assert.match(q.systemName, new RegExp(`^[\\w$]+ ${path.basename(path.dirname(builds[build]))}/[\\w.]+:\\d+:\\d+$`));
+      assert.match(r.stderr, /\nptprof: {3}source maps: \d+ frames in \d+ scripts? named from their maps\n/);
+      assert.ok(comments(readProfile(file)).some((c) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=0 /.test(c)));
+    });
+  }
+
+  it("tsx: TypeScript transpiled in memory, named through Node's cache (module.findSourceMap)", () => {
+    const { file } = run('tsx', fixtures.tsxCommand(dir, REQUESTS));
+    // tsx's launcher runs the program in a child Node process, which writes its own file.
+    const written = fs.readdirSync(dir).filter((f) => /^tsx\.\d+\.pb\.gz$/.test(f));
+    assert.equal(written.length, 1, `${fs.readdirSync(dir).join(' ')} (and ${path.basename(file)})`);
+    const fns = functions(readProfile(path.join(dir, written[0])));
+    assert.deepEqual(missing(fns), [], listing(fns));
+  });
+
+  it('--no-source-maps: the frames as they ran (the bundle\'s names and lines: the tests above can fail)', () => {
+    const { r, file } = run('off', ['node', builds.esbuild, REQUESTS], ['--no-source-maps']);
+    const fns = functions(readProfile(file));
+    assert.deepEqual(missing(fns), expected, 'no function at its original place');
+    assert.ok(fns.some((f) => f.name === 'query2' && f.file === builds.esbuild && f.cum > 0), listing(fns));
+    assert.ok(comments(readProfile(file)).includes('source_maps off'));
+    assert.doesNotMatch(r.stderr, /source maps/);
+  });
+
+  it('folded output, ptprof top and go tool pprof -list show the original functions and files', function () {
+    const folded = path.join(dir, 'esbuild.folded');
+    const r = ptprof(['--hz', '1000', '--format', 'folded', '-o', folded, '--', 'node', builds.esbuild, REQUESTS], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    const cacheQuery = expected.find((e) => e.name === 'query' && e.file === 'src/cache.ts')!;
+    assert.match(fs.readFileSync(folded, 'utf8'), new RegExp(`;query \\(src/cache\\.ts:${cacheQuery.line}\\) \\d+\\n`));
+
+    const pb = path.join(dir, 'esbuild.pb.gz'); // written by the esbuild test above
+    const top = ptprof(['top', pb], { cwd: dir });
+    assert.equal(top.status, 0, top.stderr);
+    assert.match(top.stdout, /\n\s+\S+\s+[\d.]+%\s+[\d.]+%\s+\S+\s+[\d.]+%\s+query \(src\/cache\.ts\)\n/);
+    assert.doesNotMatch(top.stdout, /query2/);
+
+    if (!hasGo) {
+      console.log('    (skipping go tool pprof -list: go is not installed; apt-get install -y golang-go)');
+      this.skip();
+    }
+    // pprof reads the original file from disk (relative to where it runs) and puts the CPU on its lines.
+    const list = goPprof(['-symbolize=none', '-list', '^query$', pb], dir, dir);
+    assert.match(list, /ROUTINE =+ query in src\/cache\.ts\n/);
+    const source = fs.readFileSync(path.join(dir, 'src', 'cache.ts'), 'utf8').split('\n')[cacheQuery.line - 1];
+    assert.match(list, new RegExp(`\\s${cacheQuery.line}:${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  });
+
+  it('bad maps: the summary names them, the profile counts them and keeps their frames as they ran', () => {
+    const bad = path.join(dir, 'bad');
+    fs.mkdirSync(bad);
+    const hog = (name: string, annotation: string): void => fs.writeFileSync(path.join(bad, `${name}.js`),
+      `'use strict';\nmodule.exports = function ${name}Hog(n) {\n  let s = 0;\n  for (let i = 0; i < n; i++) s = (s * 31 + i) % 1000003;\n  return s;\n};\n`
+      + `//# sourceMappingURL=${annotation}\n`);
+    hog('missing', 'missing.js.map');
+    hog('broken', 'broken.js.map');
+    fs.writeFileSync(path.join(bad, 'broken.js.map'), '{"version":3,"mappings":');
+    hog('outside', 'outside.js.map');
+    // Line 2's first mapping names source #3; the map lists one.
+    fs.writeFileSync(path.join(bad, 'outside.js.map'), JSON.stringify({ version: 3, sources: ['outside.ts'], names: [], mappings: ';AGAA' }));
+    fs.writeFileSync(path.join(bad, 'main.js'), "for (const m of ['missing', 'broken', 'outside']) require(`./${m}.js`)(2e7);\n");
+    const { r, file } = run('bad', ['node', path.join(bad, 'main.js')]);
+    assert.match(r.stderr, /\nptprof: {3}2 scripts declared a source map that could not be read \(their frames are left as they ran\): bad\/missing\.js \(bad\/missing\.js\.map: ENOENT\); bad\/broken\.js \(bad\/broken\.js\.map: not JSON: [^\n]*\)\n/);
+    assert.match(r.stderr, /\nptprof: {3}1 script has a source map pointing outside its sources \(those frames are left as they ran\): bad\/outside\.js \(bad\/outside\.js\.map: 1 frame: a mapping names source #3[^\n]*\)\n/);
+    const fns = functions(readProfile(file));
+    for (const name of ['missing', 'broken', 'outside']) {
+      assert.ok(fns.some((f) => f.name === `${name}Hog` && f.file === path.join(bad, `${name}.js`) && f.startLine === 2 && f.cum > 0), listing(fns));
+    }
+    const c = comments(readProfile(file));
+    assert.ok(c.some((x) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=3 /.test(x)), c.join('\n'));
+    for (const kind of ['missing', 'invalid_json', 'outside']) assert.ok(c.some((x) => x.startsWith(`source_maps failed.${kind}=1: bad/`)), kind);
+  });
+
+  it("Node's type stripping: .ts files run as they are keep their names and lines", function () {
+    const strip = path.join(dir, 'strip');
+    fs.mkdirSync(strip);
+    fs.writeFileSync(path.join(strip, 'lib.ts'), '// Run by Node as it is: types erased, positions kept.\nexport interface Rounds {\n  count: number;\n}\n\n'
+      + 'export function spin(rounds: Rounds): number {\n  let s = 0;\n  for (let i = 0; i < rounds.count; i++) s = (s * 31 + i) % 1000003;\n  return s;\n}\n');
+    fs.writeFileSync(path.join(strip, 'main.ts'), "import { spin, type Rounds } from './lib.ts';\n\nconst rounds: Rounds = { count: 3e7 };\nconsole.log(`spun ${spin(rounds) >= 0}`);\n");
+    // The `node` the CLI runs (first on PATH): type stripping by default (22.18+, 23.6+), with a flag (22.6+), or not at all.
+    const probe = (flags: string[]): boolean => spawnSync('node', [...flags, path.join(strip, 'main.ts')], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })
+      .stdout === 'spun true\n';
+    const flags = probe([]) ? [] : probe(['--experimental-strip-types']) ? ['--experimental-strip-types'] : undefined;
+    if (!flags) {
+      const v = spawnSync('node', ['--version'], { encoding: 'utf8' }).stdout.trim();
+      console.log(`    (skipping: node ${v} cannot run TypeScript; Node >= 22.6 can)`);
+      this.skip();
+    }
+    const { file } = run('strip', ['node', ...flags, path.join(strip, 'main.ts')]);
+    const fns = functions(readProfile(file));
+    assert.ok(fns.some((f) => f.name === 'spin' && f.file === path.join(strip, 'lib.ts') && f.startLine === 6 && f.cum > 0), listing(fns));
+    assert.ok(comments(readProfile(file)).some((c) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=0 /.test(c)));
+  });
+});
