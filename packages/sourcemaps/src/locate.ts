@@ -82,8 +82,11 @@ export function findAnnotation(text: string): { url?: string; reachedStart: bool
 function readScript(file: string, tailOnly: boolean): { text: string; whole: boolean } | undefined {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
+    // O_NONBLOCK: a script named /dev/stdin or a FIFO must not hang the profile's writing.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const size = st.size;
     if (!tailOnly || size <= TAIL_BYTES) return { text: fs.readFileSync(fd, 'utf8'), whole: true };
     const buf = Buffer.alloc(TAIL_BYTES);
     const n = fs.readSync(fd, buf, 0, TAIL_BYTES, size - TAIL_BYTES);
@@ -171,6 +174,7 @@ function readMapFile(mapPath: string, maxBytes: number, text: string | undefined
   try {
     const st = fs.statSync(mapPath);
     if (st.isDirectory()) return failed('unreadable', mapPath, 'EISDIR');
+    if (!st.isFile()) return failed('unreadable', mapPath, 'not a regular file');
     if (st.size > maxBytes) return failed('unreadable', mapPath, `${st.size} bytes, over the limit of ${maxBytes} (maxMapBytes)`);
     json = fs.readFileSync(mapPath, 'utf8');
   } catch (e) {

@@ -2,6 +2,7 @@
 // ran, is counted and named in the stats and the comments, and the other scripts are still mapped.
 // The bad maps are hand-made (no tool writes them on purpose); the good one is esbuild's.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeComments, mapProfile, parseComments, type FailureKind, type MappableFrame } from '../src';
@@ -96,11 +97,19 @@ describe('mapProfile: bad maps', function () {
     assert.equal(profile.samples[0].frames[0].name, 'hog_big');
   });
 
-  it('a script without a map, or that no longer exists, is no failure', () => {
+  it('a script without a map, that no longer exists, or that is a FIFO (node /dev/stdin) is no failure and does not block', () => {
     const plain = script(dir, 'plain', undefined);
     const gone: MappableFrame = { name: 'gone', file: path.join(dir, 'bad', 'deleted.js'), line: 3, column: 14 };
-    const { stats } = mapProfile(profileOf([frameOf(plain), gone]), { cwd: dir });
+    const fifo = path.join(dir, 'bad', 'fifo.js');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const piped: MappableFrame = { name: 'piped', file: fifo, line: 2, column: 14 };
+    const { stats } = mapProfile(profileOf([frameOf(plain), gone, piped]), { cwd: dir });
     assert.deepEqual([stats.failed, stats.scripts, stats.mappedFrames], [[], 0, 0]);
+    // A map that is a FIFO is not read either.
+    const withFifoMap = script(dir, 'fifomap', 'fifomap.js.map');
+    assert.equal(spawnSync('mkfifo', [path.join(dir, 'bad', 'fifomap.js.map')]).status, 0, 'mkfifo');
+    const r = mapProfile(profileOf([frameOf(withFifoMap)]), { cwd: dir });
+    assert.deepEqual(r.stats.failed.map((f) => [f.kind, f.reason]), [['unreadable', 'not a regular file']]);
   });
 
   it('an annotation in the code (a string in a bundle) is not the script\'s; one followed by comments is', () => {
