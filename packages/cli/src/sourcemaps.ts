@@ -8,13 +8,15 @@ import type { Profile } from '@ptprof/sampler';
 
 /** The profile with its frames named through their source maps (or, when `enabled` is false, as it ran). */
 export function withSourceMaps(profile: Profile, enabled: boolean): Profile {
+  // A failure here must not cost the profile: it is written as it ran, and says why (in the
+  // package's words, or, when the package itself cannot be loaded, in the same form).
+  let errorComment = (err: unknown): string => `source_maps error: ${String((err as Error)?.message ?? err).split('\n')[0]}`;
   try {
-    const { mapProfile } = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
-    return mapProfile(profile, { enabled }).profile;
+    const sourcemaps = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
+    errorComment = sourcemaps.errorComment;
+    return sourcemaps.mapProfile(profile, { enabled }).profile;
   } catch (err) {
-    // A failure here must not cost the profile: it is written as it ran, and says why.
-    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    return { ...profile, comments: [...profile.comments, `source_maps error: ${why}`] };
+    return { ...profile, comments: [...profile.comments, errorComment(err)] };
   }
 }
 

@@ -6,9 +6,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import type { Profile as SamplerProfile } from '@ptprof/sampler';
 import { parseArgs } from '../src/args';
 import { childEnv } from '../src/cli';
 import { readAgentConfig } from '../src/config';
+import { sourceMapSummary, withSourceMaps } from '../src/sourcemaps';
 import { REPO, comments, goPprof, ptprof, readProfile, rmDir, tmpDir, type Run } from './helpers';
 
 interface Expected {
@@ -63,6 +65,15 @@ describe('ptprof: --no-source-maps', () => {
     assert.equal(readAgentConfig(off, 1, '/').sourceMaps, false);
     assert.equal(readAgentConfig({}, 1, '/').sourceMaps, undefined);
     assert.throws(() => readAgentConfig({ PTPROF_SOURCE_MAPS: 'no' }, 1, '/'), /PTPROF_SOURCE_MAPS=no is not 0 or 1/);
+  });
+
+  it('a failure of the mapping itself keeps the profile as it ran, and the summary says so', () => {
+    // Samples that are not an array make mapProfile throw: the agent must still write the profile.
+    const broken = { samples: 42, comments: ['rate=100Hz'] } as unknown as SamplerProfile;
+    const out = withSourceMaps(broken, true);
+    assert.equal(out.samples, broken.samples);
+    assert.match(out.comments.at(-1)!, /^source_maps error: /);
+    assert.match(sourceMapSummary(out.comments)[0], /^source maps: not applied, the frames are as they ran \(.+\)$/);
   });
 });
 

@@ -5,7 +5,8 @@
 //   source_maps failed.missing=1: dist/a.js (dist/a.js.map: ENOENT)
 //   source_maps failed.invalid_json=1: dist/b.js (dist/b.js.map: not JSON: Unexpected token ...)
 //
-// or `source_maps off`. One line of totals, then one line per kind of failure (at most
+// or `source_maps off`, or `source_maps error: ...` when mapping itself failed (a bug: the profile
+// is then written as it ran). One line of totals, then one line per kind of failure (at most
 // MAX_LISTED scripts each, then "and N more").
 import { FAILURE_KINDS, type FailureKind, type SourceMapFailure, type SourceMapStats } from './types';
 
@@ -14,7 +15,7 @@ const MAX_LISTED = 5;
 
 function describeFailure(f: SourceMapFailure): string {
   const where = f.map === 'inline' ? 'inline map' : f.map === 'node' ? "Node's map" : f.map;
-  return `${f.script} (${where}: ${f.reason.replace(/[\r\n]+/g, ' ')})`;
+  return `${f.script} (${where}: ${oneLine(f.reason)})`;
 }
 
 /** The comment lines for these stats. */
@@ -34,9 +35,20 @@ export function formatComments(stats: SourceMapStats): string[] {
   return lines;
 }
 
+/** The comment of a profile whose mapping failed as a whole (it is written as it ran). */
+export function errorComment(err: unknown): string {
+  return `${PREFIX} error: ${oneLine(err instanceof Error ? err.message : String(err))}`;
+}
+
+function oneLine(text: string): string {
+  return text.split('\n')[0].trim();
+}
+
 /** What a profile's comments say about its source maps; undefined when they say nothing. */
 export interface SourceMapReport {
   enabled: boolean;
+  /** Mapping failed as a whole, with this message. */
+  error?: string;
   mappedFrames: number;
   scripts: number;
   failed: number;
@@ -49,6 +61,7 @@ export function parseComments(comments: readonly string[]): SourceMapReport | un
   let report: SourceMapReport | undefined;
   for (const c of comments) {
     if (c === `${PREFIX} off`) return { enabled: false, mappedFrames: 0, scripts: 0, failed: 0, failures: [] };
+    if (c.startsWith(`${PREFIX} error: `)) return { enabled: true, error: c.slice(`${PREFIX} error: `.length), mappedFrames: 0, scripts: 0, failed: 0, failures: [] };
     const totals = /^source_maps mapped_frames=(\d+) scripts=(\d+) failed=(\d+)/.exec(c);
     if (totals) {
       report = { enabled: true, mappedFrames: Number(totals[1]), scripts: Number(totals[2]), failed: Number(totals[3]), failures: report?.failures ?? [] };
@@ -75,6 +88,7 @@ export function plural(n: number, one: string, many: string): string {
 export function describeComments(comments: readonly string[]): string[] {
   const r = parseComments(comments);
   if (!r || !r.enabled) return [];
+  if (r.error !== undefined) return [`source maps: not applied, the frames are as they ran (${r.error})`];
   const lines: string[] = [];
   if (r.mappedFrames > 0) {
     lines.push(`source maps: ${plural(r.mappedFrames, 'frame', 'frames')} in ${plural(r.scripts, 'script', 'scripts')} named from their maps`);

@@ -1,7 +1,7 @@
 // The profile's comments about its source maps: written one line of totals plus one per kind,
 // read back by the CLI's summary.
 import assert from 'node:assert/strict';
-import { describeComments, formatComments, parseComments, type SourceMapStats } from '../src';
+import { describeComments, errorComment, formatComments, parseComments, type SourceMapStats } from '../src';
 
 function stats(failed: SourceMapStats['failed']): SourceMapStats {
   return { enabled: true, scripts: 2, mappedFrames: 7, unmappedFrames: 1, failed, mapBytes: 1234, ms: 4.4 };
@@ -28,5 +28,7 @@ describe('source map comments', () => {
     assert.equal(parseComments(['rate=100Hz']), undefined);
     assert.deepEqual(describeComments(formatComments(stats([]))), ['source maps: 7 frames in 2 scripts named from their maps']);
     assert.deepEqual(describeComments(formatComments({ ...stats([]), mappedFrames: 0, scripts: 0 })), []);
+    assert.deepEqual(describeComments(['rate=100Hz', errorComment(new Error('a bug\nat line 3'))]),
+      ['source maps: not applied, the frames are as they ran (a bug)']);
   });
 });
