@@ -10,7 +10,8 @@
 //   3. there, `npx ptprof -- node workers.js` (examples/workers.js: a main thread, two workers and
 //      libuv's pool) and checks the profile it writes: a pprof file with the example's functions on
 //      their threads, read back with the installed @ptprof/pprof-writer, and with `go tool pprof
-//      -top` when Go is installed.
+//      -top` when Go is installed; and `npx ptprof view` writes the page of it (the view package's
+//      page scripts, style and template are in its tarball).
 // Step 3 runs with the Node running this script, and with every Node given by --node (fetched from
 // the npm registry like scripts/test-node-versions.js does, put first on PATH: npx, ptprof and the
 // profiled `node` are all that Node). Ends with "N passed, N failed" (one per Node).
@@ -117,6 +118,16 @@ function profileExample(app, env, label) {
       const g = run(go, ['tool', 'pprof', '-top', path.join(out, files[0])], { env: { ...process.env, HOME: process.env.HOME || os.tmpdir() }, timeout: 120000 });
       if (g.status !== 0 || !/mainHog/.test(g.stdout)) problems.push(`go tool pprof -top: exit ${g.status}, ${/mainHog/.test(g.stdout || '') ? '' : 'no mainHog'} ${(g.stderr || '').trim().split('\n').pop()}`);
       else detail += ', go tool pprof -top reads it';
+    }
+    // The page: @ptprof/view's scripts, style and template must be in its tarball.
+    const page = path.join(out, 'page.html');
+    const v = run('npx', ['--no-install', 'ptprof', 'view', path.join(out, files[0]), '-o', page], { cwd: app, env, timeout: 120000 });
+    if (v.status !== 0) problems.push(`ptprof view exited ${v.status ?? v.signal}: ${(v.stderr || '').trim().split('\n').pop()}`);
+    else {
+      const html = fs.readFileSync(page, 'utf8');
+      const missing = [['the page script', /function buildTree\(/], ['the style', /#flame-wrap \{/], ['the data', /"workerHog"/]].filter(([, re]) => !re.test(html));
+      if (missing.length) problems.push(`ptprof view's page lacks ${missing.map(([w]) => w).join(', ')}`);
+      else detail += `, ptprof view writes a ${(html.length / 1024).toFixed(0)} KiB page`;
     }
   }
   // The addon came from a prebuild: nothing was compiled, no install script ran.

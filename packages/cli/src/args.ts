@@ -1,5 +1,7 @@
 // Command-line parsing for `ptprof`: pure (no file system, no process state except execPath).
-import { DEFAULT_HZ, MAX_HZ, MIN_HZ, parseIntStrict, type Format, type ThreadsMode } from './config';
+// Values echoed in a message go through printable(): a message stays one line.
+import { DEFAULT_MAX_READ_BYTES, printable } from '@ptprof/pprof-writer';
+import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -18,21 +20,36 @@ export interface RunCommand {
   command: string[];
   /** `ptprof app.js ...` rather than `ptprof -- node app.js ...`. */
   shorthand: boolean;
+  /** --html: write the page of `ptprof view` next to the profile after the run. */
+  html?: true;
   /** false with --no-source-maps: frames are written as they ran. */
   sourceMaps?: false;
 }
 
-export interface TopCommand {
+/** How a command that reads profiles reads them (ptprof top, view, convert): readProfileFile's options. */
+export interface ReadLimits {
+  /** Cap on the bytes read, and decompressed, in MiB. */
+  maxMb: number;
+  /** Read a file that is not a regular file (a pipe, a device). */
+  allowSpecial: boolean;
+}
+
+export interface TopCommand extends ReadLimits {
   kind: 'top';
   file: string;
   n?: number;
 }
 
+/** `ptprof top`'s default cap, in MiB. */
+export const DEFAULT_MAX_MB = DEFAULT_MAX_READ_BYTES / (1024 * 1024);
+
 export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'top-help' } | RunCommand | TopCommand;
 
 export const USAGE = `Usage: ptprof [options] -- <command> [args...]
        ptprof [options] <script.js> [args...]      (short for: -- node <script.js> [args...])
-       ptprof top <file> [-n N]
+       ptprof top [-n N] [--max-mb N] [--allow-special] <file>
+       ptprof view [--open] [-o OUT.html] [--max-mb N] [--allow-special] <file>...
+       ptprof convert --format html|speedscope|cpuprofile|folded [-o OUT] [--max-mb N] [--allow-special] <file>
 
 A true per-thread CPU profiler for Node.js on Linux. Runs the command with an agent preloaded
 (NODE_OPTIONS=--require), so that every Node process, worker thread and child Node process it
@@ -41,39 +58,59 @@ starts is profiled; each Node process writes its own profile when it ends.
 Options (before the command):
   --hz N             samples per second of each thread's CPU time, ${MIN_HZ}..${MAX_HZ} (default ${DEFAULT_HZ})
   -o, --output FILE  where the first Node process writes its profile (default ptprof.<pid>.pb.gz
-                     in the current directory); Node processes it starts insert their pid before
-                     the extension: out.pb.gz -> out.<pid>.pb.gz
+                     in the current directory; DIR/ for the default name in DIR); Node processes it
+                     starts insert their pid before the extension: out.pb.gz -> out.<pid>.pb.gz
   --threads all|js   all: every OS thread (JS threads, libuv pool, V8 helpers; default)
                      js: only the JS threads (main and workers)
-  --format pprof|folded
+  --format pprof|folded|speedscope|cpuprofile
                      pprof: gzipped protobuf for go tool pprof (default); folded: folded stacks
-                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded)
+                     for flame graph tools (values in CPU nanoseconds; default name ptprof.<pid>.folded);
+                     speedscope: speedscope's JSON, a profile per thread; cpuprofile: Chrome's
+                     .cpuprofile, one per JS thread (DevTools, VS Code)
+  --html             after the run, also write the profile as one HTML page (ptprof view) next to it
   --no-source-maps   write frames as they ran: no original names, files and lines from the
                      scripts' source maps (by default each JS frame whose script has a map is
-                     named by it: TypeScript builds, bundles, tsx)
+                     named by it, in every format: TypeScript builds, bundles, tsx)
   -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
 
 ptprof prints only on stderr; the program's stdout and stderr are left as they are.
-Exit code: the command's, or 128 + N when it died by signal N; 2 for a usage error.
+Exit code: the command's, or 128 + N when it died by signal N; 2 for a usage error; 73 when the
+command succeeded but a profile could not be written (ptprof says why).
 
 Examples:
   ptprof -- node server.js --port 8080
   ptprof --hz 1000 -o cpu.pb.gz app.js
   ptprof -- npm start
+  ptprof --html -- node app.js
   ptprof top cpu.pb.gz -n 20
+  ptprof view cpu.pb.gz --open
   go tool pprof -http=:8080 cpu.pb.gz
 `;
 
-export const TOP_USAGE = `Usage: ptprof top <file> [-n N]
+/** The options of every command that reads profiles (top, view, convert), for their help. */
+export const LIMITS_HELP = `  --max-mb N         read at most N MiB of each file, and decompress at most N MiB (default ${DEFAULT_MAX_MB})
+  --allow-special    read a file that is not a regular file (a pipe, a device)
+`;
+
+export const TOP_USAGE = `Usage: ptprof top [-n N] [--max-mb N] [--allow-special] <file>
 
 Prints the functions of a profile (pprof, or folded stacks) ranked by flat CPU, like
 go tool pprof -top: flat (the function was running), cum (the function was on the stack).
-  -n N   show the first N functions (default: all)
-`;
+  -n N               show the first N functions (default: all)
+${LIMITS_HELP}`;
 
 const HINT = 'see ptprof --help';
+
+/** -o's value, unless it cannot name a file: '' or '-' (the program's stdout is its own, not the profile's). */
+function checkedOutputName(option: string, value: string): string {
+  if (value === '') throw new UsageError(`${option} needs a file name (${HINT})`);
+  if (value === '-') {
+    throw new UsageError(`${option} -: cannot write the profile to stdout (the program's stdout is its own); give a file name`);
+  }
+  return value;
+}
 
 function optionValue(args: readonly string[], i: number, name: string): { value: string; next: number } {
   const arg = args[i];
@@ -86,14 +123,40 @@ function optionValue(args: readonly string[], i: number, name: string): { value:
 function parseHz(text: string): number {
   const hz = parseIntStrict(text);
   if (!(hz >= MIN_HZ && hz <= MAX_HZ)) {
-    throw new UsageError(`--hz must be an integer from ${MIN_HZ} to ${MAX_HZ} (samples per second of CPU time); got '${text}'`);
+    throw new UsageError(`--hz must be an integer from ${MIN_HZ} to ${MAX_HZ} (samples per second of CPU time); got '${printable(text)}'`);
   }
   return hz;
 }
 
+export function defaultLimits(): ReadLimits {
+  return { maxMb: DEFAULT_MAX_MB, allowSpecial: false };
+}
+
+/**
+ * `--max-mb N` and `--allow-special` at args[i], into `limits`: the index of the next argument,
+ * or undefined when args[i] is neither.
+ */
+export function readLimitOption(args: readonly string[], i: number, limits: ReadLimits): number | undefined {
+  const a = args[i];
+  if (a === '--max-mb' || a.startsWith('--max-mb=')) {
+    const v = optionValue(args, i, '--max-mb');
+    const mb = parseIntStrict(v.value);
+    if (!(mb >= 1 && mb <= 4096)) throw new UsageError(`--max-mb must be an integer from 1 to 4096 (MiB); got '${printable(v.value)}'`);
+    limits.maxMb = mb;
+    return v.next;
+  }
+  if (a === '--allow-special') {
+    limits.allowSpecial = true;
+    return i + 1;
+  }
+  return undefined;
+}
+
 function parseTop(args: readonly string[]): Command {
+  const usage = 'usage: ptprof top [-n N] [--max-mb N] [--allow-special] <file>';
   let file: string | undefined;
   let n: number | undefined;
+  const limits = defaultLimits();
   for (let i = 0; i < args.length; ) {
     const a = args[i];
     if (a === '-h' || a === '--help') return { kind: 'top-help' };
@@ -108,16 +171,21 @@ function parseTop(args: readonly string[]): Command {
         i = v.next;
       }
       n = parseIntStrict(text);
-      if (!(n >= 1)) throw new UsageError(`-n must be a positive integer (how many functions to show); got '${text}'`);
+      if (!(n >= 1)) throw new UsageError(`-n must be a positive integer (how many functions to show); got '${printable(text)}'`);
       continue;
     }
-    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ptprof top (usage: ptprof top <file> [-n N])`);
-    if (file !== undefined) throw new UsageError(`ptprof top takes one file; got '${file}' and '${a}'`);
+    const next = readLimitOption(args, i, limits);
+    if (next !== undefined) {
+      i = next;
+      continue;
+    }
+    if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${printable(a)}' for ptprof top (${usage})`);
+    if (file !== undefined) throw new UsageError(`ptprof top takes one file; got '${printable(file)}' and '${printable(a)}'`);
     file = a;
     i++;
   }
-  if (file === undefined) throw new UsageError('ptprof top needs a profile file (usage: ptprof top <file> [-n N])');
-  return n === undefined ? { kind: 'top', file } : { kind: 'top', file, n };
+  if (file === undefined) throw new UsageError(`ptprof top needs a profile file (${usage})`);
+  return { kind: 'top', file, ...(n === undefined ? {} : { n }), ...limits };
 }
 
 /**
@@ -131,6 +199,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let threads: ThreadsMode = 'all';
   let format: Format = 'pprof';
   let quiet = false;
+  let html = false;
   let i = 0;
   let command: string[] | undefined;
   let shorthand = false;
@@ -160,6 +229,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         quiet = true;
         i++;
         continue;
+      case '--html':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        html = true;
+        i++;
+        continue;
       case '--no-source-maps':
         if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
         sourceMaps = false;
@@ -174,15 +248,14 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       case '-o':
       case '--output': {
         const v = optionValue(argv, i, name);
-        if (v.value === '') throw new UsageError(`${name} needs a file name (${HINT})`);
-        output = v.value;
+        output = checkedOutputName(name, v.value);
         i = v.next;
         continue;
       }
       case '--threads': {
         const v = optionValue(argv, i, '--threads');
         if (v.value !== 'all' && v.value !== 'js') {
-          throw new UsageError(`--threads must be 'all' (every OS thread) or 'js' (only JS threads); got '${v.value}'`);
+          throw new UsageError(`--threads must be 'all' (every OS thread) or 'js' (only JS threads); got '${printable(v.value)}'`);
         }
         threads = v.value;
         i = v.next;
@@ -190,25 +263,26 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       }
       case '--format': {
         const v = optionValue(argv, i, '--format');
-        if (v.value !== 'pprof' && v.value !== 'folded') {
-          throw new UsageError(`--format must be 'pprof' or 'folded'; got '${v.value}'`);
-        }
+        if (!isFormat(v.value)) throw new UsageError(`--format must be ${formatList()}; got '${printable(v.value)}'`);
         format = v.value;
         i = v.next;
         continue;
       }
       default:
         if (/^-o./.test(a)) {
-          output = a.slice(2);
+          output = checkedOutputName('-o', a.slice(2));
           i++;
           continue;
         }
-        throw new UsageError(`unknown option '${a}' (ptprof's options go before the command, which follows '--'; ${HINT})`);
+        throw new UsageError(`unknown option '${printable(a)}' (ptprof's options go before the command, which follows '--'; ${HINT})`);
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
+  if (html && format !== 'pprof' && format !== 'folded') {
+    throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
+  }
   return {
-    kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand,
+    kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}),
     ...(sourceMaps ? {} : { sourceMaps: false as const }),
   };
 }

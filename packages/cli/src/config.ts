@@ -1,7 +1,11 @@
 // What the CLI and the agent share: the environment variables that carry the configuration, the
-// output file names, and NODE_OPTIONS quoting. No dependencies: the agent loads this in every
-// Node process the profiled program starts.
+// output file names, NODE_OPTIONS quoting, the signals, and the agent's report. No native code:
+// the CLI checks its arguments with this before it runs anything, and the agent loads it in every
+// Node process the profiled program starts. Ranges and defaults come from the sampler's table.
 import * as path from 'node:path';
+import { INT_OPTIONS, THREADS_MODES, optionProblem, parseIntStrict, type IntOptionName, type ThreadsMode } from '@ptprof/sampler/options';
+
+export { parseIntStrict, type ThreadsMode };
 
 /** Environment variables set by the CLI for the agent (and read by it). */
 export const ENV = {
@@ -11,45 +15,67 @@ export const ENV = {
   hz: 'PTPROF_HZ',
   /** 'all' | 'js'. */
   threads: 'PTPROF_THREADS',
-  /** 'pprof' | 'folded'. */
+  /** One of FORMATS. */
   format: 'PTPROF_FORMAT',
   /** A private directory where each agent leaves a small JSON report for the CLI's summary. */
   reportDir: 'PTPROF_REPORT_DIR',
   /** Set by the first Node process that loads the agent (its pid): the ones after it are descendants. */
   rootPid: 'PTPROF_ROOT_PID',
+  /** Set by an agent that warned about a bad configuration: the processes it starts do not repeat it. */
+  warned: 'PTPROF_WARNED',
   /** '0': frames are written as they ran, without their source maps (--no-source-maps). */
   sourceMaps: 'PTPROF_SOURCE_MAPS',
 } as const;
 
-/** Tuning variables, set by hand and passed through to every process (the CLI sets none). */
+/**
+ * Tuning variables, set by hand and passed through to every process (the CLI sets none), keyed
+ * by the sampler option each one sets (ranges in @ptprof/sampler/options).
+ */
 export const TUNING_ENV = {
-  /** Ring size per thread in bytes (a power of two, 4096..67108864). */
   ringBytes: 'PTPROF_RING_BYTES',
-  /** JS frames kept per sample (1..512). */
   framesLimit: 'PTPROF_FRAMES',
-  /** The native collector's interval in ms (0..1000; 0: off). */
-  collectMs: 'PTPROF_COLLECT_MS',
-} as const;
+  collectIntervalMs: 'PTPROF_COLLECT_MS',
+} as const satisfies Partial<Record<IntOptionName, string>>;
 
-export type Format = 'pprof' | 'folded';
-export type ThreadsMode = 'all' | 'js';
+/**
+ * The signals after which a profile is written: the CLI passes them on to the command (and
+ * survives them); the agent writes the profile and lets the process die by the same signal.
+ */
+export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-export const DEFAULT_HZ = 100;
-export const MIN_HZ = 1;
-export const MAX_HZ = 10000;
+/**
+ * What each Node process writes: pprof (gzipped protobuf), folded stacks, speedscope's JSON (a
+ * profile per thread), or Chrome's .cpuprofile (one file per JS thread).
+ */
+export const FORMATS = ['pprof', 'folded', 'speedscope', 'cpuprofile'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function isFormat(s: string): s is Format {
+  return (FORMATS as readonly string[]).includes(s);
+}
+
+/** `'a', 'b' or 'c'`: the formats (or other choices), for messages. */
+export function formatList(choices: readonly string[] = FORMATS): string {
+  const q = choices.map((f) => `'${f}'`);
+  return `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
+}
+
+const FORMAT_EXT: Record<Format, string> = { pprof: '.pb.gz', folded: '.folded', speedscope: '.speedscope.json', cpuprofile: '.cpuprofile' };
+
+export const DEFAULT_HZ: number = INT_OPTIONS.hz.default;
+export const MIN_HZ: number = INT_OPTIONS.hz.min;
+export const MAX_HZ: number = INT_OPTIONS.hz.max;
 
 /** The default output file of a run whose CLI process has pid `pid`, relative to the cwd. */
 export function defaultOutput(pid: number, format: Format): string {
-  return format === 'folded' ? `ptprof.${pid}.folded` : `ptprof.${pid}.pb.gz`;
+  return `ptprof.${pid}${FORMAT_EXT[format]}`;
 }
 
-/** Splits a file name into the part before the extension and the extension ('.pb.gz' counts as one). */
+/** Splits a file name into the part before the extension and the extension ('.pb.gz' and '.speedscope.json' count as one). */
 export function splitExt(file: string): { stem: string; ext: string } {
   const base = path.basename(file);
   const dir = file.slice(0, file.length - base.length);
-  let ext = '';
-  if (base.endsWith('.pb.gz') && base.length > '.pb.gz'.length) ext = '.pb.gz';
-  else ext = path.extname(base);
+  const ext = ['.pb.gz', '.speedscope.json'].find((e) => base.endsWith(e) && base.length > e.length) ?? path.extname(base);
   return { stem: dir + base.slice(0, base.length - ext.length), ext };
 }
 
@@ -98,62 +124,62 @@ export interface AgentConfig {
   collectIntervalMs?: number;
 }
 
-/** Parses a strictly decimal integer (no sign, no spaces, no exponent); NaN otherwise. */
-export function parseIntStrict(s: string): number {
-  return /^[0-9]+$/.test(s) ? Number(s) : NaN;
+/** A variable's value for a message: control characters escaped (JSON's way), no quotes. */
+function shown(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
+/** The value of an integer variable, checked against the sampler's option; undefined when unset or empty. */
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, option: IntOptionName): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const n = parseIntStrict(text);
+  const problem = optionProblem(option, n);
+  if (problem !== undefined) throw new Error(`${name}=${shown(text)} is not ${problem}`);
+  return n;
 }
 
 /**
  * The agent's configuration from the environment. Without PTPROF_OUTPUT (the agent loaded by hand,
  * e.g. `node --require ptprof/agent app.js`) the defaults apply: `ptprof.<pid>.pb.gz` in the cwd.
- * Throws an Error with a one-line message for a value the CLI would have refused.
+ * Throws an Error with a one-line message for a value the CLI would have refused (the CLI calls it
+ * before the run, for that reason).
  */
 export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string): AgentConfig {
-  const hzText = env[ENV.hz];
-  let hz = DEFAULT_HZ;
-  if (hzText !== undefined && hzText !== '') {
-    hz = parseIntStrict(hzText);
-    if (!(hz >= MIN_HZ && hz <= MAX_HZ)) throw new Error(`${ENV.hz}=${hzText} is not an integer from ${MIN_HZ} to ${MAX_HZ}`);
-  }
+  const hz = intFromEnv(env, ENV.hz, 'hz') ?? DEFAULT_HZ;
   const threads = env[ENV.threads] || 'all';
-  if (threads !== 'all' && threads !== 'js') throw new Error(`${ENV.threads}=${threads} is not 'all' or 'js'`);
+  if (!THREADS_MODES.includes(threads as ThreadsMode)) throw new Error(`${ENV.threads}=${shown(threads)} is not 'all' or 'js'`);
   const format = env[ENV.format] || 'pprof';
-  if (format !== 'pprof' && format !== 'folded') throw new Error(`${ENV.format}=${format} is not 'pprof' or 'folded'`);
+  if (!isFormat(format)) throw new Error(`${ENV.format}=${shown(format)} is not ${formatList()}`);
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
   const sourceMapsText = env[ENV.sourceMaps] ?? '';
-  if (sourceMapsText !== '' && sourceMapsText !== '0' && sourceMapsText !== '1') throw new Error(`${ENV.sourceMaps}=${sourceMapsText} is not 0 or 1`);
-  const ringText = env[TUNING_ENV.ringBytes];
-  let ringBytes: number | undefined;
-  if (ringText) {
-    ringBytes = parseIntStrict(ringText);
-    if (!(ringBytes >= 4096 && ringBytes <= 67108864 && (ringBytes & (ringBytes - 1)) === 0))
-      throw new Error(`${TUNING_ENV.ringBytes}=${ringText} is not a power of two from 4096 to 67108864`);
-  }
-  const framesText = env[TUNING_ENV.framesLimit];
-  let framesLimit: number | undefined;
-  if (framesText) {
-    framesLimit = parseIntStrict(framesText);
-    if (!(framesLimit >= 1 && framesLimit <= 512)) throw new Error(`${TUNING_ENV.framesLimit}=${framesText} is not an integer from 1 to 512`);
-  }
-  const collectText = env[TUNING_ENV.collectMs];
-  let collectIntervalMs: number | undefined;
-  if (collectText) {
-    collectIntervalMs = parseIntStrict(collectText);
-    if (!(collectIntervalMs >= 0 && collectIntervalMs <= 1000)) throw new Error(`${TUNING_ENV.collectMs}=${collectText} is not an integer from 0 to 1000`);
-  }
-  return {
-    output, hz, threads, format,
-    ...(sourceMapsText === '0' ? { sourceMaps: false as const } : {}),
-    ...(collectIntervalMs !== undefined ? { collectIntervalMs } : {}),
+  if (sourceMapsText !== '' && sourceMapsText !== '0' && sourceMapsText !== '1') throw new Error(`${ENV.sourceMaps}=${shown(sourceMapsText)} is not 0 or 1`);
+  const cfg: AgentConfig = {
+    output, hz, threads: threads as ThreadsMode, format,
     ...(reportDir ? { reportDir } : {}),
-    ...(ringBytes !== undefined ? { ringBytes } : {}),
-    ...(framesLimit !== undefined ? { framesLimit } : {}),
+    ...(sourceMapsText === '0' ? { sourceMaps: false as const } : {}),
   };
+  for (const [option, name] of Object.entries(TUNING_ENV) as [keyof typeof TUNING_ENV, string][]) {
+    const v = intFromEnv(env, name, option);
+    if (v !== undefined) cfg[option] = v;
+  }
+  return cfg;
 }
 
-/** What each agent leaves in PTPROF_REPORT_DIR/<pid>.json once its profile is written. */
+/** What a written file is (pprof-writer's FileIdentity): the summary reads only that file. */
+export interface WrittenIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+/**
+ * What each agent leaves in PTPROF_REPORT_DIR: `<pid>.start` when it starts profiling, then
+ * `<pid>.json` once its profile is written or could not be (state and error say which). The CLI's
+ * summary counts only the files its agents report, nothing found by name.
+ */
 export interface AgentReport {
   pid: number;
   ppid: number;
@@ -162,18 +188,36 @@ export interface AgentReport {
   format: Format;
   /** The command line: argv0, node options, script and arguments. */
   command: string;
+  /** 'written': the file is there; 'failed': no profile, error says why. */
+  state: 'written' | 'failed';
+  /** Why there is no profile: 'ENOSPC: no space left on device', or the configuration error. */
+  error?: string;
+  /** The file as written (device, inode, size), for the summary to check before it reads it. */
+  written?: WrittenIdentity;
   /** How the process ended: 'exit(<code>)' or the signal's name. */
-  end: string;
-  hz: number;
-  mode: ThreadsMode;
-  durationNanos: number;
+  end?: string;
+  hz?: number;
+  mode?: ThreadsMode;
+  durationNanos?: number;
   /** CPU the profile accounts for. */
-  profiledNanos: number;
-  /** process.cpuUsage() (user + system) over the same interval. */
-  osCpuNanos: number;
-  samples: number;
-  threads: { name: string; js: boolean; cpuNanos: number }[];
-  comments: string[];
+  profiledNanos?: number;
+  /** The OS's count for the process (CLOCK_PROCESS_CPUTIME_ID: user + system, all threads) over the same interval. */
+  osCpuNanos?: number;
+  samples?: number;
+  threads?: { name: string; js: boolean; cpuNanos: number }[];
+  /** The facts written into the profile (the sampler's counters among them). */
+  facts?: Record<string, string | number | boolean>;
+  /** Every file written, when there are several (cpuprofile: one per JS thread; `file` is the first). */
+  files?: string[];
+}
+
+/** The `<pid>.start` mark: what the summary says of a process that started and never reported. */
+export interface AgentStart {
+  pid: number;
+  ppid: number;
+  root: boolean;
+  file: string;
+  command: string;
 }
 
 /** A command line as one string, each word quoted when it needs it (for people to read). */

@@ -1,27 +1,35 @@
 // Source maps in the command: the agent names each process's frames through their scripts' maps
 // as it writes the profile, and the summary says what could not be read (see @ptprof/sourcemaps).
-// Done in the profiled process, once, after sampling stopped: only there are the maps of code
-// transpiled in memory (tsx) known (Node's module.findSourceMap), and only there are the frames'
-// columns, which a bundle on one line needs and folded output does not keep. Loaded when used, so
-// that the agent's start-up does not pay for it.
+// Done in the profiled process, once, after sampling stopped and before any writer runs (so every
+// format gets the same frames): only there are the maps of code transpiled in memory (tsx) known
+// (Node's module.findSourceMap), and only there are the frames' columns, which a bundle on one line
+// needs and folded output does not keep. Loaded when used, so that the agent's start-up does not
+// pay for it.
 import type { Profile } from '@ptprof/sampler';
 
-/** The profile with its frames named through their source maps (or, when `enabled` is false, as it ran). */
+type SourceMaps = typeof import('@ptprof/sourcemaps');
+
+/**
+ * The profile with its frames named through their source maps (or, when `enabled` is false, as it
+ * ran), and the `source_maps.*` facts that say so. A failure here must not cost the profile: it is
+ * written as it ran, with the failure as the fact `source_maps.error` (the package's errorFacts,
+ * or, when the package itself cannot be loaded, the same fact made here).
+ */
 export function withSourceMaps(profile: Profile, enabled: boolean): Profile {
-  // A failure here must not cost the profile: it is written as it ran, and says why (in the
-  // package's words, or, when the package itself cannot be loaded, in the same form).
-  let errorComment = (err: unknown): string => `source_maps error: ${String((err as Error)?.message ?? err).split('\n')[0]}`;
+  let sourcemaps: SourceMaps | undefined;
   try {
-    const sourcemaps = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
-    errorComment = sourcemaps.errorComment;
+    sourcemaps = require('@ptprof/sourcemaps') as SourceMaps;
     return sourcemaps.mapProfile(profile, { enabled }).profile;
   } catch (err) {
-    return { ...profile, comments: [...profile.comments, errorComment(err)] };
+    const facts = sourcemaps
+      ? sourcemaps.errorFacts(err)
+      : { 'source_maps.error': `cannot load @ptprof/sourcemaps: ${String((err as Error)?.message ?? err).split('\n')[0]}` };
+    return { ...profile, facts: { ...profile.facts, ...facts } };
   }
 }
 
-/** The summary's lines about source maps, from a profile's comments. */
-export function sourceMapSummary(comments: readonly string[]): string[] {
-  const { describeComments } = require('@ptprof/sourcemaps') as typeof import('@ptprof/sourcemaps');
-  return describeComments(comments);
+/** The summary's lines about source maps, from a profile's facts (its agent's report). */
+export function sourceMapSummary(facts: Readonly<Record<string, unknown>>): string[] {
+  const { describeSourceMapFacts } = require('@ptprof/sourcemaps') as SourceMaps;
+  return describeSourceMapFacts(facts);
 }

@@ -1,135 +1,132 @@
-// Reading profiles back for people: the summary printed after a run, and `ptprof top`.
+// Reading profiles back for people: the summary printed after a run, and `ptprof top`. Everything
+// printed that comes from a profile or a report (names, comments, command lines, paths) goes
+// through printable(): a crafted name cannot drive the terminal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  decodePprof,
+  DEFAULT_MAX_READ_BYTES,
   formatTop,
   formatValue,
+  numberFact,
+  parseFacts,
+  printable,
+  ProfileReadError,
+  readProfileFile,
   sampleTotal,
   stringAt,
+  stringFact,
   threadTotals,
   toNumber,
   topFunctions,
+  topOfFolded,
+  type Facts,
   type Profile,
   type TopRow,
-  rankTopRows,
 } from '@ptprof/pprof-writer';
-import { outputPattern, type AgentReport, type Format } from './config';
+import { isFormat, type AgentReport, type AgentStart, type Format } from './config';
 import { sourceMapSummary } from './sourcemaps';
 
-/** What the summary knows of one profile written during the run. */
+/** What the summary knows of one profile written during the run: its agent's report. */
 export interface WrittenProfile {
   file: string;
   format: Format;
-  /** From the agent's report, or rebuilt from the pprof file's comments; absent for a folded file without a report. */
-  report?: Partial<AgentReport>;
+  report: AgentReport;
 }
 
-/** Numbers in the profile's comments, e.g. `dropped.ring=0` -> { 'dropped.ring': 0 }. */
-export function commentNumbers(comments: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const c of comments) {
-    if (c.startsWith('cmd=')) continue;
-    for (const m of c.matchAll(/([A-Za-z_][\w.]*)=(\d+)/g)) out[m[1]] = Number(m[2]);
+/** What the agents of a run reported in the private report directory. */
+export interface RunReports {
+  /** Profiles written. */
+  written: WrittenProfile[];
+  /** Processes that could not write (or start) their profile; error says why. */
+  failed: AgentReport[];
+  /** Processes that started profiling and never reported: killed (SIGKILL) or crashed. */
+  vanished: AgentStart[];
+}
+
+/** Reports are small JSON files; anything larger is not one. */
+const MAX_REPORT_BYTES = 4 * 1024 * 1024;
+
+function readSmallFile(file: string): string | undefined {
+  try {
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.size > MAX_REPORT_BYTES) return undefined;
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
-/** Reads every agent report left in `dir` (a report being written right now is skipped). */
-export function readReports(dir: string | undefined): AgentReport[] {
-  if (!dir) return [];
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function asStart(x: unknown): AgentStart | undefined {
+  const r = x as Partial<AgentStart> | null;
+  if (!r || !isInt(r.pid) || !isInt(r.ppid) || typeof r.root !== 'boolean' || !isStr(r.file) || !isStr(r.command)) return undefined;
+  return r as AgentStart;
+}
+
+function asReport(x: unknown): AgentReport | undefined {
+  const r = x as Partial<AgentReport> | null;
+  if (!asStart(r) || typeof r!.format !== 'string' || !isFormat(r!.format)) return undefined;
+  if (r!.state === 'failed') return isStr(r!.error) ? (r as AgentReport) : undefined;
+  if (r!.state !== 'written') return undefined;
+  const w = r!.written;
+  if (!w || !isInt(w.dev) || !isInt(w.ino) || !isInt(w.size) || !path.isAbsolute(r!.file!)) return undefined;
+  if (r!.threads !== undefined && !Array.isArray(r!.threads)) return undefined;
+  if (r!.facts !== undefined && (typeof r!.facts !== 'object' || r!.facts === null)) return undefined;
+  if (r!.files !== undefined && !(Array.isArray(r!.files) && r!.files.every((f) => isStr(f) && path.isAbsolute(f)))) return undefined;
+  return r as AgentReport;
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the agents reported in `dir` (the CLI's own private directory): the profiles written, the
+ * processes that failed, and those that started and never reported. Nothing is found by name or
+ * date in the output directory: a file someone else put there is not this run's.
+ */
+export function readReports(dir: string): RunReports {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
-    return [];
+    names = [];
   }
-  const out: AgentReport[] = [];
+  const reports = new Map<number, AgentReport>();
+  const starts: AgentStart[] = [];
   for (const n of names) {
-    if (!/^\d+\.json$/.test(n)) continue;
-    try {
-      out.push(JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as AgentReport);
-    } catch {
-      /* unreadable: the file itself may still be found by name */
+    const m = /^(\d+)\.(json|start)$/.exec(n);
+    if (!m) continue;
+    const data = parseJson(readSmallFile(path.join(dir, n)));
+    if (m[2] === 'json') {
+      const r = asReport(data);
+      if (r && r.pid === Number(m[1])) reports.set(r.pid, r);
+    } else {
+      const s = asStart(data);
+      if (s && s.pid === Number(m[1])) starts.push(s);
     }
-  }
-  return out;
-}
-
-/** A pprof file's own account of itself (its comments are written by the agent). */
-export function reportFromPprof(profile: Profile, file: string): Partial<AgentReport> {
-  const comments = profile.comment.map((i) => stringAt(profile, i));
-  const nums = commentNumbers(comments);
-  const r: Partial<AgentReport> = { file, format: 'pprof', comments };
-  if (nums.pid !== undefined) r.pid = nums.pid;
-  if (nums.os_cpu_nanos !== undefined) r.osCpuNanos = nums.os_cpu_nanos;
-  r.profiledNanos = sampleTotal(profile, 'cpu');
-  r.samples = sampleTotal(profile, 'samples');
-  r.durationNanos = toNumber(profile.durationNanos);
-  const head = comments.find((c) => c.startsWith('ptprof '));
-  if (head) r.root = / root\b/.test(head);
-  const cmd = comments.find((c) => c.startsWith('cmd='));
-  if (cmd) r.command = cmd.slice(4);
-  const rate = comments.find((c) => /^rate=\d+Hz/.test(c));
-  if (rate) r.hz = Number(/^rate=(\d+)/.exec(rate)![1]);
-  const mode = comments.find((c) => c.startsWith('mode='));
-  if (mode) r.mode = mode.startsWith('mode=js') ? 'js' : 'all';
-  r.threads = threadTotals(profile).map((t) => ({
-    name: t.threadName ?? '?',
-    js: t.threadName === 'main' || /^worker \d+$/.test(t.threadName ?? ''),
-    cpuNanos: t.cpuNanos,
-  }));
-  return r;
-}
-
-/**
- * The profiles written by this run: the agents' reports, plus any file in the output directory
- * whose name fits the output pattern and that was written since `sinceMs` (a process whose
- * environment lost PTPROF_REPORT_DIR still writes its file).
- */
-export function findWritten(output: string, format: Format, reports: readonly AgentReport[], sinceMs: number): WrittenProfile[] {
-  const byFile = new Map<string, WrittenProfile>();
-  for (const r of reports) {
-    if (fs.existsSync(r.file)) byFile.set(path.resolve(r.file), { file: path.resolve(r.file), format: r.format, report: r });
-  }
-  const dir = path.dirname(output);
-  const re = outputPattern(output);
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    /* the directory is gone */
-  }
-  for (const n of names) {
-    if (!re.test(n)) continue;
-    const file = path.join(dir, n);
-    if (byFile.has(file)) continue;
-    try {
-      const st = fs.statSync(file);
-      // File times come from the kernel's coarse clock, a tick behind Date.now(): allow for it.
-      if (!st.isFile() || st.mtimeMs < sinceMs - 50) continue;
-    } catch {
-      continue;
-    }
-    const w: WrittenProfile = { file, format };
-    if (format === 'pprof') {
-      try {
-        w.report = reportFromPprof(decodePprof(fs.readFileSync(file)), file);
-      } catch {
-        /* listed without details */
-      }
-    }
-    byFile.set(file, w);
   }
   // The root process first, then by pid (start order, roughly).
-  return [...byFile.values()].sort((a, b) => Number(b.report?.root ?? false) - Number(a.report?.root ?? false)
-    || (a.report?.pid ?? Infinity) - (b.report?.pid ?? Infinity) || (a.file < b.file ? -1 : 1));
+  const order = <T extends { root: boolean; pid: number }>(a: T, b: T): number => Number(b.root) - Number(a.root) || a.pid - b.pid;
+  const all = [...reports.values()].sort(order);
+  return {
+    written: all.filter((r) => r.state === 'written').map((r) => ({ file: r.file, format: r.format, report: r })),
+    failed: all.filter((r) => r.state === 'failed'),
+    vanished: starts.filter((s) => !reports.has(s.pid)).sort(order),
+  };
 }
 
-/** A path as people want to read it: relative to the cwd when it is below it. */
+/** A path as people want to read it: relative to the cwd when it is below it; escaped. */
 export function displayPath(file: string, cwd: string = process.cwd()): string {
   const rel = path.relative(cwd, file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+  return printable(rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file);
 }
 
 export function formatSeconds(ns: number): string {
@@ -155,40 +152,50 @@ export function formatThreads(threads: readonly { name: string; js: boolean; cpu
     g.cpu += t.cpuNanos;
   }
   groups.sort((a, b) => b.cpu - a.cpu);
-  const shown = groups.slice(0, max).map((g) => `${g.name}${g.n > 1 ? ` x${g.n}` : ''} ${formatSeconds(g.cpu)}`);
+  const shown = groups.slice(0, max).map((g) => `${printable(g.name, 80)}${g.n > 1 ? ` x${g.n}` : ''} ${formatSeconds(g.cpu)}`);
   const rest = groups.slice(max);
   if (rest.length) shown.push(`${rest.length} more ${formatSeconds(rest.reduce((s, g) => s + g.cpu, 0))}`);
   return shown.join(', ');
 }
 
+/** What a profile says of itself, from its agent's report or from the facts in its comments. */
+interface ProfileNumbers {
+  profiledNanos?: number;
+  osCpuNanos?: number;
+  samples?: number;
+  durationNanos?: number;
+  facts: Facts;
+}
+
+/** `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`. */
+function cpuLine(x: ProfileNumbers): string | undefined {
+  if (x.profiledNanos === undefined) return undefined;
+  let cpu = `CPU ${formatSeconds(x.profiledNanos)} profiled`;
+  if (x.osCpuNanos !== undefined && x.osCpuNanos > 0) {
+    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by the process (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
+  }
+  const f = x.facts;
+  const num = (k: string): number | undefined => numberFact(f, k);
+  const facts: string[] = [];
+  if (num('hz') !== undefined) facts.push(`${num('hz')} Hz`);
+  const mode = stringFact(f, 'mode');
+  if (mode !== undefined) facts.push(`threads=${printable(mode, 20)}`);
+  if (x.samples !== undefined) facts.push(`${x.samples} samples`);
+  if (num('dropped.ring') !== undefined) facts.push(`${num('dropped.ring')! + (num('dropped.shared') ?? 0)} dropped`);
+  if (num('filtered.setitimer') !== undefined) facts.push(`${num('filtered.setitimer')! + (num('filtered.timer_create') ?? 0)} filtered`);
+  if (x.durationNanos !== undefined) facts.push(`${formatSeconds(x.durationNanos)} wall`);
+  return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
+}
+
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
-  const r = w.report ?? {};
-  const who = [r.pid !== undefined ? `pid ${r.pid}` : '', r.command ?? ''].filter(Boolean).join(', ');
-  const lines = [`wrote ${displayPath(w.file, cwd)}${who ? ` (${who})` : ''}`];
-  if (r.profiledNanos !== undefined) {
-    let cpu = `  CPU ${formatSeconds(r.profiledNanos)} profiled`;
-    if (r.osCpuNanos !== undefined && r.osCpuNanos > 0) {
-      cpu += ` / ${formatSeconds(r.osCpuNanos)} used by the process (OS count) = ${(r.profiledNanos / r.osCpuNanos).toFixed(3)}`;
-    }
-    const facts: string[] = [];
-    if (r.hz !== undefined) facts.push(`${r.hz} Hz`);
-    if (r.mode !== undefined) facts.push(`threads=${r.mode}`);
-    if (r.samples !== undefined) facts.push(`${r.samples} samples`);
-    const nums = commentNumbers(r.comments ?? []);
-    if (nums['dropped.ring'] !== undefined) {
-      const dropped = nums['dropped.ring'] + (nums['dropped.shared'] ?? 0);
-      facts.push(`${dropped} dropped`);
-    }
-    if (nums['filtered.setitimer'] !== undefined) {
-      const filtered = nums['filtered.setitimer'] + (nums['filtered.timer_create'] ?? 0);
-      facts.push(`${filtered} filtered`);
-    }
-    if (r.durationNanos !== undefined) facts.push(`${formatSeconds(r.durationNanos)} wall`);
-    lines.push(cpu + (facts.length ? `; ${facts.join(', ')}` : ''));
-  }
+  const r = w.report;
+  const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)})`];
+  if (r.files && r.files.length > 1) lines.push(`  and ${r.files.filter((f) => f !== w.file).map((f) => displayPath(f, cwd)).join(', ')}`);
+  const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
+  if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
-  for (const l of sourceMapSummary(r.comments ?? [])) lines.push(`  ${l}`);
+  for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }
@@ -199,96 +206,79 @@ export interface TopTable {
   unit: 'nanoseconds' | 'count';
 }
 
-/** A frame of a folded line: `name (file:line)`, `name (file)` or `name`, percent-escaped. */
-function parseFoldedFrame(text: string): { name: string; file: string } {
-  const dec = (s: string): string => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
+export interface TopFileOptions {
+  /** Cap on the bytes read and decompressed (default DEFAULT_MAX_READ_BYTES). */
+  maxBytes?: number;
+  /** Read a pipe or a device too. */
+  allowSpecial?: boolean;
+  /** Read only if it is still the file the agent wrote. */
+  expect?: { dev: number; ino: number; size: number };
+}
+
+/** The top table of a profile file, pprof or folded. Throws with a readable message (ProfileReadError). */
+export function topOfFile(file: string, n = Infinity, opts: TopFileOptions = {}): TopTable & { profile?: Profile } {
+  const read = readProfileFile(file, { maxBytes: opts.maxBytes ?? DEFAULT_MAX_READ_BYTES, allowSpecial: opts.allowSpecial ?? false,
+    ...(opts.expect ? { expect: opts.expect } : {}) });
+  if (read.format === 'folded') return topOfFolded(read.text, n);
+  const profile = read.profile;
+  const hasCpu = profile.sampleType.some((t) => stringAt(profile, t.type) === 'cpu');
+  const type = hasCpu ? 'cpu' : 'samples';
+  return {
+    rows: topFunctions(profile, { n, sampleType: type }),
+    total: sampleTotal(profile, type),
+    unit: hasCpu ? 'nanoseconds' : 'count',
+    profile,
   };
-  const m = /^(.*?) \((.*?)(?::\d+)?\)$/.exec(text);
-  if (m && m[1] !== '') return { name: dec(m[1]), file: dec(m[2]) };
-  return { name: dec(text), file: '' };
 }
 
 /**
- * The `top` table of folded stacks (`a;b;c 123` lines). A first frame written `[thread]` is a
- * thread root (the writer's rootLabel), not a function. Values are taken as CPU nanoseconds when
- * every value is at least 1000 (what ptprof writes), as sample counts otherwise.
+ * Why `file` could not be read as a profile, one line (ptprof top, view, convert): what
+ * readProfileFile said, with the option that gets past a cap or a refusal.
  */
-export function topOfFolded(text: string, n = Infinity): TopTable {
-  const flat = new Map<string, number>();
-  const cum = new Map<string, number>();
-  let total = 0;
-  let min = Infinity;
-  let lines = 0;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const m = /^(.*) (\d+(?:\.\d+)?)$/.exec(line);
-    if (!m) throw new Error(`not a folded-stacks line: ${JSON.stringify(line.slice(0, 80))}`);
-    lines++;
-    const v = Number(m[2]);
-    total += v;
-    if (v > 0) min = Math.min(min, v);
-    let frames = m[1].split(';');
-    if (frames.length > 1 && /^\[.*\]$/.test(frames[0])) frames = frames.slice(1);
-    const keys = frames.map((f) => JSON.stringify(((p) => [p.name, p.file])(parseFoldedFrame(f))));
-    const leaf = keys[keys.length - 1];
-    flat.set(leaf, (flat.get(leaf) ?? 0) + v);
-    for (const k of new Set(keys)) cum.set(k, (cum.get(k) ?? 0) + v);
+export function readFailure(file: string, e: unknown): string {
+  const shown = printable(file);
+  const code = (e as NodeJS.ErrnoException).code;
+  if (e instanceof ProfileReadError) {
+    const hint = e.code === 'too-large' ? ' (the cap: raise it with --max-mb N)'
+      : e.code === 'not-regular' ? ' (pass --allow-special to read it anyway)' : '';
+    return `cannot read ${shown}: it ${printable(e.message)}${hint}`;
   }
-  if (lines === 0) throw new Error('no folded stacks in it');
-  return { rows: rankTopRows(flat, cum, total, n), total, unit: min >= 1000 ? 'nanoseconds' : 'count' };
-}
-
-/** Whether these bytes are a pprof profile (gzipped or not) rather than text. */
-function looksLikePprof(buf: Buffer): boolean {
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
-  // Folded stacks are printable text; a protobuf starts with a field tag (0x0a: sample_type).
-  return buf.length > 0 && buf[0] === 0x0a;
-}
-
-/** The top table of a profile file, pprof or folded. Throws with a readable message. */
-export function topOfFile(file: string, n = Infinity): TopTable & { profile?: Profile } {
-  const buf = fs.readFileSync(file);
-  if (looksLikePprof(buf)) {
-    const profile = decodePprof(buf);
-    const hasCpu = profile.sampleType.some((t) => stringAt(profile, t.type) === 'cpu');
-    const type = hasCpu ? 'cpu' : 'samples';
-    return {
-      rows: topFunctions(profile, { n, sampleType: type }),
-      total: sampleTotal(profile, type),
-      unit: hasCpu ? 'nanoseconds' : 'count',
-      profile,
-    };
-  }
-  return topOfFolded(buf.toString('utf8'), n);
+  if (code === 'ENOENT') return `cannot read ${shown}: no such file`;
+  if (typeof code === 'string') return `cannot read ${shown}: ${code}`;
+  return `cannot read ${shown}: ${printable((e as Error).message)}`;
 }
 
 export function formatTopTable(t: TopTable): string {
   return formatTop(t.rows, t.total, { unit: t.unit });
 }
 
+/** The comments `top` prints at most (go tool pprof prints them all; a crafted file may hold millions). */
+export const MAX_COMMENTS = 40;
+const MAX_COMMENT_CHARS = 300;
+
 /** `ptprof top FILE`: a header like go tool pprof's, then the table. */
-export function topReport(file: string, n = Infinity): string {
-  const t = topOfFile(file, n);
-  const out: string[] = [`File: ${file}`];
+export function topReport(file: string, n = Infinity, opts: TopFileOptions = {}): string {
+  const t = topOfFile(file, n, opts);
+  const out: string[] = [`File: ${printable(file)}`];
   if (t.profile) {
     const p = t.profile;
-    for (const i of p.comment) out.push(stringAt(p, i));
+    const comments = p.comment.map((i) => stringAt(p, i));
+    for (const c of comments.slice(0, MAX_COMMENTS)) out.push(printable(c, MAX_COMMENT_CHARS));
+    if (comments.length > MAX_COMMENTS) out.push(`(${comments.length - MAX_COMMENTS} more comments not shown)`);
     const dur = toNumber(p.durationNanos);
     out.push(`Type: ${t.unit === 'nanoseconds' ? 'cpu' : 'samples'}`);
     out.push(`${dur > 0 ? `Duration: ${formatSeconds(dur)}, ` : ''}Total ${t.unit === 'nanoseconds' ? 'CPU' : 'samples'} = ${formatValue(t.total, t.unit)}`);
+    const facts = parseFacts(comments);
+    if (t.unit === 'nanoseconds' && numberFact(facts, 'hz') !== undefined) {
+      const samples = p.sampleType.some((x) => stringAt(p, x.type) === 'samples') ? sampleTotal(p, 'samples') : undefined;
+      const line = cpuLine({ profiledNanos: t.total, osCpuNanos: numberFact(facts, 'process_cpu_nanos'), samples, facts,
+        ...(dur > 0 ? { durationNanos: dur } : {}) });
+      if (line) out.push(line);
+    }
     const threads = threadTotals(p);
-    if (threads.length > 1 || (threads.length === 1 && threads[0].threadName !== undefined)) {
-      const js = threads.map((x) => ({
-        name: x.threadName ?? '?',
-        js: x.threadName === 'main' || /^worker \d+$/.test(x.threadName ?? ''),
-        cpuNanos: t.unit === 'nanoseconds' ? x.cpuNanos : x.samples,
-      }));
-      if (t.unit === 'nanoseconds') out.push(`Threads: ${formatThreads(js, 12)}`);
+    if (t.unit === 'nanoseconds' && (threads.length > 1 || (threads.length === 1 && threads[0].threadName !== undefined))) {
+      // thread_kind says which threads ran JS: they are listed one by one, the others grouped by name.
+      out.push(`Threads: ${formatThreads(threads.map((x) => ({ name: x.threadName ?? '?', js: x.threadKind === 'js', cpuNanos: x.cpuNanos })), 12)}`);
     }
   } else {
     out.push(`Type: folded stacks (${t.unit === 'nanoseconds' ? 'CPU nanoseconds' : 'sample counts'})`);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, isNodeCommand, nodeScript, parseArgs } from '../src/args';
 import { formatCommand, nodeOptionsWithAgent, outputPattern, quoteNodeOption, readAgentConfig, splitExt, withPid } from '../src/config';
-import { commentNumbers, formatThreads, topOfFolded } from '../src/summary';
+import { formatThreads } from '../src/summary';
 import { cleanEnv, fixture, ptprof, rmDir, tmpDir } from './helpers';
 
 const NODE = '/usr/local/bin/node-x';
@@ -29,15 +29,18 @@ describe('ptprof: arguments', () => {
     assert.deepEqual(parseArgs(['-h']), { kind: 'help' });
     assert.deepEqual(parseArgs(['--hz', '5', '--help', 'app.js']), { kind: 'help' });
     assert.deepEqual(parseArgs(['--version']), { kind: 'version' });
-    assert.deepEqual(parseArgs(['top', 'f.pb.gz']), { kind: 'top', file: 'f.pb.gz' });
-    assert.deepEqual(parseArgs(['top', '-n', '7', 'f.pb.gz']), { kind: 'top', file: 'f.pb.gz', n: 7 });
-    assert.deepEqual(parseArgs(['top', 'f.pb.gz', '-n3']), { kind: 'top', file: 'f.pb.gz', n: 3 });
+    const top = { kind: 'top', file: 'f.pb.gz', maxMb: 16, allowSpecial: false };
+    assert.deepEqual(parseArgs(['top', 'f.pb.gz']), top);
+    assert.deepEqual(parseArgs(['top', '-n', '7', 'f.pb.gz']), { ...top, n: 7 });
+    assert.deepEqual(parseArgs(['top', 'f.pb.gz', '-n3']), { ...top, n: 3 });
+    assert.deepEqual(parseArgs(['top', '--max-mb=200', '--allow-special', 'f.pb.gz']), { ...top, maxMb: 200, allowSpecial: true });
   });
 
   it('mistakes throw UsageError', () => {
     for (const bad of [[], ['--'], ['--hz', '-1', 'a.js'], ['--hz', '1e3', 'a.js'], ['--hz', ' 5', 'a.js'], ['--hz', '10001', 'a.js'],
       ['-x', 'a.js'], ['--quiet=1', 'a.js'], ['-o'], ['--output=', 'a.js'], ['--threads', 'JS', 'a.js'], ['--format', 'svg', 'a.js'],
-      ['top'], ['top', 'a', 'b'], ['top', 'a', '-n', 'x'], ['top', '-z', 'a']]) {
+      ['top'], ['top', 'a', 'b'], ['top', 'a', '-n', 'x'], ['top', '-z', 'a'], ['top', '--max-mb', '0', 'a'], ['-o', '-', 'a.js'],
+      ['-o-', 'a.js']]) {
       assert.throws(() => parseArgs(bad), UsageError, JSON.stringify(bad));
     }
     assert.equal((parseArgs(['--hz', '1', 'a.js']) as { hz: number }).hz, 1);
@@ -117,29 +120,7 @@ describe('ptprof: file names and the environment', () => {
 });
 
 describe('ptprof: reading back', () => {
-  it('top of folded stacks: thread roots skipped, flat and cum per function, ns or counts', () => {
-    const text = [
-      '[main];main (/a.js:1);fib (/a.js:5) 3000000',
-      '[main];main (/a.js:1) 1000000',
-      '[worker 1];hash (node:internal/x:3) 2000000',
-      '[main];main (/a.js:1);fib (/a.js:5);fib (/a.js:5) 4000000',
-      '',
-    ].join('\n');
-    const t = topOfFolded(text);
-    assert.equal(t.total, 10_000_000);
-    assert.equal(t.unit, 'nanoseconds');
-    assert.deepEqual(t.rows.map((r) => [r.name, r.file, r.flat, r.cum]), [
-      ['fib', '/a.js', 7_000_000, 7_000_000],
-      ['hash', 'node:internal/x', 2_000_000, 2_000_000],
-      ['main', '/a.js', 1_000_000, 8_000_000],
-    ]);
-    assert.equal(topOfFolded('a;b 3\na 1\n').unit, 'count');
-    assert.equal(topOfFolded('a%3Bb 3\n').rows[0].name, 'a;b');
-    assert.throws(() => topOfFolded('not folded\n'), /not a folded-stacks line/);
-  });
-
-  it('comment numbers and thread lines', () => {
-    assert.deepEqual(commentNumbers(['records=9 kept=7 filtered.setitimer=2', 'cmd=node a=1.js']), { records: 9, kept: 7, 'filtered.setitimer': 2 });
+  it('thread lines: JS threads one by one, the others grouped by name', () => {
     assert.equal(formatThreads([
       { name: 'worker 1', js: true, cpuNanos: 2e8 }, { name: 'node', js: false, cpuNanos: 1e8 },
       { name: 'main', js: true, cpuNanos: 3e8 }, { name: 'node', js: false, cpuNanos: 5e7 },
@@ -159,6 +140,6 @@ describe('tuning variables', () => {
     assert.equal(cfg.collectIntervalMs, 0);
     assert.throws(() => readAgentConfig({ [TUNING_ENV.ringBytes]: '5000' }, 1, '/tmp'), /PTPROF_RING_BYTES=5000 is not a power of two/);
     assert.throws(() => readAgentConfig({ [TUNING_ENV.framesLimit]: '0' }, 1, '/tmp'), /PTPROF_FRAMES=0/);
-    assert.throws(() => readAgentConfig({ [TUNING_ENV.collectMs]: 'x' }, 1, '/tmp'), /PTPROF_COLLECT_MS=x/);
+    assert.throws(() => readAgentConfig({ [TUNING_ENV.collectIntervalMs]: 'x' }, 1, '/tmp'), /PTPROF_COLLECT_MS=x/);
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { comments, fixture, listDir, ptprof, ptprofSignal, readProfile, rmDir, tmpDir, totals, type Run } from './helpers';
+import { facts, fixture, listDir, ptprof, ptprofSignal, readProfile, rmDir, tmpDir, totals, type Run } from './helpers';
 
 describe('ptprof: exit paths', function () {
   let dir: string;
@@ -20,10 +20,12 @@ describe('ptprof: exit paths', function () {
     assert.ok(t.samples > 0 && t.cpuNanos > 0, `samples were taken: ${JSON.stringify(t)}`);
     const names = p.function.map((f) => p.stringTable.strings[Number(f.name)]);
     assert.ok(names.includes('hotLoop'), `hotLoop is in the profile: ${names.slice(0, 20).join(', ')}`);
-    const c = comments(p);
-    assert.ok(c.some((x) => /^ptprof \S+ pid=\d+ ppid=\d+ root end=/.test(x) && end.test(x)), `comments say how it ended: ${c.join(' | ')}`);
-    assert.ok(c.some((x) => /^os_cpu_nanos=\d+ /.test(x)), 'the OS count is in the comments');
-    assert.ok(c.some((x) => x.startsWith('cmd=') && x.includes('burn.js')), 'the command line is in the comments');
+    const f = facts(p);
+    assert.equal(f.process, 'root', JSON.stringify(f));
+    assert.ok(typeof f.pid === 'number' && typeof f.ppid === 'number' && typeof f.ptprof === 'string', JSON.stringify(f));
+    assert.match(String(f.end), end, 'the facts say how it ended');
+    assert.ok(typeof f.process_cpu_nanos === 'number' && f.process_cpu_nanos > 0, 'the OS count is in the facts');
+    assert.match(String(f.cmd), /burn\.js/, 'the command line is in the facts');
   }
 
   function noAgentErrors(r: Run): void {
@@ -36,7 +38,7 @@ describe('ptprof: exit paths', function () {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'done true\n', 'the program\'s stdout is untouched');
     const file = path.join(dir, `ptprof.${r.pid}.pb.gz`);
-    checkProfile(file, /end=exit\(0\)/);
+    checkProfile(file, /^exit\(0\)$/);
     noAgentErrors(r);
     assert.match(r.stderr, new RegExp(`ptprof: wrote ptprof\\.${r.pid}\\.pb\\.gz \\(pid \\d+, `));
     assert.match(r.stderr, /CPU \S+ profiled \/ \S+ used by the process \(OS count\) = \d\.\d{3}; 100 Hz, threads=all, \d+ samples, \d+ dropped, \d+ filtered/);
@@ -49,7 +51,7 @@ describe('ptprof: exit paths', function () {
     const r = ptprof(['-q', '-o', file, fixture('burn.js'), 'exit'], { cwd: dir });
     assert.equal(r.status, 3, r.stderr);
     assert.equal(r.stderr, '', '-q: nothing on stderr');
-    checkProfile(file, /end=exit\(3\)/);
+    checkProfile(file, /^exit\(3\)$/);
   });
 
   it("uncaught exception: exit code 1, profile written (Node emits 'exit' after printing the error)", () => {
@@ -57,7 +59,7 @@ describe('ptprof: exit paths', function () {
     const r = ptprof(['-q', '-o', file, '--', 'node', fixture('burn.js'), 'throw'], { cwd: dir });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /Error: deliberate failure/);
-    checkProfile(file, /end=exit\(1\)/);
+    checkProfile(file, /^exit\(1\)$/);
     noAgentErrors(r);
   });
 
@@ -67,7 +69,7 @@ describe('ptprof: exit paths', function () {
     assert.equal(r.signal, null, 'ptprof itself survives the signal');
     assert.equal(r.status, 143, r.stderr);
     assert.match(r.stderr, /killed by SIGTERM \(exit code 143\)/);
-    checkProfile(file, /end=SIGTERM/);
+    checkProfile(file, /^SIGTERM$/);
     noAgentErrors(r);
   });
 
@@ -75,7 +77,7 @@ describe('ptprof: exit paths', function () {
     const file = path.join(dir, 'int.pb.gz');
     const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'wait'], 'SIGINT', { cwd: dir });
     assert.equal(r.status, 130, r.stderr);
-    checkProfile(file, /end=SIGINT/);
+    checkProfile(file, /^SIGINT$/);
   });
 
   it("a program with its own SIGINT listener decides (here: exit 5); 'exit' writes the profile", async () => {
@@ -83,7 +85,7 @@ describe('ptprof: exit paths', function () {
     const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'own'], 'SIGINT', { cwd: dir });
     assert.equal(r.status, 5, r.stderr);
     assert.match(r.stdout, /own handler/);
-    checkProfile(file, /end=exit\(5\)/);
+    checkProfile(file, /^exit\(5\)$/);
   });
 
   it('a program using signal-exit (re-raises only when alone) still dies by SIGTERM, profile written', async () => {
@@ -91,16 +93,17 @@ describe('ptprof: exit paths', function () {
     const r = await ptprofSignal(['-q', '-o', file, fixture('burn.js'), 'signal-exit'], 'SIGTERM', { cwd: dir });
     assert.equal(r.status, 143, r.stderr);
     assert.match(r.stdout, /signal-exit handler/);
-    checkProfile(file, /end=SIGTERM/);
+    checkProfile(file, /^SIGTERM$/);
   });
 
   it('--hz 1000 --threads js reach the agent', () => {
     const file = path.join(dir, 'js.pb.gz');
     const r = ptprof(['-q', '--hz', '1000', '--threads=js', '-o', file, fixture('burn.js')], { cwd: dir });
     assert.equal(r.status, 0, r.stderr);
-    const c = comments(readProfile(file));
-    assert.ok(c.includes('rate=1000Hz period=1000000ns'), c.join(' | '));
-    assert.ok(c.some((x) => x.startsWith('mode=js')), c.join(' | '));
+    const f = facts(readProfile(file));
+    assert.equal(f.hz, 1000, JSON.stringify(f));
+    assert.equal(f.period_nanos, 1_000_000);
+    assert.equal(f.mode, 'js');
   });
 
   it('the command not found: 127, one line', () => {

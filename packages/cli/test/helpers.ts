@@ -1,9 +1,10 @@
 // Shared by the CLI's test files: the real binary, temporary directories, fixtures, profile readers.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodePprof, stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import { decodePprof, parseFacts, stringAt, toNumber, type Facts, type Profile } from '@ptprof/pprof-writer';
 
 /** The compiled `ptprof` command (run with node, as npm's bin shim does). */
 export const BIN = path.resolve(__dirname, '..', 'src', 'bin.js');
@@ -19,6 +20,36 @@ export function fixture(name: string): string {
 
 export function tmpDir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `ptprof-cli-${tag}-`));
+}
+
+/** A temporary directory holding ok.js, a program that leaves ran.txt if it runs (nothing may run after a usage error). */
+export function tmpDirWithOkJs(tag: string): string {
+  const dir = tmpDir(tag);
+  fs.writeFileSync(path.join(dir, 'ok.js'), "require('fs').writeFileSync('ran.txt', 'x');\n");
+  return dir;
+}
+
+/**
+ * `<dir>/shared`, a sticky directory anyone may write (like /tmp), with dir made readable by
+ * nobody; skips the test (saying why) unless this process is root, which a second user needs.
+ */
+export function stickyDirAsRoot(ctx: Mocha.Context, dir: string, why: string): string {
+  if (process.getuid?.() !== 0) {
+    console.log(`      skipped: needs root, ${why}`);
+    ctx.skip();
+  }
+  // nobody must be able to run node and read ptprof (not so in a checkout under a private home).
+  const probe = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(path.dirname(BIN), 'version.js'))})`], { ...NOBODY });
+  if (probe.status !== 0) {
+    const why = /\w*Error: .*/.exec(String(probe.stderr))?.[0] ?? probe.error?.message ?? `exit ${probe.status}`;
+    console.log(`      skipped: nobody (uid ${NOBODY.uid}) cannot run ptprof from this checkout (${why})`);
+    ctx.skip();
+  }
+  fs.chmodSync(dir, 0o755);
+  const sticky = path.join(dir, 'shared');
+  fs.mkdirSync(sticky);
+  fs.chmodSync(sticky, 0o1777);
+  return sticky;
 }
 
 export function rmDir(dir: string): void {
@@ -59,21 +90,39 @@ export function ptprof(args: readonly string[], opts: { cwd: string; env?: NodeJ
  * the ptprof process (not to the program: ptprof must pass it on), and waits for the end.
  */
 export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts: { cwd: string }): Promise<Run> {
+  let sent = false;
+  return ptprofAsync(args, {
+    cwd: opts.cwd,
+    onStdout: (out, pid) => {
+      if (!sent && /^ready$/m.test(out)) {
+        sent = true;
+        process.kill(pid, sig);
+      }
+    },
+  });
+}
+
+/**
+ * Starts `node bin.js ...args` and resolves when it ends; `onStdout` sees the program's stdout as
+ * it comes (to act while the program runs, e.g. when it prints "ready").
+ */
+export function ptprofAsync(args: readonly string[], opts: {
+  cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; onStdout?: (all: string, pid: number) => void;
+}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
+    });
     let stdout = '';
     let stderr = '';
-    let sent = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timed out; stdout: ${stdout} stderr: ${stderr}`));
-    }, 30_000);
+    }, 60_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      if (!sent && /^ready$/m.test(stdout)) {
-        sent = true;
-        process.kill(child.pid!, sig);
-      }
+      opts.onStdout?.(stdout, child.pid!);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
@@ -84,12 +133,45 @@ export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts:
   });
 }
 
+/** Control characters a terminal acts on (newline aside), and the invisible ones that reorder text. */
+export const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+
+/** Neither stdout nor stderr holds a raw control character. */
+export function assertNoRawControl(r: { stdout: string; stderr: string }): void {
+  for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+    const m = RAW_CONTROL.exec(text);
+    assert.ok(!m, `${name} holds a raw control character U+${m?.[0].charCodeAt(0).toString(16).padStart(4, '0')}: ${JSON.stringify(text.slice(0, 2000))}`);
+  }
+}
+
+/** stderr is exactly one line, `ptprof: ...` matching `message`. */
+export function assertOneLine(stderr: string, message: RegExp): void {
+  const lines = stderr.split('\n');
+  assert.equal(lines.length, 2, `one line on stderr: ${JSON.stringify(stderr)}`);
+  assert.equal(lines[1], '');
+  assert.match(lines[0], /^ptprof: /);
+  assert.match(lines[0], message);
+}
+
+/** Whether this process may act as another user (root: spawn with uid/gid, chown). */
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** nobody, for tests that need a second user. */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
 export function readProfile(file: string): Profile {
   return decodePprof(fs.readFileSync(file));
 }
 
 export function comments(p: Profile): string[] {
   return p.comment.map((i) => stringAt(p, i));
+}
+
+/** The facts the sampler and the agent wrote into the profile's comments. */
+export function facts(p: Profile): Facts {
+  return parseFacts(comments(p));
 }
 
 function valueIndex(p: Profile, type: string): number {

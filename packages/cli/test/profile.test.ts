@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  NATIVE, REPO, cleanEnv, comments, cpuByThread, fixture, goPprof, listDir, ptprof, readProfile, rmDir, tmpDir, totals,
+  NATIVE, REPO, cleanEnv, cpuByThread, facts, fixture, goPprof, listDir, ptprof, readProfile, rmDir, tmpDir, totals,
 } from './helpers';
 
 interface ThreadTruth {
@@ -81,8 +81,8 @@ describe('ptprof: threads, processes, reading', function () {
     assert.deepEqual(listDir(sub), [`out.${pids.child}.pb.gz`, 'out.pb.gz'].sort());
     const parent = readProfile(path.join(sub, 'out.pb.gz'));
     const child = readProfile(path.join(sub, `out.${pids.child}.pb.gz`));
-    assert.ok(comments(parent).some((c) => c.startsWith(`ptprof `) && c.includes(`pid=${pids.parent} `) && / root /.test(c)));
-    assert.ok(comments(child).some((c) => c.startsWith(`ptprof `) && c.includes(`pid=${pids.child} ppid=${pids.parent} descendant`)));
+    assert.deepEqual([facts(parent).pid, facts(parent).process], [pids.parent, 'root']);
+    assert.deepEqual([facts(child).pid, facts(child).ppid, facts(child).process], [pids.child, pids.parent, 'descendant']);
     assert.ok(totals(parent).samples > 0 && totals(child).samples > 0);
     assert.ok(child.function.some((f) => child.stringTable.strings[Number(f.name)] === 'childHog'));
     // The summary lists both, and the child's table (it burned more).

@@ -1,17 +1,18 @@
 // Source maps end to end: the fixture app (an Express-like server in TypeScript) built by the real
 // tools, profiled by the real binary, and read back from the written profile (pprof, folded,
-// `ptprof top`, `go tool pprof -list`), named by the original functions at their .ts lines.
+// speedscope, .cpuprofile, `ptprof top`, `go tool pprof -list`), named by the original functions
+// at their .ts lines; what was mapped and what failed in the profile's facts and the summary.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { stringAt, toNumber, type Profile } from '@ptprof/pprof-writer';
+import { stringAt, toNumber, type Facts, type Profile } from '@ptprof/pprof-writer';
 import type { Profile as SamplerProfile } from '@ptprof/sampler';
 import { parseArgs } from '../src/args';
 import { childEnv } from '../src/cli';
 import { readAgentConfig } from '../src/config';
 import { sourceMapSummary, withSourceMaps } from '../src/sourcemaps';
-import { REPO, comments, goPprof, ptprof, readProfile, rmDir, tmpDir, type Run } from './helpers';
+import { REPO, facts, goPprof, ptprof, readProfile, rmDir, tmpDir, type Run } from './helpers';
 
 interface Expected {
   name: string;
@@ -69,11 +70,12 @@ describe('ptprof: --no-source-maps', () => {
 
   it('a failure of the mapping itself keeps the profile as it ran, and the summary says so', () => {
     // Samples that are not an array make mapProfile throw: the agent must still write the profile.
-    const broken = { samples: 42, comments: ['rate=100Hz'] } as unknown as SamplerProfile;
+    const broken = { samples: 42, facts: { hz: 100 } } as unknown as SamplerProfile;
     const out = withSourceMaps(broken, true);
     assert.equal(out.samples, broken.samples);
-    assert.match(out.comments.at(-1)!, /^source_maps error: /);
-    assert.match(sourceMapSummary(out.comments)[0], /^source maps: not applied, the frames are as they ran \(.+\)$/);
+    assert.equal(out.facts.hz, 100);
+    assert.match(String(out.facts['source_maps.error']), /.+/);
+    assert.match(sourceMapSummary(out.facts)[0], /^source maps: not applied, the frames are as they ran \(.+\)$/);
   });
 });
 
@@ -103,6 +105,9 @@ describe('ptprof: source maps', function () {
     return expected.filter((e) => !fns.some((f) => f.name === e.name && f.file === e.file && f.startLine === e.line && f.cum > 0));
   }
   const listing = (fns: Fn[]): string => fns.filter((f) => f.cum > 0).map((f) => `${f.name} ${f.file}:${f.startLine} [${f.systemName}]`).join('\n');
+  /** The source_maps facts of a pprof file, as pprof-writer's parseFacts reads them from its comments. */
+  const mapFacts = (file: string): Facts => Object.fromEntries(Object.entries(facts(readProfile(file))).filter(([k]) => k.startsWith('source_maps.')));
+  const mappedWithoutFailures = (f: Facts): boolean => (f['source_maps.mapped_frames'] as number) > 0 && f['source_maps.failed'] === 0;
 
   for (const build of ['tsc', 'esbuild', 'inline', 'minified', 'esm', 'sibling', 'rollup']) {
     it(`${build}: the original functions at their .ts lines, the generated ones in system_name`, () => {
@@ -113,7 +118,7 @@ describe('ptprof: source maps', function () {
       const q = fns.find((f) => f.name === 'query' && f.file === 'src/cache.ts')!;
       assert.match(q.systemName, new RegExp(`^[\\w$]+ ${path.basename(path.dirname(builds[build]))}/[\\w.]+:\\d+:\\d+$`));
       assert.match(r.stderr, /\nptprof: {3}source maps: \d+ frames in \d+ scripts? named from their maps\n/);
-      assert.ok(comments(readProfile(file)).some((c) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=0 /.test(c)));
+      assert.ok(mappedWithoutFailures(mapFacts(file)), JSON.stringify(mapFacts(file)));
     });
   }
 
@@ -131,7 +136,7 @@ describe('ptprof: source maps', function () {
     const fns = functions(readProfile(file));
     assert.deepEqual(missing(fns), expected, 'no function at its original place');
     assert.ok(fns.some((f) => f.name === 'query2' && f.file === builds.esbuild && f.cum > 0), listing(fns));
-    assert.ok(comments(readProfile(file)).includes('source_maps off'));
+    assert.deepEqual(mapFacts(file), { 'source_maps.enabled': false });
     assert.doesNotMatch(r.stderr, /source maps/);
   });
 
@@ -141,6 +146,7 @@ describe('ptprof: source maps', function () {
     assert.equal(r.status, 0, r.stderr);
     const cacheQuery = expected.find((e) => e.name === 'query' && e.file === 'src/cache.ts')!;
     assert.match(fs.readFileSync(folded, 'utf8'), new RegExp(`;query \\(src/cache\\.ts:${cacheQuery.line}\\) \\d+\\n`));
+    assert.match(r.stderr, /\nptprof: {3}source maps: \d+ frames in \d+ scripts? named from their maps\n/, `the summary reads the report, not the file: ${r.stderr}`);
 
     const pb = path.join(dir, 'esbuild.pb.gz'); // written by the esbuild test above
     const top = ptprof(['top', pb], { cwd: dir });
@@ -157,6 +163,25 @@ describe('ptprof: source maps', function () {
     assert.match(list, /ROUTINE =+ query in src\/cache\.ts\n/);
     const source = fs.readFileSync(path.join(dir, 'src', 'cache.ts'), 'utf8').split('\n')[cacheQuery.line - 1];
     assert.match(list, new RegExp(`\\s${cacheQuery.line}:${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+  });
+
+  it('speedscope and .cpuprofile: the same original functions (the profile is mapped once, before any writer runs)', () => {
+    const cacheQuery = expected.find((e) => e.name === 'query' && e.file === 'src/cache.ts')!;
+    const frames = {
+      speedscope: (data: { shared: { frames: { name: string; file?: string; line?: number }[] } }) => data.shared.frames,
+      cpuprofile: (data: { nodes: { callFrame: { functionName: string; url: string; lineNumber: number } }[] }) =>
+        data.nodes.map(({ callFrame: c }) => ({ name: c.functionName, file: c.url, line: c.lineNumber + 1 })),
+    };
+    for (const format of ['speedscope', 'cpuprofile'] as const) {
+      const out = path.join(dir, `esbuild.${format === 'speedscope' ? 'speedscope.json' : 'cpuprofile'}`);
+      const r = ptprof(['--hz', '1000', '--format', format, '-o', out, '--', 'node', builds.esbuild, REQUESTS], { cwd: dir });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /\nptprof: {3}source maps: \d+ frames in \d+ scripts? named from their maps\n/, `${format}: ${r.stderr}`);
+      const got = frames[format](JSON.parse(fs.readFileSync(out, 'utf8')));
+      assert.ok(got.some((f) => f.name === 'query' && f.file === 'src/cache.ts' && f.line === cacheQuery.line),
+        `${format}: ${got.map((f) => `${f.name} ${f.file}:${f.line}`).join(', ')}`);
+      assert.ok(!got.some((f) => f.name === 'query2'), `${format}: the bundle's name is gone`);
+    }
   });
 
   it('bad maps: the summary names them, the profile counts them and keeps their frames as they ran', () => {
@@ -179,9 +204,12 @@ describe('ptprof: source maps', function () {
     for (const name of ['missing', 'broken', 'outside']) {
       assert.ok(fns.some((f) => f.name === `${name}Hog` && f.file === path.join(bad, `${name}.js`) && f.startLine === 2 && f.cum > 0), listing(fns));
     }
-    const c = comments(readProfile(file));
-    assert.ok(c.some((x) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=3 /.test(x)), c.join('\n'));
-    for (const kind of ['missing', 'invalid_json', 'outside']) assert.ok(c.some((x) => x.startsWith(`source_maps failed.${kind}=1: bad/`)), kind);
+    const f = mapFacts(file);
+    assert.equal(f['source_maps.failed'], 3, JSON.stringify(f));
+    for (const kind of ['missing', 'invalid_json', 'outside']) {
+      assert.equal(f[`source_maps.failed.${kind}`], 1, kind);
+      assert.match(String(f[`source_maps.failed.${kind}.detail`]), new RegExp(`^bad/${kind === 'invalid_json' ? 'broken' : kind}\\.js \\(`), kind);
+    }
   });
 
   it("Node's type stripping: .ts files run as they are keep their names and lines", function () {
@@ -202,6 +230,8 @@ describe('ptprof: source maps', function () {
     const { file } = run('strip', ['node', ...flags, path.join(strip, 'main.ts')]);
     const fns = functions(readProfile(file));
     assert.ok(fns.some((f) => f.name === 'spin' && f.file === path.join(strip, 'lib.ts') && f.startLine === 6 && f.cum > 0), listing(fns));
-    assert.ok(comments(readProfile(file)).some((c) => /^source_maps mapped_frames=\d+ scripts=\d+ failed=0 /.test(c)));
+    // Nothing to map (no map: the file is what ran), and nothing failed.
+    const f = mapFacts(file);
+    assert.deepEqual([typeof f['source_maps.mapped_frames'], f['source_maps.failed']], ['number', 0], JSON.stringify(f));
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanEnv, comments, goPprof, ptprof, ptprofSignal, readProfile, rmDir, tmpDir } from './helpers';
+import { cleanEnv, facts, goPprof, ptprof, ptprofSignal, readProfile, rmDir, tmpDir } from './helpers';
 import { stringAt } from '@ptprof/pprof-writer';
 
 const eightWorkers = (after: string) => `
@@ -84,18 +84,20 @@ describe('stress: full rings', function () {
     try {
       fs.writeFileSync(path.join(dir, 'deep.js'), `
         function deepRing(n) { if (n > 0) return deepRing(n - 1) + 1; let x = 0; for (let i = 0; i < 2e5; i++) x += Math.sqrt(i); return x; }
-        const t = Date.now(); while (Date.now() - t < 1500) deepRing(400);`);
-      // The collector thread would keep even a 4 KiB ring from overflowing: it is off here.
-      const env = cleanEnv({ PTPROF_RING_BYTES: '4096', PTPROF_FRAMES: '512', PTPROF_COLLECT_MS: '0' });
+        // Bursts with pauses: the sampler's drain runs between them (the ring fills in each burst).
+        function burst(k) { const t = Date.now(); while (Date.now() - t < 300) deepRing(400); if (k > 0) setTimeout(() => burst(k - 1), 150); }
+        burst(4);`);
+      // The collector thread would keep even a small ring from overflowing: it is off here.
+      const env = cleanEnv({ PTPROF_RING_BYTES: '16384', PTPROF_FRAMES: '512', PTPROF_COLLECT_MS: '0' });
       const r = ptprof(['--hz', '10000', '-o', 'out.pb.gz', '--', process.execPath, 'deep.js'], { cwd: dir, env });
       assert.equal(r.status, 0, r.stderr);
       const summaryDrops = Number(/(\d+) dropped/.exec(r.stderr)?.[1]);
       assert.ok(summaryDrops > 0, `the summary reports no drops:\n${r.stderr}`);
       const p = readProfile(path.join(dir, 'out.pb.gz'));
-      const c = comments(p).join('\n');
-      const ring = Number(/dropped\.ring=(\d+)/.exec(c)?.[1]);
-      assert.ok(ring > 0, c);
-      assert.equal(ring + Number(/dropped\.shared=(\d+)/.exec(c)?.[1] ?? 0), summaryDrops);
+      const f = facts(p);
+      const ring = Number(f['dropped.ring']);
+      assert.ok(ring > 0, JSON.stringify(f));
+      assert.equal(ring + Number(f['dropped.shared'] ?? 0), summaryDrops);
       // What was kept is whole: deep stacks, every frame named.
       assert.match(goPprof(['-top', path.join(dir, 'out.pb.gz')], dir), /deepRing/);
       // (TurboFan inlines part of the recursion: a stack walk sees ~130 physical frames of 400.)

@@ -40,7 +40,8 @@ describe('ptprof: bad input', function () {
   it('--hz 10001', () => bad(['--hz=10001', 'ok.js'], /--hz must be an integer from 1 to 10000 .*got '10001'/));
   it('--hz without a value', () => bad(['--hz'], /--hz needs a value/));
   it('--threads foo', () => bad(['--threads', 'foo', 'ok.js'], /--threads must be 'all' .* or 'js' .*got 'foo'/));
-  it('--format foo', () => bad(['--format', 'foo', 'ok.js'], /--format must be 'pprof' or 'folded'; got 'foo'/));
+  it('--format foo', () => bad(['--format', 'foo', 'ok.js'], /--format must be 'pprof', 'folded', 'speedscope' or 'cpuprofile'; got 'foo'/));
+  it('--html with a format it cannot read back', () => bad(['--html', '--format', 'cpuprofile', 'ok.js'], /--html reads the profile back: use it with --format pprof or folded, not cpuprofile/));
   it('an output directory that does not exist', () =>
     bad(['-o', 'nodir/out.pb.gz', 'ok.js'], /cannot write .*nodir\/out\.pb\.gz: the directory .*nodir does not exist \(create it, or choose another -o\)/));
   it('an output that is a directory', () => {

@@ -1,5 +1,6 @@
 // Validation and normalisation of ProfileInput, and merging of identical rows. Shared by the pprof
 // and the folded writers so that both accept and reject exactly the same input.
+import { formatFacts } from './facts';
 import type { ProfileInput } from './types';
 
 export const ANONYMOUS = '(anonymous)';
@@ -112,6 +113,10 @@ export function normalize(input: ProfileInput): NormProfile {
   }
 
   const comments: string[] = [];
+  if (inp.facts !== undefined && inp.facts !== null) {
+    if (!isRecord(inp.facts)) fail('facts', 'an object', inp.facts);
+    comments.push(...formatFacts(inp.facts as Record<string, string | number | boolean>));
+  }
   if (inp.comments !== undefined && inp.comments !== null) {
     if (!Array.isArray(inp.comments)) fail('comments', 'an array of strings', inp.comments);
     inp.comments.forEach((c, i) => {

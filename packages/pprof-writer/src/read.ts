@@ -2,6 +2,7 @@
 // profile that has a 'samples' and/or 'cpu' sample type, not only on the ones this package writes.
 import * as zlib from 'node:zlib';
 import { Profile } from 'pprof-format';
+import { printable } from './text';
 
 type Numeric = number | bigint;
 
@@ -12,10 +13,57 @@ export function toNumber(v: Numeric | undefined): number {
   return v;
 }
 
+export interface DecodeOptions {
+  /**
+   * Refuse to decompress more than this many bytes (a ProfileReadError 'too-large'): a small
+   * gzip can expand a thousandfold. Default: no limit.
+   */
+  maxBytes?: number;
+}
+
+/** Why a profile could not be read, for a message: see readProfileFile. */
+export type ProfileReadErrorCode = 'not-regular' | 'too-large' | 'bad-gzip' | 'not-profile' | 'invalid' | 'changed';
+
+/** A profile that cannot be read; `code` says why, the message says it for people. */
+export class ProfileReadError extends Error {
+  override readonly name = 'ProfileReadError';
+  constructor(readonly code: ProfileReadErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/** Whether these bytes are gzipped. */
+export function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/**
+ * Whether these bytes are a pprof profile (gzipped or not) rather than text: folded stacks are
+ * printable text, a protobuf starts with a field tag (0x0a: sample_type).
+ */
+export function isPprofBytes(buf: Uint8Array): boolean {
+  return isGzip(buf) || (buf.length > 0 && buf[0] === 0x0a);
+}
+
+/** gunzip with a cap on the output; errors as ProfileReadError ('too-large', 'bad-gzip'). */
+export function gunzipBounded(buf: Uint8Array, maxBytes = Infinity): Buffer {
+  try {
+    return zlib.gunzipSync(buf, Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, maxBytes) } : {});
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ProfileReadError('too-large', `decompresses to more than ${maxBytes} bytes`);
+    }
+    // Z_BUF_ERROR: the stream ends early; Z_DATA_ERROR: bad bytes or checksum.
+    throw new ProfileReadError('bad-gzip', `is a truncated or corrupt gzip (${code ?? (e as Error).message})`);
+  }
+}
+
 /** Decodes pprof bytes, gunzipping them first when they are gzipped. */
-export function decodePprof(buf: Uint8Array): Profile {
-  let bytes = buf;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) bytes = zlib.gunzipSync(buf);
+export function decodePprof(buf: Uint8Array, options: DecodeOptions = {}): Profile {
+  const max = options.maxBytes ?? Infinity;
+  const bytes = isGzip(buf) ? gunzipBounded(buf, max) : buf;
+  if (bytes.length > max) throw new ProfileReadError('too-large', `is larger than ${max} bytes`);
   return Profile.decode(bytes);
 }
 
@@ -136,6 +184,9 @@ export function formatValue(v: number, unit: 'nanoseconds' | 'count' = 'nanoseco
   return text + suffix;
 }
 
+/** Longest function name (with its file) printed in a top table. */
+export const MAX_NAME_CHARS = 500;
+
 function formatPct(p: number): string {
   if (p >= 99.995 && p <= 100.005) return '100%';
   return p.toFixed(2) + '%';
@@ -167,24 +218,52 @@ export function formatTop(rows: readonly TopRow[], total: number, options: Forma
   let sum = 0;
   for (const r of rows) {
     sum += r.flat;
-    const name = r.file ? `${r.name} (${r.file})` : r.name;
+    // Names come from the file: escaped (no terminal control sequences) and cut to a sane length.
+    const name = printable(r.file ? `${r.name} (${r.file})` : r.name, MAX_NAME_CHARS);
     out.push(`${fv(r.flat).padStart(10)} ${formatPct(pct(r.flat)).padStart(6)} ${formatPct(pct(sum)).padStart(6)} `
       + `${fv(r.cum).padStart(10)} ${formatPct(pct(r.cum)).padStart(6)}  ${name}`);
   }
   return out.join('\n') + '\n';
 }
 
-export interface ThreadTotal {
-  /** The sample's `thread_id` label (numeric, or a string label parsed as a number); undefined when absent. */
+/** Which thread a sample is of, from its labels; each field undefined when its label is absent. */
+export interface SampleThread {
+  /** The `thread_id` label (numeric, or a string label parsed as a number). */
   threadId?: number;
-  /** The sample's `thread_name` label; undefined when absent. */
+  /** The `thread_name` label. */
   threadName?: string;
+  /** The `thread_kind` label ('js': the thread ran JS; 'native': it did not). */
+  threadKind?: string;
+}
+
+/**
+ * The thread labels of one sample: `thread_id`, `thread_name` and `thread_kind` (ptprof's), also
+ * when written with a space (`thread id`, `thread name`), as some other profilers write them.
+ */
+export function sampleThread(profile: Profile, sample: Profile['sample'][number]): SampleThread {
+  const out: SampleThread = {};
+  for (const l of sample.label) {
+    const k = stringAt(profile, l.key).replace(/ /g, '_');
+    if (k === 'thread_id') {
+      const id = toNumber(l.str) !== 0 ? Number(stringAt(profile, l.str)) : toNumber(l.num);
+      if (Number.isFinite(id)) out.threadId = id;
+      else delete out.threadId;
+    } else if (k === 'thread_name') {
+      out.threadName = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
+    } else if (k === 'thread_kind') {
+      out.threadKind = stringAt(profile, l.str);
+    }
+  }
+  return out;
+}
+
+export interface ThreadTotal extends SampleThread {
   samples: number;
   cpuNanos: number;
 }
 
 /**
- * Per-thread totals, grouped by (thread_id, thread_name) labels, sorted by CPU (then samples)
+ * Per-thread totals, grouped by the thread labels (sampleThread), sorted by CPU (then samples)
  * descending. Sample types that the profile lacks count as 0.
  */
 export function threadTotals(profile: Profile): ThreadTotal[] {
@@ -193,27 +272,14 @@ export function threadTotals(profile: Profile): ThreadTotal[] {
   const ci = find('cpu');
   const groups = new Map<string, ThreadTotal>();
   for (const s of profile.sample) {
-    let threadId: number | undefined;
-    let threadName: string | undefined;
-    for (const l of s.label) {
-      const k = stringAt(profile, l.key);
-      if (k === 'thread_id') {
-        if (toNumber(l.str) !== 0) {
-          const parsed = Number(stringAt(profile, l.str));
-          threadId = Number.isFinite(parsed) ? parsed : undefined;
-        } else {
-          threadId = toNumber(l.num);
-        }
-      } else if (k === 'thread_name') {
-        threadName = toNumber(l.str) !== 0 ? stringAt(profile, l.str) : String(toNumber(l.num));
-      }
-    }
-    const key = JSON.stringify([threadId ?? null, threadName ?? null]);
+    const { threadId, threadName, threadKind } = sampleThread(profile, s);
+    const key = JSON.stringify([threadId ?? null, threadName ?? null, threadKind ?? null]);
     let g = groups.get(key);
     if (!g) {
       g = { samples: 0, cpuNanos: 0 };
       if (threadId !== undefined) g.threadId = threadId;
       if (threadName !== undefined) g.threadName = threadName;
+      if (threadKind !== undefined) g.threadKind = threadKind;
       groups.set(key, g);
     }
     if (si >= 0) g.samples += toNumber(s.value[si]);

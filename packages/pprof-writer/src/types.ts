@@ -56,7 +56,12 @@ export interface ProfileInput {
   startTimeNanos?: bigint | number;
   /** Wall-clock duration of the profile, ns. */
   durationNanos?: number;
-  /** Free-form comments, e.g. "rate=100Hz", "dropped=0", "ptprof 0.1.0". */
+  /**
+   * Named facts about the profile (`{ hz: 100, mode: 'all', dropped: 0 }`), written as the first
+   * comments in `key=value` form (see facts.ts) and read back with parseFacts.
+   */
+  facts?: Record<string, string | number | boolean>;
+  /** Free-form comments, written after the facts. */
   comments?: string[];
   /** Main binary path for the single mapping; default `process.execPath`. */
   mappingFile?: string;

@@ -1,7 +1,7 @@
 // Writing pprof files atomically: a temporary file in the same directory, then rename.
 import * as zlib from 'node:zlib';
 import type { Profile } from 'pprof-format';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic';
+import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
 import { encodePprof, isProfile, toPprof } from './pprof';
 import type { ProfileInput } from './types';
 
@@ -11,16 +11,16 @@ import type { ProfileInput } from './types';
  * file is removed and the error is rethrown. The profile is built (and validated) before any file
  * is touched.
  */
-export async function writePprofFile(path: string, input: ProfileInput | Profile): Promise<void> {
+export async function writePprofFile(path: string, input: ProfileInput | Profile): Promise<FileIdentity> {
   const profile = isProfile(input) ? input : toPprof(input);
   const raw = await profile.encodeAsync();
   const gz = await new Promise<Buffer>((resolve, reject) => {
     zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
   });
-  await writeFileAtomic(path, gz);
+  return writeFileAtomic(path, gz);
 }
 
-/** Synchronous writePprofFile. */
-export function writePprofFileSync(path: string, input: ProfileInput | Profile): void {
-  writeFileAtomicSync(path, encodePprof(input));
+/** Synchronous writePprofFile; returns the written file's identity (device, inode, size). */
+export function writePprofFileSync(path: string, input: ProfileInput | Profile): FileIdentity {
+  return writeFileAtomicSync(path, encodePprof(input));
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { escapeFoldedName, toFolded, writeFoldedFile, writeFoldedFileSync, type ProfileInput } from '../src';
+import { escapeFoldedName, isPprofBytes, parseFolded, parseFoldedFrame, toFolded, writeFoldedFile, writeFoldedFileSync, encodePprof, type ProfileInput } from '../src';
 import { inputTotals, randomProfile, rmDir, tmpDir } from './helpers';
 
 const input = (): ProfileInput => ({
@@ -112,5 +112,47 @@ describe('folded stacks', () => {
     } finally {
       rmDir(dir);
     }
+  });
+});
+
+describe('reading folded stacks back', () => {
+  it('parseFolded gives back what toFolded wrote: frames leaf first, names, files, lines, [thread] roots, values', () => {
+    const p = parseFolded(toFolded(input(), { value: 'cpu', rootLabel: 'thread_name' }));
+    assert.equal(p.unit, 'nanoseconds');
+    const byStack = new Map(p.stacks.map((s) => [`${s.root}|${s.frames.map((f) => f.name).join(',')}`, s]));
+    const main = byStack.get('main|leaf,mid,root');
+    assert.ok(main, [...byStack.keys()].join(' / '));
+    assert.deepEqual(main.frames, [{ name: 'leaf', file: '/app/a.js', line: 7 }, { name: 'mid', file: '/app/a.js' }, { name: 'root' }]);
+    assert.equal(main.value, 40_000_001);
+    assert.equal(byStack.get('worker 1|other,root')?.value, 20_000_000);
+    assert.equal(byStack.get('main|(no stack)')?.value, 10_000_000);
+    assert.equal(p.stacks.length, 3);
+  });
+
+  it('sums to the input totals on a random profile, with escaped names; counts when values are small', () => {
+    const rnd = { ...input(), samples: input().samples.map((s) => ({ ...s, frames: s.frames.map((f) => ({ ...f, name: `${f.name};x%y\n(z)` })) })) };
+    const p = parseFolded(toFolded(rnd, { value: 'samples' }));
+    assert.equal(p.unit, 'count');
+    assert.equal(p.stacks.reduce((a, s) => a + s.value, 0), 7);
+    assert.ok(p.stacks.some((s) => s.frames[0]!.name === 'leaf;x%y\n(z)' && s.frames[0]!.file === '/app/a.js'));
+  });
+
+  it('keeps the parentheses of C++ names and reads frames without a file', () => {
+    assert.deepEqual(parseFoldedFrame('v8::(anonymous namespace)::f(double, int*) (/usr/bin/node)'),
+      { name: 'v8::(anonymous namespace)::f(double, int*)', file: '/usr/bin/node' });
+    assert.deepEqual(parseFoldedFrame('(thread node)'), { name: '(thread node)' });
+    assert.deepEqual(parseFoldedFrame('f (a (b) c)'), { name: 'f (a (b) c)' });
+    assert.deepEqual(parseFoldedFrame('(anonymous) (/a.js:12)'), { name: '(anonymous)', file: '/a.js', line: 12 });
+  });
+
+  it('names the line that is not folded stacks, and refuses an empty text', () => {
+    assert.throws(() => parseFolded('a;b 1\r\nnot folded\r\n'), { name: 'ProfileReadError', code: 'not-profile', message: /line 2 is "not folded"/ });
+    assert.throws(() => parseFolded('\n\n'), { code: 'not-profile', message: /no folded stacks/ });
+  });
+
+  it('isPprofBytes tells pprof (gzipped or not) from text', () => {
+    assert.equal(isPprofBytes(encodePprof(input())), true);
+    assert.equal(isPprofBytes(Buffer.from(toFolded(input()))), false);
+    assert.equal(isPprofBytes(Buffer.alloc(0)), false);
   });
 });

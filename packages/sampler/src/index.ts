@@ -1,6 +1,8 @@
 export { Sampler, registerCurrentThread, runningSampler, jsThreadName } from './sampler';
-export type { SamplerOptions, ThreadsMode } from './sampler';
-export type { Frame, Profile, ProfileSample, ProfileStats, ThreadSummary } from './profile';
+export type { SamplerOptions } from './sampler';
+export { INT_OPTIONS, THREADS_MODES, DEFAULT_THREADS, optionProblem, checkOption, checkThreadsMode } from './options';
+export type { ThreadsMode, IntOption, IntOptionName } from './options';
+export type { Frame, Profile, ProfileFacts, ProfileSample, ProfileStats, ThreadSummary } from './profile';
 export { ProfileBuilder } from './profile';
 export { TimerLifecycle, armThreadTimer, firstExpiryNs, periodForHz } from './lifecycle';
 export type { TimerBackend, Rng } from './lifecycle';
@@ -8,6 +10,8 @@ export { CodeMap, parseCodeName } from './codemap';
 export type { FunctionInfo } from './codemap';
 export { Symbolizer, PSEUDO } from './symbolizer';
 export { listTids, threadComm } from './threads';
+/** The addon build loaded from PTPROF_ADDON_PATH (a development variable), or undefined. */
+export { replacementAddon } from '@ptprof/timers-native';
 
 import { Sampler, type SamplerOptions } from './sampler';
 import type { Profile } from './profile';

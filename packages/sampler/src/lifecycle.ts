@@ -78,6 +78,11 @@ export class TimerLifecycle {
     return true;
   }
 
+  /** Forgets timers that no longer exist (a worker's cleanup hook deleted its own at exit). */
+  retain(ids: ReadonlySet<number>): void {
+    for (const [tid, id] of [...this.timers]) if (!ids.has(id)) this.timers.delete(tid);
+  }
+
   /** Takes over a timer that the thread armed itself (a worker registering during sampling). */
   adopt(tid: number, id: number): void {
     if (!this.timers.has(tid)) this.timers.set(tid, id);

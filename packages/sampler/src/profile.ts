@@ -1,6 +1,7 @@
 // The sampler's profile model, and its builder: memory grows with unique stacks, not samples.
 // Structurally it is what @ptprof/pprof-writer takes (ProfileInput), but neither package imports
 // the other.
+import type { ThreadsMode } from './options';
 
 export interface Frame {
   name: string;
@@ -16,7 +17,8 @@ export interface ProfileSample {
   count: number;
   /** CPU time they stand for: sum of (1 + si_overrun) x period. */
   cpuNanos: number;
-  labels: { thread_id: number; thread_name: string };
+  /** thread_kind: 'js' for a thread with a JS isolate (main thread, workers), 'native' for the others. */
+  labels: { thread_id: number; thread_name: string; thread_kind: 'js' | 'native' };
 }
 
 export interface ThreadSummary {
@@ -48,8 +50,19 @@ export interface ProfileStats {
   foreign: number;
   /** Timer signals that arrived after recording stopped. */
   late: number;
-  /** Times another handler had replaced ours and ours was put back. */
-  handlerRestored: number;
+  /**
+   * SIGPROF (setitimer's signal; the per-thread timers use a real-time signal of their own):
+   * times setitimer went off because another handler owned SIGPROF (V8's CPU profiler, the
+   * program's own SIGPROF listener), and times ours went back once SIGPROF was free again.
+   * While it is off, only threads with a timer of their own are sampled.
+   */
+  sigprof: { suspensions: number; reinstalls: number };
+  /** JIT code events the native log did not take (it was past its bound; see timers-native). */
+  codeDrops: number;
+  /** Code maps held: one per live isolate (an exited worker's is freed once its samples are read). */
+  codeMaps: number;
+  /** Why the native collector thread could not start ('' when it runs). */
+  collectorError: string;
   /** JS frames that no code event covered. */
   unresolvedFrames: number;
   jsFrames: number;
@@ -65,7 +78,7 @@ export interface Profile {
   /** The period at stop, in CPU ns (1e9 / hz). cpuNanos of samples are exact whatever the rate was. */
   periodNanos: number;
   hz: number;
-  mode: 'all' | 'js';
+  mode: ThreadsMode;
   /** Wall clock at start, ns since the epoch. */
   startTimeNanos: bigint;
   durationNanos: number;
@@ -77,9 +90,16 @@ export interface Profile {
   processCpuNanos: number;
   threads: ThreadSummary[];
   stats: ProfileStats;
-  /** Human-readable facts for the profile's comments (rate, mode, drops, filter counts). */
+  /**
+   * Named facts about how the profile was made (hz, mode, records, kept, filtered.*, dropped.*,
+   * process_cpu_nanos...): @ptprof/pprof-writer writes them as the profile's first comments.
+   */
+  facts: ProfileFacts;
+  /** Free-form comments (none from the sampler; a caller may add its own). */
   comments: string[];
 }
+
+export type ProfileFacts = Record<string, string | number | boolean>;
 
 export function emptyStats(): ProfileStats {
   return {
@@ -91,7 +111,10 @@ export function emptyStats(): ProfileStats {
     errors: 0,
     foreign: 0,
     late: 0,
-    handlerRestored: 0,
+    sigprof: { suspensions: 0, reinstalls: 0 },
+    codeDrops: 0,
+    codeMaps: 0,
+    collectorError: '',
     unresolvedFrames: 0,
     jsFrames: 0,
     codeEvents: 0,
@@ -175,8 +198,9 @@ export class ProfileBuilder {
         row.count += s.count;
         row.cpuNanos += s.cpuNanos;
       } else {
-        const name = this.thread(s.tid).name;
-        merged.set(key, { frames: s.frames, count: s.count, cpuNanos: s.cpuNanos, labels: { thread_id: s.tid, thread_name: name } });
+        const t = this.thread(s.tid);
+        const labels = { thread_id: s.tid, thread_name: t.name, thread_kind: t.js ? 'js' as const : 'native' as const };
+        merged.set(key, { frames: s.frames, count: s.count, cpuNanos: s.cpuNanos, labels });
       }
     }
     return [...merged.values()];

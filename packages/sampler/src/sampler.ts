@@ -11,12 +11,14 @@ import {
   FLAG_TRUNCATED,
   INTS_PER_RECORD,
   NUMS_PER_RECORD,
+  RI,
+  RN,
   type Binding,
   type DrainCounters,
   type RawDrain,
 } from '@ptprof/timers-native';
 import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
-import { ProfileBuilder, emptyStats, type Frame, type Profile, type ProfileStats } from './profile';
+import { ProfileBuilder, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
 import {
   PSEUDO,
   Symbolizer,
@@ -26,12 +28,15 @@ import {
   VM_EXTERNAL,
   VM_GC,
   VM_IDLE,
+  VM_IDLE_EXTERNAL,
   VM_PARSER,
 } from './symbolizer';
-import { listTids, threadComm } from './threads';
+import { listTids, threadComm, threadStartTime } from './threads';
+import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
-export type ThreadsMode = 'all' | 'js';
+export type { ThreadsMode } from './options';
 
+/** The ranges and defaults of these options are in ./options.ts (INT_OPTIONS). */
 export interface SamplerOptions {
   /** Samples per second of each thread's CPU time, 1..10000. Default 100. */
   hz?: number;
@@ -49,6 +54,19 @@ export interface SamplerOptions {
    * to the drain alone (a full ring drops, and counts).
    */
   collectIntervalMs?: number;
+  /**
+   * The most each thread's records may take while its JS thread is too busy to drain them (the
+   * native collector holds them meanwhile), in bytes; beyond it records are dropped and counted.
+   * 64 KiB..1 GiB, default 16 MiB.
+   */
+  backlogBytes?: number;
+  /**
+   * The per-thread timers signal SIGRTMIN + timerSignal (1..30, default 6, or the next free one):
+   * a real-time signal of ptprof's own, so that V8's CPU profiler and the program's SIGPROF
+   * listeners, which own SIGPROF while they run, cannot take the timers' signals or kill with
+   * them. Takes effect for the first sampler of the process only.
+   */
+  timerSignal?: number;
   /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
@@ -78,13 +96,6 @@ interface PendingRecord {
   periodNs: number;
 }
 
-function checkInt(name: string, v: unknown, lo: number, hi: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new RangeError(`ptprof: ${name} must be an integer from ${lo} to ${hi} (${what}); got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 /** The name of the calling JS thread: 'main' or 'worker <threadId>'. */
 export function jsThreadName(): string {
   return isMainThread ? 'main' : `worker ${threadId}`;
@@ -95,7 +106,6 @@ const POLL_MS = 10;
 
 export class Sampler {
   readonly native: Binding;
-  readonly hzInitial: number;
   readonly mode: ThreadsMode;
   private readonly drainIntervalMs: number;
   private readonly useTimers: boolean;
@@ -105,7 +115,8 @@ export class Sampler {
   private readonly builder = new ProfileBuilder();
   private readonly stats: ProfileStats = emptyStats();
   private readonly names = new Map<number, { name: string; js: boolean }>();
-  private readonly claimed = new Set<number>();
+  /** Threads this sampler claimed (tid -> start time: a tid names a thread only with it). */
+  private readonly claimed = new Map<number, number>();
   private pending: PendingRecord[] = [];
   /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
   private readonly itimerCpu = new Map<number, number>();
@@ -124,27 +135,28 @@ export class Sampler {
   private counters0: DrainCounters | undefined;
   private lastCounters: DrainCounters | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
+  private unwatch: (() => void) | undefined;
 
   constructor(opts: SamplerOptions = {}) {
-    const hz = opts.hz ?? 100;
-    this.hz = checkInt('hz', hz, 1, 10000, 'samples per second of CPU time');
-    this.hzInitial = this.hz;
+    this.hz = checkOption('hz', opts.hz ?? INT_OPTIONS.hz.default);
     this.periodNs = periodForHz(this.hz);
-    const mode = opts.threads ?? 'all';
-    if (mode !== 'all' && mode !== 'js') throw new RangeError(`ptprof: threads must be 'all' or 'js'; got ${JSON.stringify(mode)}`);
-    this.mode = mode;
-    this.drainIntervalMs = checkInt('drainIntervalMs', opts.drainIntervalMs ?? 100, 10, 10000, 'milliseconds');
-    const framesLimit = checkInt('framesLimit', opts.framesLimit ?? 128, 1, 512, 'frames per stack');
-    if (opts.ringBytes !== undefined) {
-      const rb = checkInt('ringBytes', opts.ringBytes, 4096, 64 * 1024 * 1024, 'bytes, a power of two');
-      if ((rb & (rb - 1)) !== 0) throw new RangeError(`ptprof: ringBytes must be a power of two; got ${rb}`);
-    }
+    this.mode = checkThreadsMode(opts.threads ?? DEFAULT_THREADS);
+    this.drainIntervalMs = checkOption('drainIntervalMs', opts.drainIntervalMs ?? INT_OPTIONS.drainIntervalMs.default);
+    const framesLimit = checkOption('framesLimit', opts.framesLimit ?? INT_OPTIONS.framesLimit.default);
+    if (opts.ringBytes !== undefined) checkOption('ringBytes', opts.ringBytes);
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
-    const collectIntervalMs = checkInt('collectIntervalMs', opts.collectIntervalMs ?? 20, 0, 1000, 'milliseconds');
-    this.native.configure({ framesLimit, collectIntervalMs, ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}) });
+    const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
+    const backlogBytes = checkOption('backlogBytes', opts.backlogBytes ?? INT_OPTIONS.backlogBytes.default);
+    this.native.configure({
+      framesLimit, collectIntervalMs, backlogBytes,
+      ...(opts.ringBytes !== undefined ? { ringBytes: opts.ringBytes } : {}),
+      // Only before the first handler install of the process; after it, the native layer keeps
+      // the signal it has (and says why it cannot change).
+      ...(opts.timerSignal !== undefined ? { timerSignal: checkOption('timerSignal', opts.timerSignal) } : {}),
+    });
     this.lifecycle = new TimerLifecycle(this.native, opts._rng ?? Math.random);
     this.symbolizer = sharedSymbolizer(this.native);
   }
@@ -187,7 +199,13 @@ export class Sampler {
         }
       }
     }
-    n.setEnabled(true);
+    this.watchSigprofListeners();
+    const rec = n.setEnabled(true);
+    if (!rec.collector) {
+      this.stats.collectorError = rec.collectorError || 'not started';
+      process.stderr.write(`ptprof: the collector thread could not start (${this.stats.collectorError}); `
+        + 'samples are collected by the JS thread alone, and a busy main thread may drop some (counted)\n');
+    }
     this.applyPeriod();
     this.state = 'running';
     this.lastDrainMono = this.startMono;
@@ -220,21 +238,34 @@ export class Sampler {
   }
 
   /**
-   * V8's CPU profiler (the inspector's Profiler.start, --cpu-prof) installs its own SIGPROF handler
-   * while it runs and puts back the one it found when it stops. Ours goes back at once, with
-   * theirs as the handler its signals (SI_TKILL) are passed to. Checked at every poll: if their
-   * profiler started before ours, stopping it restores SIG_DFL, and a timer signal then would
-   * kill the process (DESIGN.md); the window is one poll.
+   * SIGPROF serves setitimer only (the timers have a real-time signal of their own), and only
+   * while no one else wants it: V8's CPU profiler (the inspector's Profiler.start, --cpu-prof) and
+   * the program's own `process.on('SIGPROF')` install their handlers over ours and may put SIG_DFL
+   * back, whose action kills. The native guard re-checks it (also from its collector thread, so a
+   * busy JS thread does not delay it): setitimer is armed exactly while the handler is ours.
+   * A listener the program adds is seen here before Node installs its handler: SIGPROF is then
+   * the program's until its last listener goes.
    */
-  private ensureHandler(): void {
-    if (this.native.currentHandler() !== 'ptprof') {
-      this.native.installHandler();
-      this.stats.handlerRestored++;
-    }
+  private watchSigprofListeners(): void {
+    if (!isMainThread) return;
+    const n = this.native;
+    const added = (event: string | symbol): void => {
+      if (event === 'SIGPROF') n.yieldSigprof(true);
+    };
+    const removed = (event: string | symbol): void => {
+      if (event === 'SIGPROF' && process.listenerCount('SIGPROF') === 0) n.yieldSigprof(false);
+    };
+    process.on('newListener', added);
+    process.on('removeListener', removed);
+    n.yieldSigprof(process.listenerCount('SIGPROF') > 0);
+    this.unwatch = () => {
+      process.removeListener('newListener', added);
+      process.removeListener('removeListener', removed);
+    };
   }
 
   private tickUnsafe(): void {
-    this.ensureHandler();
+    this.native.guardSigprof();
     const now = this.native.monotonicNs();
     const signals = this.native.signalCount();
     const active = signals !== this.lastSignals;
@@ -246,7 +277,7 @@ export class Sampler {
 
   /** Changes the rate while running: drains first, then re-arms every timer (new random first expiry). */
   setRate(hz: number): void {
-    checkInt('hz', hz, 1, 10000, 'samples per second of CPU time');
+    checkOption('hz', hz);
     if (this.state !== 'running') throw new Error('ptprof: setRate needs a running sampler');
     this.drain();
     this.hz = hz;
@@ -269,16 +300,19 @@ export class Sampler {
   private refreshThreads(): void {
     const n = this.native;
     const known = n.threads();
-    const knownTids = new Set<number>();
+    const knownJs = new Map<number, boolean>();
     for (const t of known) {
-      knownTids.add(t.tid);
+      knownJs.set(t.tid, t.js);
       if (t.name) {
         this.names.set(t.tid, { name: t.name, js: t.js });
         this.builder.nameThread(t.tid, t.name, true);
       }
     }
-    // Timers that registering workers armed for themselves.
-    for (const t of n.timers()) this.lifecycle.adopt(t.tid, t.id);
+    // The native table is the truth about timers: a worker's cleanup hook deletes its timer when
+    // it exits, and a worker that registers while we sample arms its own.
+    const timers = n.timers();
+    this.lifecycle.retain(new Set(timers.map((t) => t.id)));
+    for (const t of timers) this.lifecycle.adopt(t.tid, t.id);
     if (this.mode === 'js') {
       for (const t of known) if (t.js) this.lifecycle.arm(t.tid);
       const live = new Set(known.filter((t) => t.js).map((t) => t.tid));
@@ -288,10 +322,33 @@ export class Sampler {
     const tids = listTids();
     const live = new Set(tids);
     for (const tid of tids) {
-      if (!knownTids.has(tid)) {
+      const claimedAt = this.claimed.get(tid);
+      if (claimedAt !== undefined) {
+        const start = threadStartTime(tid);
+        if (start !== claimedAt) {
+          // Another thread now has this tid (the kernel reuses them): the slot and timer we gave
+          // the dead one would make it invisible (a "valid" timer that never fires on it).
+          this.lifecycle.disarm(tid);
+          if (!knownJs.get(tid)) {
+            n.releaseThread(tid);
+            knownJs.delete(tid);
+          }
+          this.claimed.delete(tid);
+          if (start === undefined) {
+            live.delete(tid); // gone meanwhile
+            continue;
+          }
+        }
+      }
+      if (!knownJs.has(tid)) {
+        const start = threadStartTime(tid);
+        if (start === undefined) {
+          live.delete(tid);
+          continue;
+        }
         try {
           n.claimThread(tid);
-          this.claimed.add(tid);
+          this.claimed.set(tid, start);
         } catch {
           continue; // no free slot: the thread stays unknown and setitimer covers it
         }
@@ -303,7 +360,7 @@ export class Sampler {
       }
     }
     this.lifecycle.reconcile(live);
-    for (const tid of [...this.claimed]) {
+    for (const tid of [...this.claimed.keys()]) {
       if (!live.has(tid)) {
         n.releaseThread(tid);
         this.claimed.delete(tid);
@@ -315,7 +372,7 @@ export class Sampler {
   drain(): void {
     if (this.state !== 'running') return;
     const n = this.native;
-    this.ensureHandler();
+    n.guardSigprof();
     const raw = n.drain();
     this.lastDrainMono = n.monotonicNs();
     this.ingest(raw, false);
@@ -339,8 +396,10 @@ export class Sampler {
         /* deleted by its thread's cleanup hook meanwhile */
       }
     }
-    for (const tid of this.claimed) n.releaseThread(tid);
+    for (const tid of this.claimed.keys()) n.releaseThread(tid);
     this.claimed.clear();
+    this.unwatch?.();
+    this.unwatch = undefined;
     n.setEnabled(false);
     this.cpu1 = n.processCpuNs();
     this.stopMono = n.monotonicNs();
@@ -365,19 +424,19 @@ export class Sampler {
       for (let i = 0; i < raw.count; i++) {
         const a = i * INTS_PER_RECORD;
         const b = i * NUMS_PER_RECORD;
-        const nf = raw.ints[a + 5];
+        const nf = raw.ints[a + RI.nframes];
         this.pending.push({
-          tid: raw.ints[a],
-          code: raw.ints[a + 1],
-          overrun: raw.ints[a + 2],
-          flags: raw.ints[a + 3],
-          vmState: raw.ints[a + 4],
-          isolateId: raw.ints[a + 6],
-          codeSeq: raw.nums[b + 1],
-          pc: raw.nums[b + 2],
-          ext: raw.nums[b + 3],
-          threadCpuNs: raw.nums[b + 4],
-          timerTag: raw.nums[b + 5],
+          tid: raw.ints[a + RI.tid],
+          code: raw.ints[a + RI.code],
+          overrun: raw.ints[a + RI.overrun],
+          flags: raw.ints[a + RI.flags],
+          vmState: raw.ints[a + RI.vmState],
+          isolateId: raw.ints[a + RI.isolateId],
+          codeSeq: raw.nums[b + RN.codeSeq],
+          pc: raw.nums[b + RN.pc],
+          ext: raw.nums[b + RN.externalCallback],
+          threadCpuNs: raw.nums[b + RN.threadCpuNs],
+          timerTag: raw.nums[b + RN.timerTag],
           frames: raw.frames.slice(f, f + nf),
           periodNs: this.periodNs,
         });
@@ -474,6 +533,7 @@ export class Sampler {
         out.push(PSEUDO.atomicsWait);
         break;
       case VM_IDLE:
+      case VM_IDLE_EXTERNAL:
         out.push(PSEUDO.idle);
         break;
     }
@@ -519,6 +579,9 @@ export class Sampler {
       st.dropped.shared = c.sharedDrops - c0.sharedDrops;
       st.foreign = c.foreign - c0.foreign;
       st.late = c.disabled - c0.disabled;
+      st.codeDrops = c.codeDrops - c0.codeDrops;
+      st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
+      st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
     }
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
@@ -526,14 +589,34 @@ export class Sampler {
     const durationNanos = Math.max(0, Math.round((this.stopMono ?? this.native.monotonicNs()) - this.startMono));
     const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? this.native.processCpuNs()) - this.cpu0));
     const threads = this.builder.threadSummaries();
-    const comments = [
-      `rate=${this.hz}Hz period=${this.periodNs}ns`,
-      `mode=${this.mode}${this.useTimers ? '' : ' timers=off(setitimer only)'}${this.overrunWeights ? '' : ' overrun-weights=off'}`,
-      `records=${st.records} kept=${st.kept} filtered.setitimer=${st.filtered.setitimer} filtered.timer_create=${st.filtered.timer_create}`,
-      `dropped.ring=${st.dropped.ring} dropped.shared=${st.dropped.shared} foreign=${st.foreign} late=${st.late} misdelivered=${st.misdelivered} errors=${st.errors}`,
-      `threads=${threads.length} unresolved_js_frames=${st.unresolvedFrames}/${st.jsFrames}`,
-      `process_cpu_nanos=${processCpuNanos}`,
-    ];
+    // Named facts, written into the pprof's comments by @ptprof/pprof-writer (facts.ts) and read
+    // back with its parseFacts: no one parses these from free text.
+    const facts: ProfileFacts = {
+      hz: this.hz,
+      period_nanos: this.periodNs,
+      mode: this.mode,
+      ...(this.useTimers ? {} : { timers: false }),
+      ...(this.overrunWeights ? {} : { overrun_weights: false }),
+      records: st.records,
+      kept: st.kept,
+      'filtered.setitimer': st.filtered.setitimer,
+      'filtered.timer_create': st.filtered.timer_create,
+      'dropped.ring': st.dropped.ring,
+      'dropped.shared': st.dropped.shared,
+      foreign: st.foreign,
+      late: st.late,
+      misdelivered: st.misdelivered,
+      errors: st.errors,
+      threads: threads.length,
+      unresolved_js_frames: st.unresolvedFrames,
+      js_frames: st.jsFrames,
+      process_cpu_nanos: processCpuNanos,
+      timer_signal: this.native.signalInfo().timerSignalName,
+      setitimer_suspended: st.sigprof.suspensions,
+      sigprof_reinstalled: st.sigprof.reinstalls,
+      code_events_dropped: st.codeDrops,
+      ...(st.collectorError ? { collector_error: st.collectorError } : {}),
+    };
     return {
       samples: this.builder.samples(),
       periodNanos: this.periodNs,
@@ -544,7 +627,8 @@ export class Sampler {
       processCpuNanos,
       threads,
       stats: structuredClone(st),
-      comments,
+      facts,
+      comments: [],
     };
   }
 

@@ -5,7 +5,7 @@
 // before it, and events are replayed in order up to each record's number (DESIGN.md: resolving
 // after a move was 10% correct under forced compaction).
 import * as path from 'node:path';
-import { CODE_ADDED, CODE_MOVED, CODE_REMOVED, NUMS_PER_EVENT, type RawDrain } from '@ptprof/timers-native';
+import { CODE_ADDED, CODE_DROP, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
 import { NativeResolver, readMaps, remappedRanges } from './elf';
 import type { Frame } from './profile';
@@ -25,16 +25,18 @@ export interface CodeEventLog {
   name: string[];
 }
 
-/** v8::StateTag */
-export const VM_JS = 0;
-export const VM_GC = 1;
-export const VM_PARSER = 2;
-export const VM_BYTECODE_COMPILER = 3;
-export const VM_COMPILER = 4;
-export const VM_OTHER = 5;
-export const VM_EXTERNAL = 6;
-export const VM_ATOMICS_WAIT = 7;
-export const VM_IDLE = 8;
+/** v8::StateTag values, from @ptprof/timers-native's VM_STATES (whose numbers compat.h checks). */
+const vm = (name: (typeof VM_STATES)[number]): number => VM_STATES.indexOf(name);
+export const VM_JS = vm('JS');
+export const VM_GC = vm('GC');
+export const VM_PARSER = vm('PARSER');
+export const VM_BYTECODE_COMPILER = vm('BYTECODE_COMPILER');
+export const VM_COMPILER = vm('COMPILER');
+export const VM_EXTERNAL = vm('EXTERNAL');
+export const VM_ATOMICS_WAIT = vm('ATOMICS_WAIT');
+export const VM_IDLE = vm('IDLE');
+/** Node 26 (V8 14.6): idle in the embedder's own code; -1 before. */
+export const VM_IDLE_EXTERNAL = vm('IDLE_EXTERNAL');
 
 export const PSEUDO = {
   gc: { name: '(garbage collector)' },
@@ -49,6 +51,8 @@ export const PSEUDO = {
 
 export class Symbolizer {
   private readonly maps = new Map<number, CodeMap>();
+  /** Isolates whose map is stale (a CODE_DROP not yet followed by its CODE_RESET). */
+  private readonly stale = new Set<number>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
   private readonly nativeFrames = new Map<number, Frame>();
   private readonly canonical = new Map<string, Frame>();
@@ -72,14 +76,14 @@ export class Symbolizer {
     const e = raw.events;
     for (let i = 0; i < raw.names.length; i++) {
       const o = i * NUMS_PER_EVENT;
-      this.events.seq.push(e[o]);
-      this.events.type.push(e[o + 1]);
-      this.events.isolateId.push(e[o + 3]);
-      this.events.start.push(e[o + 4]);
-      this.events.len.push(e[o + 5]);
-      this.events.newStart.push(e[o + 6]);
+      this.events.seq.push(e[o + EV.seq]);
+      this.events.type.push(e[o + EV.type]);
+      this.events.isolateId.push(e[o + EV.isolateId]);
+      this.events.start.push(e[o + EV.start]);
+      this.events.len.push(e[o + EV.len]);
+      this.events.newStart.push(e[o + EV.newStart]);
       this.events.name.push(raw.names[i]);
-      if (e[o] > this.maxSeq) this.maxSeq = e[o];
+      if (e[o + EV.seq] > this.maxSeq) this.maxSeq = e[o + EV.seq];
     }
   }
 
@@ -89,12 +93,29 @@ export class Symbolizer {
     let i = this.next;
     while (i < ev.seq.length && ev.seq[i] <= upTo) {
       const iso = ev.isolateId[i];
+      const type = ev.type[i];
+      if (type === CODE_RETIRE || type === CODE_RESET || type === CODE_DROP) {
+        // RETIRE: the isolate is gone, and every record before this one is resolved. DROP: the
+        // native log stopped taking this isolate's events (it was past its bound): the map is
+        // stale, so its addresses resolve to nothing rather than to a wrong name, until the RESET
+        // whose CODE_ADDED events (the isolate's code enumerated again) rebuild it.
+        this.maps.delete(iso);
+        if (type === CODE_DROP) this.stale.add(iso);
+        else this.stale.delete(iso);
+        if (type === CODE_RESET) this.maps.set(iso, new CodeMap());
+        this.codeEvents++;
+        i++;
+        continue;
+      }
+      if (this.stale.has(iso)) {
+        i++;
+        continue;
+      }
       let map = this.maps.get(iso);
       if (!map) {
         map = new CodeMap();
         this.maps.set(iso, map);
       }
-      const type = ev.type[i];
       if (type === CODE_ADDED) map.add(ev.start[i], ev.len[i], parseCodeName(ev.name[i]));
       else if (type === CODE_MOVED) {
         map.move(ev.start[i], ev.newStart[i]);
@@ -114,13 +135,9 @@ export class Symbolizer {
     }
   }
 
-  /** Forgets the code of isolates that no longer exist. */
-  retainIsolates(alive: ReadonlySet<number>): void {
-    for (const id of [...this.maps.keys()]) if (!alive.has(id)) this.maps.delete(id);
-  }
-
-  codeMapSize(isolateId: number): number {
-    return this.maps.get(isolateId)?.size ?? 0;
+  /** Isolates whose code map is held (a retired isolate's is freed: see replay). */
+  get isolateCount(): number {
+    return this.maps.size;
   }
 
   /** Re-reads the mappings, and which file ranges are mapped twice (V8's copy of its builtins). */

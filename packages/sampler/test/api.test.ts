@@ -28,7 +28,7 @@ describe('sampler API', function () {
     start().stop();
   });
 
-  it('returns a profile model with samples, threads, stats and comments', async () => {
+  it('returns a profile model with samples, threads, stats, facts and thread kinds', async () => {
     const { result, profile: p } = await profile(() => hogHere('apiHog', 200), { hz: 1000 });
     assert.ok(result > 0);
     assert.equal(p.hz, 1000);
@@ -41,8 +41,19 @@ describe('sampler API', function () {
     assert.ok(p.samples.every((s) => s.frames.length > 0 && s.count >= 1 && s.cpuNanos >= s.count * p.periodNanos));
     const hog = p.samples.filter((s) => s.frames[0].name === 'apiHog' && s.frames[0].file === '' === false);
     assert.ok(hog.length > 0, 'the hog is a leaf frame');
-    assert.ok(p.comments.some((c) => c.includes('rate=1000Hz')));
-    assert.ok(p.comments.some((c) => /dropped\.ring=\d+/.test(c)));
+    assert.equal(p.facts.hz, 1000);
+    assert.equal(p.facts.period_nanos, 1_000_000);
+    assert.equal(p.facts.mode, 'all');
+    assert.equal(p.facts['dropped.ring'], p.stats.dropped.ring);
+    assert.equal(p.facts.kept, p.stats.kept);
+    assert.equal(p.facts.process_cpu_nanos, p.processCpuNanos);
+    assert.deepEqual(p.comments, []);
+    // Each thread's kind is a label: 'js' for this (main) thread, whatever its name.
+    for (const t of p.threads) {
+      const rows = p.samples.filter((x) => x.labels.thread_id === t.tid);
+      assert.ok(rows.every((x) => x.labels.thread_kind === (t.js ? 'js' : 'native')), `thread ${t.name}`);
+    }
+    assert.ok(p.samples.some((x) => x.labels.thread_name === 'main' && x.labels.thread_kind === 'js'));
     assert.equal(p.stats.kept + p.stats.filtered.setitimer + p.stats.filtered.timer_create, p.stats.records);
   });
 

@@ -1,5 +1,5 @@
 // A fake @ptprof/timers-native binding that records every call, for lifecycle tests.
-import type { Binding, RawDrain } from '@ptprof/timers-native';
+import { binding as realBinding, type Binding, type RawDrain } from '@ptprof/timers-native';
 
 export interface Call {
   fn: string;
@@ -34,11 +34,16 @@ export class FakeBackend {
       events: new Float64Array(0),
       names: [],
       threads: [],
-      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0 },
+      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0 },
     });
     return {
       installHandler: () => (self.log('installHandler'), 'default'),
       currentHandler: () => 'ptprof',
+      guardSigprof: () => self.log('guardSigprof'),
+      yieldSigprof: (y) => self.log('yieldSigprof', y),
+      signalInfo: () => ({ timerSignal: 40, timerSignalName: 'SIGRTMIN+6', sigprof: 'ptprof', itimerArmed: self.itimer > 0,
+        itimerPeriodNs: self.itimer, itimerSuspensions: 0, sigprofReinstalls: 0, sigprofYielded: false }),
+      layout: realBinding.layout,
       register(opts) {
         self.log('register', opts);
         self.known.set(1000, { js: true, name: opts?.name ?? '' });
@@ -96,6 +101,7 @@ export class FakeBackend {
       setEnabled(on) {
         self.log('setEnabled', on);
         self.enabled = on;
+        return { collector: true, collectorError: '' };
       },
       configure: (o) => self.log('configure', o),
       demangle: (names) => names,

@@ -3,7 +3,7 @@
 // and returns profiles of @ptprof/pprof-writer's model (the sampler's Profile has the same shape).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatComments, plural } from './comments';
+import { plural, statsFacts } from './facts';
 import { locate, type LocateOptions } from './locate';
 import { mapScript, PathDisplay } from './mapper';
 import type { MappableFrame, MappableProfile, NodeSourceMap, SourceMapOptions, SourceMapStats } from './types';
@@ -12,7 +12,7 @@ export type {
   MappableFrame, MappableProfile, MappableSample, NodeSourceMap, SourceMapOptions, SourceMapStats, SourceMapFailure, FailureKind,
 } from './types';
 export { FAILURE_KINDS } from './types';
-export { formatComments, parseComments, describeComments, errorComment, type SourceMapReport } from './comments';
+export { statsFacts, errorFacts, readSourceMapFacts, describeSourceMapFacts, type SourceMapFacts, type SourceMapReport } from './facts';
 export { findAnnotation, decodeDataUrl } from './locate';
 
 export const DEFAULT_MAX_MAP_BYTES = 128 * 1024 * 1024;
@@ -46,18 +46,19 @@ function scriptOf(f: MappableFrame): string | undefined {
  * name and position in `systemName` ("query2 dist/server.js:16:16"). Only the scripts in the
  * profile are looked at, one at a time: each map is read and parsed once and dropped before the
  * next, so memory holds one map at a time. Never throws for a bad map: it is counted in the stats
- * (and the comments) and its frames are left as they were.
+ * (and the facts) and its frames are left as they were.
  *
  * Returns a new profile (the input is not modified: samples and frames are new objects where
- * mapped, shared where not) with the stats appended to `comments`, and the stats.
+ * mapped, shared where not) with the stats added to its `facts` (the `source_maps.*` group, see
+ * statsFacts), and the stats.
  */
 export function mapProfile<P extends MappableProfile>(profile: P, options: SourceMapOptions = {}): { profile: P; stats: SourceMapStats } {
   const t0 = performance.now();
   const stats: SourceMapStats = { enabled: options.enabled !== false, scripts: 0, mappedFrames: 0, unmappedFrames: 0, failed: [], mapBytes: 0, ms: 0 };
   const done = (samples: P['samples']): { profile: P; stats: SourceMapStats } => {
     stats.ms = performance.now() - t0;
-    const comments = options.comments === false ? profile.comments : [...(profile.comments ?? []), ...formatComments(stats)];
-    return { profile: { ...profile, samples, ...(comments !== undefined ? { comments } : {}) }, stats };
+    const facts = options.facts === false ? profile.facts : { ...profile.facts, ...statsFacts(stats) };
+    return { profile: { ...profile, samples, ...(facts !== undefined ? { facts } : {}) }, stats };
   };
   if (!stats.enabled) return done(profile.samples);
 

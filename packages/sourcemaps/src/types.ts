@@ -28,7 +28,8 @@ export interface MappableSample {
 
 export interface MappableProfile {
   samples: readonly MappableSample[];
-  comments?: readonly string[];
+  /** Named facts about the profile (pprof-writer writes them as key=value comments); the stats are added here. */
+  facts?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /** What Node's `module.findSourceMap(path)` returns (the parts this package reads). */
@@ -39,7 +40,7 @@ export interface NodeSourceMap {
 }
 
 export interface SourceMapOptions {
-  /** false: map nothing (the profile gets the comment `source_maps off`). Default true. */
+  /** false: map nothing (the profile gets the fact `source_maps.enabled=false`). Default true. */
   enabled?: boolean;
   /** Original files under this directory are written relative to it. Default process.cwd(). */
   cwd?: string;
@@ -51,8 +52,8 @@ export interface SourceMapOptions {
   findSourceMap?: ((file: string) => NodeSourceMap | undefined) | null;
   /** A map file larger than this is not read (counted as unreadable). Default 128 MiB. */
   maxMapBytes?: number;
-  /** Append the stats to the profile's comments (see formatComments). Default true. */
-  comments?: boolean;
+  /** Add the stats to the profile's facts (the `source_maps.*` group, see statsFacts). Default true. */
+  facts?: boolean;
 }
 
 /**

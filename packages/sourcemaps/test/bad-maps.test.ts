@@ -1,11 +1,12 @@
 // Bad input never breaks a profile: each kind of unusable map leaves its script's frames as they
-// ran, is counted and named in the stats and the comments, and the other scripts are still mapped.
+// ran, is counted and named in the stats and the facts, and the other scripts are still mapped.
 // The bad maps are hand-made (no tool writes them on purpose); the good one is esbuild's.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeComments, mapProfile, parseComments, type FailureKind, type MappableFrame } from '../src';
+import { formatFacts, parseFacts } from '@ptprof/pprof-writer';
+import { describeSourceMapFacts, mapProfile, readSourceMapFacts, type FailureKind, type MappableFrame } from '../src';
 import { fixtures, profileOf, rmDir, tmpDir, v8Frame } from './helpers';
 
 /** A script with one function, hogName, and this annotation (none when undefined). */
@@ -75,14 +76,17 @@ describe('mapProfile: bad maps', function () {
       assert.match(f.reason, reason, `${kind} ${file}: ${f.reason}`);
     }
 
-    // The comments: totals, then one line per kind, read back the same.
-    const lines = profile.comments!.filter((c) => c.startsWith('source_maps'));
-    assert.match(lines[0], new RegExp(`^source_maps mapped_frames=1 scripts=1 failed=${cases.length} `));
-    assert.equal(lines.length, 1 + 5);
-    assert.match(lines.find((l) => l.startsWith('source_maps failed.missing=1: '))!, /bad\/missing\.js \(bad\/missing\.js\.map: ENOENT\)/);
-    const report = parseComments(profile.comments!)!;
+    // The facts: the totals, then a count and a detail per kind, the profile's own kept; written
+    // as pprof comments by pprof-writer's formatFacts and read back the same by its parseFacts.
+    const facts = profile.facts!;
+    assert.equal(facts.hz, 100, "the profile's own facts are kept");
+    assert.deepEqual([facts['source_maps.mapped_frames'], facts['source_maps.scripts'], facts['source_maps.failed']], [1, 1, cases.length]);
+    assert.match(String(facts['source_maps.failed.missing.detail']), /^bad\/missing\.js \(bad\/missing\.js\.map: ENOENT\)$/);
+    const read = parseFacts(formatFacts(facts));
+    assert.deepEqual({ ...read }, { ...facts });
+    const report = readSourceMapFacts(read)!;
     assert.deepEqual(report.failures.map((f) => [f.kind, f.count]), [['missing', 1], ['unreadable', 2], ['invalid_json', 2], ['unsupported', 3], ['outside', 2]]);
-    const people = describeComments(profile.comments!);
+    const people = describeSourceMapFacts(read);
     assert.equal(people[0], 'source maps: 1 frame in 1 script named from their maps');
     assert.match(people[1], /^8 scripts declared a source map that could not be read \(their frames are left as they ran\): bad\/missing\.js /);
     assert.match(people[2], /^2 scripts have source maps pointing outside their sources/);

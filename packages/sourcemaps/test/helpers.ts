@@ -53,5 +53,5 @@ export function v8Frame(file: string, re: RegExp, name?: string): MappableFrame 
 
 /** A profile of one sample per frame (each alone on its stack), as the sampler's rows are shaped. */
 export function profileOf(frames: MappableFrame[]): MappableProfile & { samples: { frames: MappableFrame[]; count: number; cpuNanos: number }[] } {
-  return { samples: frames.map((f) => ({ frames: [f], count: 1, cpuNanos: 1e7 })), comments: ['rate=100Hz'] };
+  return { samples: frames.map((f) => ({ frames: [f], count: 1, cpuNanos: 1e7 })), facts: { hz: 100 } };
 }

@@ -54,7 +54,12 @@ describe('mapProfile: builds made by the real tools', function () {
     assert.deepEqual({ ...stats, ms: 0, mapBytes: stats.mapBytes > 0 }, {
       enabled: true, scripts: 1, mappedFrames: 8, unmappedFrames: 0, failed: [], mapBytes: true, ms: 0,
     });
-    assert.match(profile.comments!.at(-1)!, /^source_maps mapped_frames=8 scripts=1 failed=0 unmapped_frames=0 map_bytes=\d+ ms=\d+$/);
+    const { 'source_maps.map_bytes': mapBytes, 'source_maps.ms': ms, ...counts } = profile.facts!;
+    assert.deepEqual(counts, {
+      hz: 100, 'source_maps.mapped_frames': 8, 'source_maps.scripts': 1, 'source_maps.failed': 0, 'source_maps.unmapped_frames': 0,
+    });
+    assert.equal(mapBytes, stats.mapBytes);
+    assert.equal(typeof ms, 'number');
   });
 
   it('esbuild, minified: every function on the one line named by the map, the class constructor and a dropped name too', () => {
@@ -165,10 +170,10 @@ describe('mapProfile: builds made by the real tools', function () {
     const topLevel: MappableFrame = { name: '(anonymous)', file: out.esbuild, line: 1, column: 1 };
     const native: MappableFrame = { name: 'uv_run', file: '/usr/bin/node' };
     const internal: MappableFrame = { name: 'Module._load', file: 'node:internal/modules/cjs/loader', line: 1000, column: 24 };
-    const input: { samples: { frames: MappableFrame[]; n: number }[]; comments?: string[] } = {
+    const input: { samples: { frames: MappableFrame[]; n: number }[]; facts?: Record<string, string> } = {
       samples: [{ frames: [query2, topLevel], n: 1 }, { frames: [native, query2, internal], n: 2 }, { frames: [internal], n: 3 }],
     };
-    const { profile, stats } = mapProfile(input, { cwd: dir, comments: false });
+    const { profile, stats } = mapProfile(input, { cwd: dir, facts: false });
     const [a, b, c] = profile.samples;
     assert.equal(a.frames[0], b.frames[1], 'one mapped object for one input frame');
     assert.equal(a.frames[0].name, 'query');
@@ -177,17 +182,17 @@ describe('mapProfile: builds made by the real tools', function () {
     assert.equal(b.frames[2], internal);
     assert.equal(c, input.samples[2], 'a sample with nothing mapped is the same object');
     assert.equal(b.n, 2, 'other fields of a sample are kept');
-    assert.equal(profile.comments, undefined);
+    assert.equal(profile.facts, undefined);
     assert.equal(stats.mappedFrames, 1);
     assert.equal(input.samples[0].frames[0], query2, 'the input is not modified');
     assert.equal(query2.name, 'query2');
   });
 
-  it('enabled: false maps nothing and says so in the comments', () => {
+  it('enabled: false maps nothing and says so in the facts', () => {
     const frames = [v8Frame(out.esbuild, /function (?<name>query2)(?<at>\()/d)];
     const { profile, stats } = mapProfile(profileOf(frames), { enabled: false });
     assert.equal(profile.samples[0].frames[0], frames[0]);
     assert.equal(stats.enabled, false);
-    assert.deepEqual(profile.comments, ['rate=100Hz', 'source_maps off']);
+    assert.deepEqual(profile.facts, { hz: 100, 'source_maps.enabled': false });
   });
 });

@@ -29,6 +29,7 @@
 #ifndef PTPROF_COMPAT_H_
 #define PTPROF_COMPAT_H_
 
+#include <node.h>
 #include <node_version.h>
 #include <sys/prctl.h>
 #include <v8-version.h>
@@ -73,6 +74,13 @@ static_assert(v8::JitCodeEvent::BYTE_CODE == 0 && v8::JitCodeEvent::JIT_CODE == 
 // The isolate of the calling JS thread (register() runs on it).
 static inline v8::Isolate* ptprof_current_isolate() { return v8::Isolate::GetCurrent(); }
 
+// The calling thread's Node environment (register() runs in a JS call: a context is entered), for
+// node::RequestInterrupt: it runs a callback on that thread at its next interrupt check, and wakes
+// its event loop if it waits (Node 14+, unchanged through 26).
+static inline node::Environment* ptprof_current_environment(v8::Isolate* isolate) {
+  return node::GetCurrentEnvironment(isolate->GetCurrentContext());
+}
+
 // v8::StateTag as the int32 a record carries: `int` in V8 11.3, `uint16_t` from V8 12.4.
 static inline int32_t ptprof_vm_state(v8::StateTag tag) { return static_cast<int32_t>(tag); }
 
@@ -113,5 +121,14 @@ static inline void ptprof_code_events_stop(v8::Isolate* isolate) {
 // a new symbol version, which would make the addon need glibc 2.34; prctl(PR_SET_NAME) is as old
 // as Linux 2.6.9 and names the calling thread the same way.
 static inline void ptprof_set_thread_name(const char* name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+// pthread_create moved from libpthread into libc in glibc 2.34 under a new symbol version; linked
+// against a newer glibc, the addon would need 2.34. Its older version is still in every glibc, so
+// the reference is bound to that one (the version of the architecture's first glibc).
+#if defined(__GLIBC__) && defined(__x86_64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.2.5");
+#elif defined(__GLIBC__) && defined(__aarch64__)
+__asm__(".symver pthread_create,pthread_create@GLIBC_2.17");
+#endif
 
 #endif  // PTPROF_COMPAT_H_

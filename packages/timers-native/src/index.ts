@@ -1,6 +1,7 @@
 // @ptprof/timers-native: the kernel's CPU timers and a SIGPROF recorder, as thin bindings.
 // See ../README.md. The binding is loaded with node-gyp-build: a prebuild for this Node ABI from
 // prebuilds/, or a local build in build/Release.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 if (process.platform !== 'linux') {
@@ -10,28 +11,52 @@ if (process.platform !== 'linux') {
   );
 }
 
-/** Record flags (mirrors PtprofRecordFlag in src/binding.cc). */
+/**
+ * The layout of drain()'s arrays: the one definition is src/layout.h; these names mirror it, and
+ * the binding's own `layout` is checked against them when the binary loads (below).
+ */
+export const RECORD_INTS = ['tid', 'code', 'overrun', 'flags', 'vmState', 'nframes', 'isolateId', 'signo'] as const;
+export const RECORD_NUMS = ['timeNs', 'codeSeq', 'pc', 'externalCallback', 'threadCpuNs', 'timerTag'] as const;
+export const EVENT_NUMS = ['seq', 'type', 'codeType', 'isolateId', 'start', 'len', 'newStart'] as const;
+
+type Columns<T extends readonly string[]> = { readonly [K in T[number]]: number };
+function columns<T extends readonly string[]>(names: T): Columns<T> {
+  return Object.freeze(Object.fromEntries(names.map((n, i) => [n, i]))) as Columns<T>;
+}
+/** Column of each field in a record's row of `ints` (e.g. `raw.ints[i * INTS_PER_RECORD + RI.tid]`). */
+export const RI = columns(RECORD_INTS);
+/** Column of each field in a record's row of `nums`. */
+export const RN = columns(RECORD_NUMS);
+/** Column of each field in an event's row of `events`. */
+export const EV = columns(EVENT_NUMS);
+export const INTS_PER_RECORD = RECORD_INTS.length;
+export const NUMS_PER_RECORD = RECORD_NUMS.length;
+export const NUMS_PER_EVENT = EVENT_NUMS.length;
+
+/** Record flags. */
 export const FLAG_KNOWN = 1;
 export const FLAG_TIMER_VALID = 2;
 export const FLAG_JS = 4;
 export const FLAG_TRUNCATED = 8;
+const FLAGS = { known: FLAG_KNOWN, timerValid: FLAG_TIMER_VALID, js: FLAG_JS, truncated: FLAG_TRUNCATED };
 
 /** v8::StateTag values as reported in records' vmState (-1: no stack walk). LOGGING from Node 24
  *  (V8 13.6), IDLE_EXTERNAL from Node 26 (V8 14.6); src/compat.h checks the numbers. */
 export const VM_STATES = ['JS', 'GC', 'PARSER', 'BYTECODE_COMPILER', 'COMPILER', 'OTHER', 'EXTERNAL', 'ATOMICS_WAIT', 'IDLE', 'LOGGING', 'IDLE_EXTERNAL'] as const;
 
-/** v8::JitCodeEvent::EventType / CodeType values in drained code events. */
+/** v8::JitCodeEvent::EventType values in drained code events, and two of the addon's own. */
 export const CODE_ADDED = 0;
 export const CODE_MOVED = 1;
 export const CODE_REMOVED = 2;
+/** The isolate's code map starts again: the CODE_ADDED events that follow (same seq) are all of it. */
+export const CODE_RESET = 100;
+/** The isolate is gone: its map may be freed once every record before this seq is resolved. */
+export const CODE_RETIRE = 101;
+/** The isolate's events are not logged from here (the log was past its bound): its map is stale until a CODE_RESET. */
+export const CODE_DROP = 102;
 export const CODE_TYPE_BYTE_CODE = 0;
 export const CODE_TYPE_JIT = 1;
 export const CODE_TYPE_WASM = 2;
-
-/** Columns of drained arrays. */
-export const INTS_PER_RECORD = 8; // tid, code, overrun, flags, vmState, nframes, isolateId, 0
-export const NUMS_PER_RECORD = 6; // timeNs, codeSeq, pc, externalCallback, threadCpuNs, timerTag
-export const NUMS_PER_EVENT = 7; // seq, type, codeType, isolateId, start, len, newStart
 
 export interface DrainCounters {
   /** Every SIGPROF the handler saw since load. */
@@ -44,6 +69,40 @@ export interface DrainCounters {
   ringDrops: number;
   /** Records dropped because the shared ring of threads without a slot was full (cumulative). */
   sharedDrops: number;
+  /** Code events not logged because the log was past its bound (cumulative; see CODE_DROP). */
+  codeDrops: number;
+  /** Times setitimer went off because another handler owned SIGPROF (cumulative). */
+  itimerSuspensions: number;
+  /** Times ours went back on SIGPROF once it was free again (cumulative). */
+  sigprofReinstalls: number;
+  /** errno of the collector thread's creation, 0 when it runs (rings then emptied by drain() alone). */
+  collectorError: number;
+}
+
+export interface SignalInfo {
+  /** The real-time signal the per-thread timers deliver (0 until the handler is installed). */
+  timerSignal: number;
+  /** e.g. 'SIGRTMIN+6'. */
+  timerSignalName: string;
+  /** Who owns SIGPROF now. */
+  sigprof: HandlerOwner;
+  /** Whether setitimer(ITIMER_PROF) is armed now (only while SIGPROF is ours). */
+  itimerArmed: boolean;
+  /** The period asked for with setitimer(), ns (0: off). */
+  itimerPeriodNs: number;
+  itimerSuspensions: number;
+  /** Times ours went back on SIGPROF after someone else's handler left (SIG_DFL found). */
+  sigprofReinstalls: number;
+  /** The program owns SIGPROF (yieldSigprof(true)). */
+  sigprofYielded: boolean;
+}
+
+export interface Layout {
+  recordInts: string[];
+  recordNums: string[];
+  eventNums: string[];
+  flags: Record<string, number>;
+  eventTypes: { reset: number; retire: number; drop: number };
 }
 
 export interface RawDrain {
@@ -61,10 +120,20 @@ export interface RawDrain {
 export type HandlerOwner = 'ptprof' | 'default' | 'ignore' | 'other';
 
 export interface Binding {
-  /** Installs the SIGPROF handler (SA_SIGINFO|SA_RESTART); returns who owned SIGPROF before. */
+  /**
+   * Installs the handler on the timers' real-time signal and, when SIGPROF is free (SIG_DFL or
+   * SIG_IGN), on SIGPROF; returns who owned SIGPROF before ('other': another handler, left alone).
+   */
   installHandler(): HandlerOwner;
-  /** Who owns SIGPROF now (the inspector's profiler replaces handlers while it runs). */
+  /** Who owns SIGPROF now (V8's CPU profiler and Node's SIGPROF listeners install their own). */
   currentHandler(): HandlerOwner;
+  /** Re-checks SIGPROF now: ours again if free, setitimer armed exactly while it is ours. */
+  guardSigprof(): void;
+  /** The program takes SIGPROF (true; setitimer off, ours not put back) or has let it go (false). */
+  yieldSigprof(yielded: boolean): void;
+  signalInfo(): SignalInfo;
+  /** The drain layout the binary was built with (src/layout.h). */
+  readonly layout: Layout;
   /** Makes the calling JS thread known (a slot with its isolate) and starts JIT code events. */
   register(opts?: { codeEvents?: boolean; name?: string }): { tid: number; isolateId: number; slot: number };
   unregister(): boolean;
@@ -81,17 +150,20 @@ export interface Binding {
   timerDelete(id: number): void;
   timerGetoverrun(id: number): number;
   timerCount(): number;
-  /** setitimer(ITIMER_PROF) with first expiry = period; 0 disables. */
+  /** setitimer(ITIMER_PROF) at this period (0: off), armed while SIGPROF is ours; first expiry = period. */
   setitimer(periodNs: number): void;
   getitimer(): { valueNs: number; intervalNs: number };
   gettid(): number;
   threadCpuNs(tid?: number): number;
   processCpuNs(): number;
   monotonicNs(): number;
-  setEnabled(on: boolean): void;
-  /** framesLimit 1..512; ringBytes (power of two) for slots claimed later; collectIntervalMs
-   *  0..1000 (default 20): how often a native thread empties the rings, 0 for never. */
-  configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number }): void;
+  /** Recording on or off; the first start also starts the collector thread (or says why not). */
+  setEnabled(on: boolean): { collector: boolean; collectorError: string };
+  /** framesLimit 1..512; ringBytes (power of two, 4 KiB..64 MiB) for slots claimed later;
+   *  collectIntervalMs 0..1000 (default 20): how often a native thread empties the rings, 0 for
+   *  never; backlogBytes (64 KiB..1 GiB, default 16 MiB): the cap of each thread's backlog;
+   *  timerSignal: the timers signal SIGRTMIN + timerSignal (default 6), before installHandler. */
+  configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number; backlogBytes?: number; timerSignal?: number }): void;
   /** C++ symbol names demangled (names that are not mangled come back unchanged). */
   demangle(names: string[]): string[];
   /** Every known thread. */
@@ -103,24 +175,64 @@ export interface Binding {
   samplingPeriod(): number;
   /** Records waiting from threads without a slot (cheap: one atomic read). */
   sharedPending(): number;
-  /** SIGPROFs seen since load (cheap: one atomic read). */
+  /** Signals the handler has seen since load (cheap: one atomic read). */
   signalCount(): number;
   drain(): RawDrain;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => Binding = require('node-gyp-build');
-// PTPROF_ADDON_PATH loads a given build instead (npm run test:asan runs the tests against a
-// sanitizer build this way); PREBUILDS_ONLY=1 wins over it.
-const override = process.env.PTPROF_ADDON_PATH;
-export const binding: Binding =
-  override && !process.env.PREBUILDS_ONLY ? require(path.resolve(override)) : load(path.join(__dirname, '..', '..'));
+
+/**
+ * PTPROF_ADDON_PATH, a development variable: the absolute path of another build of this addon
+ * (npm run test:asan runs the tests against a sanitizer build this way). Only a `.node` file that
+ * exists is loaded (never JavaScript, never a path relative to whichever directory a process
+ * runs in); anything else throws. PREBUILDS_ONLY=1 wins over it.
+ */
+export function replacementAddonPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.PTPROF_ADDON_PATH;
+  if (!value || env.PREBUILDS_ONLY) return undefined;
+  let ok = path.isAbsolute(value) && value.endsWith('.node');
+  if (ok) {
+    try {
+      ok = fs.statSync(value).isFile();
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new Error(`PTPROF_ADDON_PATH=${JSON.stringify(value)} is not the absolute path of a .node file that exists `
+      + '(a development build of @ptprof/timers-native); unset it to use the installed addon');
+  }
+  return value;
+}
+
+/** The replacement addon loaded from PTPROF_ADDON_PATH, or undefined for the installed one. */
+export const replacementAddon: string | undefined = replacementAddonPath();
+export const binding: Binding = replacementAddon ? require(replacementAddon) : load(path.join(__dirname, '..', '..'));
+checkLayout(binding.layout);
+
+/** Throws when the binary's drain layout is not the one this file reads (a stale or foreign build). */
+export function checkLayout(layout: Layout | undefined): void {
+  const same = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+    Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
+  const ok = layout !== undefined && same(layout.recordInts, RECORD_INTS) && same(layout.recordNums, RECORD_NUMS)
+    && same(layout.eventNums, EVENT_NUMS) && Object.entries(FLAGS).every(([k, v]) => layout.flags?.[k] === v)
+    && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE && layout.eventTypes?.drop === CODE_DROP;
+  if (!ok) {
+    throw new Error('@ptprof/timers-native: the addon binary was built from another version of src/layout.h than this '
+      + `JavaScript reads (binary: ${JSON.stringify(layout ?? null)}); rebuild it (npm rebuild @ptprof/timers-native) `
+      + 'or reinstall the package');
+  }
+}
 
 /** One record, decoded (for tests and tools; the sampler reads the arrays directly). */
 export interface SignalRecord {
   tid: number;
   code: number;
   overrun: number;
+  /** The signal: the timers' real-time signal (SI_TIMER) or SIGPROF (setitimer's SI_KERNEL). */
+  signo: number;
   flags: number;
   known: boolean;
   timerValid: boolean;
@@ -155,42 +267,43 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
   const records: SignalRecord[] = [];
   let f = 0;
   for (let i = 0; i < raw.count; i++) {
-    const a = i * INTS_PER_RECORD;
-    const b = i * NUMS_PER_RECORD;
-    const flags = raw.ints[a + 3];
-    const n = raw.ints[a + 5];
+    const ri = raw.ints.subarray(i * INTS_PER_RECORD, (i + 1) * INTS_PER_RECORD);
+    const rn = raw.nums.subarray(i * NUMS_PER_RECORD, (i + 1) * NUMS_PER_RECORD);
+    const flags = ri[RI.flags];
+    const n = ri[RI.nframes];
     records.push({
-      tid: raw.ints[a],
-      code: raw.ints[a + 1],
-      overrun: raw.ints[a + 2],
+      tid: ri[RI.tid],
+      code: ri[RI.code],
+      overrun: ri[RI.overrun],
+      signo: ri[RI.signo],
       flags,
       known: (flags & FLAG_KNOWN) !== 0,
       timerValid: (flags & FLAG_TIMER_VALID) !== 0,
       js: (flags & FLAG_JS) !== 0,
       truncated: (flags & FLAG_TRUNCATED) !== 0,
-      vmState: raw.ints[a + 4],
-      isolateId: raw.ints[a + 6],
-      timeNs: raw.nums[b],
-      codeSeq: raw.nums[b + 1],
-      pc: raw.nums[b + 2],
-      externalCallback: raw.nums[b + 3],
-      threadCpuNs: raw.nums[b + 4],
-      timerTag: raw.nums[b + 5],
+      vmState: ri[RI.vmState],
+      isolateId: ri[RI.isolateId],
+      timeNs: rn[RN.timeNs],
+      codeSeq: rn[RN.codeSeq],
+      pc: rn[RN.pc],
+      externalCallback: rn[RN.externalCallback],
+      threadCpuNs: rn[RN.threadCpuNs],
+      timerTag: rn[RN.timerTag],
       frames: Array.from(raw.frames.subarray(f, f + n)),
     });
     f += n;
   }
   const events: CodeEvent[] = [];
   for (let i = 0; i < raw.names.length; i++) {
-    const e = i * NUMS_PER_EVENT;
+    const e = raw.events.subarray(i * NUMS_PER_EVENT, (i + 1) * NUMS_PER_EVENT);
     events.push({
-      seq: raw.events[e],
-      type: raw.events[e + 1],
-      codeType: raw.events[e + 2],
-      isolateId: raw.events[e + 3],
-      start: raw.events[e + 4],
-      len: raw.events[e + 5],
-      newStart: raw.events[e + 6],
+      seq: e[EV.seq],
+      type: e[EV.type],
+      codeType: e[EV.codeType],
+      isolateId: e[EV.isolateId],
+      start: e[EV.start],
+      len: e[EV.len],
+      newStart: e[EV.newStart],
       name: raw.names[i],
     });
   }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import {
   binding, decodeDrain, INTS_PER_RECORD, NUMS_PER_RECORD, NUMS_PER_EVENT, FLAG_KNOWN, FLAG_TIMER_VALID, FLAG_JS,
-  FLAG_TRUNCATED, CODE_ADDED,
+  FLAG_TRUNCATED, CODE_ADDED, RI, RECORD_INTS, RECORD_NUMS, EVENT_NUMS, checkLayout,
 } from '../src/index';
 import { SI_TIMER, burnUntilSignals, cleanup, createTimer, deleteTimer } from './support';
 
@@ -15,7 +15,18 @@ describe('drain', function () {
   });
   afterEach(cleanup);
 
-  it('raw arrays: 8 ints and 4 doubles per record, frames back to back, 7 doubles per code event', function () {
+  it('the binary\'s layout (src/layout.h) is the one src/index.ts reads, and a different one is refused by name', function () {
+    assert.deepEqual(binding.layout.recordInts, [...RECORD_INTS]);
+    assert.deepEqual(binding.layout.recordNums, [...RECORD_NUMS]);
+    assert.deepEqual(binding.layout.eventNums, [...EVENT_NUMS]);
+    assert.deepEqual(binding.layout.flags, { known: FLAG_KNOWN, timerValid: FLAG_TIMER_VALID, js: FLAG_JS, truncated: FLAG_TRUNCATED });
+    assert.doesNotThrow(() => checkLayout(binding.layout));
+    const swapped = { ...binding.layout, recordNums: ['codeSeq', 'timeNs', ...binding.layout.recordNums.slice(2)] };
+    assert.throws(() => checkLayout(swapped), /built from another version of src\/layout\.h.*rebuild/);
+    assert.throws(() => checkLayout(undefined), /rebuild/);
+  });
+
+  it('raw arrays: 8 ints and 6 doubles per record, frames back to back, 7 doubles per code event', function () {
     binding.drain();
     const id = createTimer(self.tid, 123456789);
     binding.setTimerValid(self.tid, true);
@@ -37,13 +48,16 @@ describe('drain', function () {
     assert.equal(raw.nums.length, raw.count * NUMS_PER_RECORD);
     let nframes = 0;
     for (let i = 0; i < raw.count; i++) {
-      nframes += raw.ints[i * INTS_PER_RECORD + 5];
-      assert.equal(raw.ints[i * INTS_PER_RECORD + 7], 0, 'padding column');
+      nframes += raw.ints[i * INTS_PER_RECORD + RI.nframes];
+      const code = raw.ints[i * INTS_PER_RECORD + RI.code];
+      const signo = raw.ints[i * INTS_PER_RECORD + RI.signo];
+      // setitimer's SIGPROF (27) or the timers' real-time signal.
+      assert.equal(signo, code === 0x80 ? 27 : binding.signalInfo().timerSignal, 'signal column');
     }
     assert.equal(raw.frames.length, nframes);
     assert.ok(raw.names.length > 0);
     assert.equal(raw.events.length, raw.names.length * NUMS_PER_EVENT);
-    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops'] as const) {
+    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
       assert.equal(typeof raw.counters[k], 'number', k);
     }
 

@@ -86,19 +86,26 @@ describe('handler', function () {
     deleteTimer(id);
   });
 
-  it('with a handler already installed: foreign and disabled-time signals reach it, recorded ones do not', function () {
+  it('a program that owns SIGPROF keeps it: the timers use their own signal, setitimer waits until SIGPROF is free', function () {
     const out = runFixture('chain.js');
-    // Node's process.on('SIGPROF') installs libuv's handler: "other".
+    // Node's process.on('SIGPROF') installs libuv's handler: "other". ptprof leaves it in place.
     assert.equal(out.before, 'other');
     assert.equal(out.was, 'other');
-    assert.equal(out.after, 'ptprof');
-    assert.ok(out.heardKill >= 1, 'the kill reached the listener through ptprof\'s handler');
-    assert.ok(out.recordsWhileEnabled > 0);
-    assert.equal(out.heardWhileEnabled, 0, 'recorded signals are ptprof\'s own');
+    assert.equal(out.after, 'other');
+    assert.ok(out.heardKill >= 1, 'a kill reaches the program\'s listener');
+    assert.equal(out.itimerArmedWhileProgramOwns, false, 'setitimer stays off while SIGPROF is the program\'s');
+    assert.ok(out.recordsWhileEnabled > 0, 'the per-thread timer still records');
+    assert.deepEqual(out.recordSignals, [out.timerSignal], 'every record came on the timers\' real-time signal');
+    assert.equal(out.kernelRecordsWhileProgramOwns, 0);
+    assert.equal(out.heardWhileEnabled, 0, 'the program heard none of ptprof\'s signals');
     assert.equal(out.recordsWhileDisabled, 0);
-    assert.ok(out.heardWhileDisabled >= 1, 'timer signals while off are passed on');
-    assert.ok(out.counters.foreign >= 1);
+    assert.equal(out.heardWhileDisabled, 0);
     assert.ok(out.counters.disabled >= 5);
+    assert.equal(out.afterRemove, 'default', 'Node put SIG_DFL back when the listener went');
+    assert.equal(out.afterGuard, 'ptprof');
+    assert.equal(out.itimerArmedAfterGuard, true);
+    assert.ok(out.kernelRecordsAfter > 0, 'setitimer records again once SIGPROF is ours');
+    assert.ok(out.info.itimerSuspensions >= 0 && out.info.sigprofYielded === false);
   });
 
   it('the inspector\'s CPU profiler takes SIGPROF while it runs; currentHandler notices', async function () {
@@ -118,8 +125,9 @@ describe('handler', function () {
     assert.equal(binding.installHandler(), 'ptprof');
   });
 
-  it('a CPU profiler started before installHandler leaves SIGPROF at its default when it stops', function () {
-    // Why the sampler must poll currentHandler(): here a timer signal after the stop would kill.
+  it('a CPU profiler started before installHandler keeps SIGPROF; it puts SIG_DFL back when it stops, and ptprof then takes it', function () {
+    // Had ptprof installed over V8's handler and armed setitimer, the next SIGPROF after the stop
+    // would have killed the process (exit 155).
     const script = `
       const { binding } = require(${JSON.stringify(INDEX_JS)});
       const s = new (require('node:inspector').Session)();
@@ -127,14 +135,17 @@ describe('handler', function () {
       const out = [];
       s.post('Profiler.enable', () => s.post('Profiler.start', () => {
         out.push(binding.currentHandler(), binding.installHandler(), binding.currentHandler());
+        binding.setitimer(1e6);
+        out.push(binding.signalInfo().itimerArmed);
         s.post('Profiler.stop', () => {
-          out.push(binding.currentHandler(), binding.installHandler(), binding.currentHandler());
-          process.kill(process.pid, 'SIGPROF'); // harmless again: a foreign signal, passed to nothing
+          out.push(binding.currentHandler(), binding.installHandler(), binding.currentHandler(), binding.signalInfo().itimerArmed);
+          binding.setitimer(0);
+          process.kill(process.pid, 'SIGPROF'); // harmless: a foreign signal, recorded nowhere
           setTimeout(() => console.log(JSON.stringify(out)), 50);
         });
       }));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), ['other', 'other', 'ptprof', 'default', 'default', 'ptprof']);
+    assert.deepEqual(JSON.parse(r.stdout), ['other', 'other', 'other', false, 'default', 'default', 'ptprof', true]);
   });
 });

@@ -1,0 +1,73 @@
+// layout.h: the one definition of what drain() hands to JavaScript.
+//
+// Each list below is the column order of one typed array; JavaScript reads the columns by the
+// names in src/index.ts (RECORD_INTS, RECORD_NUMS, EVENT_NUMS, FLAGS), and the addon exports these
+// lists as `layout` so that src/index.ts checks, when it loads the binary, that both sides agree
+// (a prebuild from another commit fails there, by name, rather than reading the wrong column).
+// Adding a column: add it here, fill it in drain.cc, add its name in src/index.ts.
+#ifndef PTPROF_LAYOUT_H_
+#define PTPROF_LAYOUT_H_
+
+#include <cstdint>
+
+// Int32Array, one row per record.
+#define PTPROF_RECORD_INTS(X) \
+  X(tid)                      \
+  X(code)      /* si_code */  \
+  X(overrun)   /* si_overrun (SI_TIMER), else 0 */ \
+  X(flags)     /* PTPROF_F_* */ \
+  X(vmState)   /* v8::StateTag widened, -1 when no walk */ \
+  X(nframes)                  \
+  X(isolateId) /* 0 when none */ \
+  X(signo)     /* the signal's number: the timers' real-time signal or SIGPROF */
+
+// Float64Array, one row per record (user-space addresses are below 2^48: exact in a double).
+#define PTPROF_RECORD_NUMS(X)                                        \
+  X(timeNs)           /* CLOCK_MONOTONIC */                          \
+  X(codeSeq)          /* JIT code events published before it */      \
+  X(pc)                                                              \
+  X(externalCallback) /* SampleInfo::external_callback_entry */      \
+  X(threadCpuNs)      /* the receiving thread's CPU clock */         \
+  X(timerTag)         /* SI_TIMER: the timer's sigev_value (its tag) */
+
+// Float64Array, one row per JIT code event.
+#define PTPROF_EVENT_NUMS(X) \
+  X(seq)                     \
+  X(type)     /* v8::JitCodeEvent::EventType, or PTPROF_EV_RESET */ \
+  X(codeType) /* v8::JitCodeEvent::CodeType */ \
+  X(isolateId)               \
+  X(start)                   \
+  X(len)                     \
+  X(newStart)
+
+// Record flags.
+#define PTPROF_RECORD_FLAGS(X)                                                    \
+  X(known, 1)       /* the thread had a slot (Go: it has an M) */                 \
+  X(timerValid, 2)  /* the slot's timer was marked valid at that instant */       \
+  X(js, 4)          /* the slot owns an isolate: a JS stack walk was attempted */ \
+  X(truncated, 8)   /* the walk filled the frame limit (or the ring's room) */
+
+#define PTPROF_RI_ENUM(name) PTPROF_RI_##name,
+#define PTPROF_RN_ENUM(name) PTPROF_RN_##name,
+#define PTPROF_EV_ENUM(name) PTPROF_EV_##name,
+enum PtprofRecordInt { PTPROF_RECORD_INTS(PTPROF_RI_ENUM) kPtprofRecordInts };
+enum PtprofRecordNum { PTPROF_RECORD_NUMS(PTPROF_RN_ENUM) kPtprofRecordNums };
+enum PtprofEventNum { PTPROF_EVENT_NUMS(PTPROF_EV_ENUM) kPtprofEventNums };
+#undef PTPROF_RI_ENUM
+#undef PTPROF_RN_ENUM
+#undef PTPROF_EV_ENUM
+
+#define PTPROF_FLAG_ENUM(name, bit) PTPROF_F_##name = bit,
+enum PtprofRecordFlag : uint32_t { PTPROF_RECORD_FLAGS(PTPROF_FLAG_ENUM) };
+#undef PTPROF_FLAG_ENUM
+
+// Event types of ours beside V8's CODE_ADDED/MOVED/REMOVED (0..2; compat.h checks them):
+// - RESET: the isolate's map starts again: the CODE_ADDED events that follow are all of its code;
+// - RETIRE: the isolate is gone; its map may be freed once every record before this seq is read;
+// - DROP: the isolate's events are not logged from here (the log was past its bound): its map is
+//   stale until its RESET (codeevents.cc).
+static constexpr int kPtprofEventReset = 100;
+static constexpr int kPtprofEventRetire = 101;
+static constexpr int kPtprofEventDrop = 102;
+
+#endif  // PTPROF_LAYOUT_H_

@@ -1,0 +1,172 @@
+// Profiles into the view's model: pprof (ptprof's, Go's, any other) and folded stacks. Files are
+// read with pprof-writer's readProfileFile (a cap on bytes and on gunzip, no pipes or devices
+// unless asked, the decoded pprof checked) and folded stacks parsed by its parseFolded.
+import * as path from 'node:path';
+import {
+  numberFact, parseFacts, parseFolded, readProfileFile, sampleThread, stringAt, stringFact, toNumber,
+  type Profile, type ProfileFile, type ReadProfileOptions,
+} from '@ptprof/pprof-writer';
+import { ViewBuilder, type ViewProcess, type ViewProfile } from './model';
+
+/**
+ * The sample type a viewer shows: the profile's default_sample_type when it names one of its
+ * types, else the last (pprof's own rule: Go's CPU profiles are [samples, cpu], heap profiles end
+ * with inuse_space).
+ */
+export function valueIndex(profile: Profile): number {
+  const n = profile.sampleType.length;
+  if (n === 0) throw new Error('the profile has no sample types');
+  const def = toNumber(profile.defaultSampleType);
+  if (def !== 0) {
+    const name = stringAt(profile, def);
+    const i = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === name);
+    if (i >= 0) return i;
+  }
+  return n - 1;
+}
+
+/**
+ * What ptprof's facts (key=value comments, read by pprof-writer's parseFacts) say about the
+ * process; nothing for other producers, whose comments are shown as they are.
+ */
+function ptprofFacts(comments: readonly string[], p: ViewProcess): void {
+  const facts = parseFacts(comments);
+  const known: Partial<ViewProcess> = {
+    command: stringFact(facts, 'cmd'),
+    pid: numberFact(facts, 'pid'),
+    hz: numberFact(facts, 'hz'),
+    mode: stringFact(facts, 'mode'),
+    // The OS's count for the process over the profile (CLOCK_PROCESS_CPUTIME_ID).
+    osCpuNanos: numberFact(facts, 'process_cpu_nanos'),
+  };
+  for (const [k, v] of Object.entries(known)) if (v !== undefined) Object.assign(p, { [k]: v });
+}
+
+/** Adds one pprof profile (one process) to the builder. */
+export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
+  const vi = valueIndex(profile);
+  const st = profile.sampleType[vi]!;
+  const type = stringAt(profile, st.type);
+  const unit = stringAt(profile, st.unit) || 'count';
+  b.setUnit(unit, type);
+  const comments = profile.comment.map((i) => stringAt(profile, i));
+  const proc: ViewProcess = { file, durationNanos: toNumber(profile.durationNanos), comments, sampleType: `${type} (${unit})` };
+  ptprofFacts(comments, proc);
+  const periodType = profile.periodType ? stringAt(profile, profile.periodType.unit) : '';
+  const period = toNumber(profile.period);
+  if (proc.hz === undefined && periodType === 'nanoseconds' && period > 0) proc.hz = Math.round(1e9 / period);
+  const si = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === 'samples');
+  if (si >= 0) proc.samples = profile.sample.reduce((a, s) => a + toNumber(s.value[si]), 0);
+  const pi = b.addProcess(proc);
+
+  // A function is shown as (name, file, start line): the line a location executes is left out, so
+  // that the calls of a function from different lines are one frame, as in pprof's flame graph.
+  const fnFrame = new Map<string, number>();
+  for (const f of profile.function) {
+    fnFrame.set(String(toNumber(f.id)), b.frame(stringAt(profile, f.name) || '(anonymous)', stringAt(profile, f.filename), toNumber(f.startLine)));
+  }
+  const mappingFile = new Map<string, string>();
+  for (const m of profile.mapping) mappingFile.set(String(toNumber(m.id)), stringAt(profile, m.filename));
+  // Location id -> frames leaf first (inlined functions first, the function they were inlined into last).
+  const locFrames = new Map<string, number[]>();
+  for (const loc of profile.location) {
+    const ids = loc.line.map((l) => fnFrame.get(String(toNumber(l.functionId))) ?? b.frame('?', '', 0));
+    if (ids.length === 0) {
+      ids.push(b.frame(`0x${toNumber(loc.address).toString(16)}`, mappingFile.get(String(toNumber(loc.mappingId))) ?? '', 0));
+    }
+    locFrames.set(String(toNumber(loc.id)), ids);
+  }
+
+  const threadOf = new Map<string, number>();
+  for (const s of profile.sample) {
+    const value = toNumber(s.value[vi]);
+    if (!(value > 0)) continue; // nothing to draw (and no thread made for it)
+    const { threadId: tid, threadName: name, threadKind } = sampleThread(profile, s);
+    // ptprof says whether the thread ran JS ('js') or not ('native'); other values are not ours.
+    const js = threadKind === 'js' ? true : threadKind === 'native' ? false : undefined;
+    const key = `${tid ?? ''}\u0000${name ?? ''}`;
+    let t = threadOf.get(key);
+    if (t === undefined) {
+      t = b.thread(pi, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid, js);
+      threadOf.set(key, t);
+    }
+    const frames: number[] = [];
+    for (let d = s.locationId.length - 1; d >= 0; d--) {
+      const ids = locFrames.get(String(toNumber(s.locationId[d]!))) ?? [b.frame('?', '', 0)];
+      for (let j = ids.length - 1; j >= 0; j--) frames.push(ids[j]!);
+    }
+    b.addStack(t, frames, value);
+  }
+}
+
+/**
+ * Adds folded stacks (one process) to the builder. A `[name]` root frame is the thread (ptprof
+ * writes the thread's name there); values are CPU nanoseconds or sample counts (parseFolded).
+ */
+export function addFolded(b: ViewBuilder, text: string, file: string): void {
+  const folded = parseFolded(text);
+  b.setUnit(folded.unit, folded.unit === 'nanoseconds' ? 'cpu' : 'samples');
+  const pi = b.addProcess({ file, durationNanos: 0, comments: [], sampleType: folded.unit === 'nanoseconds' ? 'cpu (nanoseconds)' : 'samples (count)' });
+  const threads = new Map<string, number>();
+  for (const s of folded.stacks) {
+    if (!(s.value > 0)) continue;
+    const name = s.root ?? 'all samples';
+    let t = threads.get(name);
+    if (t === undefined) {
+      t = b.thread(pi, name);
+      threads.set(name, t);
+    }
+    const frames: number[] = [];
+    for (let j = s.frames.length - 1; j >= 0; j--) {
+      const f = s.frames[j]!;
+      frames.push(b.frame(f.name, f.file ?? '', f.line ?? 0));
+    }
+    b.addStack(t, frames, s.value);
+  }
+}
+
+/** Adds a profile as readProfileFile gave it (one process) to the builder. */
+export function addProfileFile(b: ViewBuilder, read: ProfileFile, file: string): void {
+  if (read.format === 'pprof') addPprof(b, read.profile, file);
+  else addFolded(b, read.text, file);
+}
+
+/** A file to read into a view; `expect`: only if it is still the file that was written (readProfileFile's). */
+export interface ProfileSource {
+  file: string;
+  expect?: ReadProfileOptions['expect'];
+}
+
+/** Why a file could not be read into a view: which file, and the error (a ProfileReadError, ENOENT...). */
+export class ProfileFileError extends Error {
+  override readonly name = 'ProfileFileError';
+  constructor(readonly file: string, override readonly cause: unknown) {
+    super(`${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/**
+ * Reads profile files into one view: each file is one process (ptprof writes one file per Node
+ * process of a run). `options` are readProfileFile's (maxBytes, allowSpecial) for every file.
+ * Throws a ProfileFileError naming the file that could not be read or shown with the others.
+ */
+export function readProfiles(files: readonly (string | ProfileSource)[], options: Omit<ReadProfileOptions, 'expect'> = {}): ViewProfile {
+  if (files.length === 0) throw new Error('no profile files given');
+  const b = new ViewBuilder();
+  for (const f of files) {
+    const src = typeof f === 'string' ? { file: f } : f;
+    try {
+      addProfileFile(b, readProfileFile(src.file, { ...options, ...(src.expect ? { expect: src.expect } : {}) }), path.resolve(src.file));
+    } catch (e) {
+      throw new ProfileFileError(src.file, e);
+    }
+  }
+  return b.finish();
+}
+
+/** The view of one decoded pprof profile (e.g. one just made with pprof-writer's toPprof). */
+export function viewOfPprof(profile: Profile, file: string): ViewProfile {
+  const b = new ViewBuilder();
+  addPprof(b, profile, file);
+  return b.finish();
+}
