@@ -6,8 +6,15 @@ import type { ThreadsMode } from './options';
 export interface Frame {
   name: string;
   file?: string;
+  /** 1-based. The symbolizer gives a JS frame its function's start here (V8's code events). */
   line?: number;
   column?: number;
+  /**
+   * The function's first line and column, when `line`/`column` are the executing position (as in
+   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps). The code-event symbolizer sets neither.
+   */
+  startLine?: number;
+  startColumn?: number;
 }
 
 export interface ProfileSample {
@@ -59,8 +66,6 @@ export interface ProfileStats {
   sigprof: { suspensions: number; reinstalls: number };
   /** JIT code events the native log did not take (it was past its bound; see timers-native). */
   codeDrops: number;
-  /** Code maps held: one per live isolate (an exited worker's is freed once its samples are read). */
-  codeMaps: number;
   /** Why the native collector thread could not start ('' when it runs). */
   collectorError: string;
   /** JS frames that no code event covered. */
@@ -113,7 +118,6 @@ export function emptyStats(): ProfileStats {
     late: 0,
     sigprof: { suspensions: 0, reinstalls: 0 },
     codeDrops: 0,
-    codeMaps: 0,
     collectorError: '',
     unresolvedFrames: 0,
     jsFrames: 0,
