@@ -5,6 +5,7 @@
 // (Node's module.findSourceMap), and only there are the frames' columns, which a bundle on one line
 // needs and folded output does not keep. Loaded when used, so that the agent's start-up does not
 // pay for it.
+import type { Facts } from '@ptprof/pprof-writer';
 import type { Profile } from '@ptprof/sampler';
 
 type SourceMaps = typeof import('@ptprof/sourcemaps');
@@ -29,7 +30,7 @@ export function withSourceMaps(profile: Profile, enabled: boolean): Profile {
 }
 
 /** The summary's lines about source maps, from a profile's facts (its agent's report). */
-export function sourceMapSummary(facts: Readonly<Record<string, unknown>>): string[] {
+export function sourceMapSummary(facts: Readonly<Facts>): string[] {
   const { describeSourceMapFacts } = require('@ptprof/sourcemaps') as SourceMaps;
   return describeSourceMapFacts(facts);
 }

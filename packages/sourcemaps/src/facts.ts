@@ -10,10 +10,8 @@
 // or `source_maps.enabled=false`, or `source_maps.error="..."` when mapping itself failed (a bug:
 // the profile is then written as it ran). A detail lists at most MAX_LISTED scripts, then "and N
 // more". This module makes and reads plain records: formatting them is the writer's business.
+import { numberFact, stringFact, type Facts } from '@ptprof/pprof-writer';
 import { FAILURE_KINDS, type FailureKind, type SourceMapFailure, type SourceMapStats } from './types';
-
-/** Facts as @ptprof/pprof-writer's model and the sampler's Profile hold them. */
-export type SourceMapFacts = Record<string, string | number | boolean>;
 
 const PREFIX = 'source_maps';
 const MAX_LISTED = 5;
@@ -24,9 +22,9 @@ function describeFailure(f: SourceMapFailure): string {
 }
 
 /** The facts for these stats, in the order they are written. */
-export function statsFacts(stats: SourceMapStats): SourceMapFacts {
+export function statsFacts(stats: SourceMapStats): Facts {
   if (!stats.enabled) return { [`${PREFIX}.enabled`]: false };
-  const facts: SourceMapFacts = {
+  const facts: Facts = {
     [`${PREFIX}.mapped_frames`]: stats.mappedFrames,
     [`${PREFIX}.scripts`]: stats.scripts,
     [`${PREFIX}.failed`]: stats.failed.length,
@@ -46,7 +44,7 @@ export function statsFacts(stats: SourceMapStats): SourceMapFacts {
 }
 
 /** The facts of a profile whose mapping failed as a whole (it is written as it ran). */
-export function errorFacts(err: unknown): SourceMapFacts {
+export function errorFacts(err: unknown): Facts {
   return { [`${PREFIX}.error`]: oneLine(err instanceof Error ? err.message : String(err)) };
 }
 
@@ -70,15 +68,9 @@ export interface SourceMapReport {
  * Reads back what statsFacts or errorFacts wrote, from a profile's facts (pprof-writer's
  * parseFacts of its comments, or an agent's report). Values of the wrong type count as absent.
  */
-export function readSourceMapFacts(facts: Readonly<Record<string, unknown>>): SourceMapReport | undefined {
-  const num = (key: string): number | undefined => {
-    const v = facts[`${PREFIX}.${key}`];
-    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-  };
-  const str = (key: string): string | undefined => {
-    const v = facts[`${PREFIX}.${key}`];
-    return typeof v === 'string' ? v : undefined;
-  };
+export function readSourceMapFacts(facts: Readonly<Facts>): SourceMapReport | undefined {
+  const num = (key: string): number | undefined => numberFact(facts, `${PREFIX}.${key}`);
+  const str = (key: string): string | undefined => stringFact(facts, `${PREFIX}.${key}`);
   const none = { mappedFrames: 0, scripts: 0, failed: 0, failures: [] };
   if (facts[`${PREFIX}.enabled`] === false) return { enabled: false, ...none };
   const error = str('error');
@@ -102,7 +94,7 @@ export function plural(n: number, one: string, many: string): string {
  *   source maps: 14 frames in 3 scripts named from their maps
  *   2 scripts declared a source map that could not be read: dist/a.js (dist/a.js.map: ENOENT), ...
  */
-export function describeSourceMapFacts(facts: Readonly<Record<string, unknown>>): string[] {
+export function describeSourceMapFacts(facts: Readonly<Facts>): string[] {
   const r = readSourceMapFacts(facts);
   if (!r || !r.enabled) return [];
   if (r.error !== undefined) return [`source maps: not applied, the frames are as they ran (${r.error})`];

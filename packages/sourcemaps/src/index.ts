@@ -12,7 +12,7 @@ export type {
   MappableFrame, MappableProfile, MappableSample, NodeSourceMap, SourceMapOptions, SourceMapStats, SourceMapFailure, FailureKind,
 } from './types';
 export { FAILURE_KINDS } from './types';
-export { statsFacts, errorFacts, readSourceMapFacts, describeSourceMapFacts, type SourceMapFacts, type SourceMapReport } from './facts';
+export { statsFacts, errorFacts, readSourceMapFacts, describeSourceMapFacts, type SourceMapReport } from './facts';
 export { findAnnotation, decodeDataUrl } from './locate';
 
 export const DEFAULT_MAX_MAP_BYTES = 128 * 1024 * 1024;

@@ -1,25 +1,15 @@
-// The model @ptprof/sourcemaps reads and writes: the frames of @ptprof/pprof-writer's ProfileInput
-// (the sampler's Profile has the same shape). Neither package is imported: frames are plain objects.
+// The model @ptprof/sourcemaps reads and writes: @ptprof/pprof-writer's ProfileInput (its frames
+// and facts; the sampler's Profile has the same shape), of which only the types are imported.
+import type { Facts, FrameInput } from '@ptprof/pprof-writer';
 
-/** A frame as profilers write it. Positions are 1-based; absent or 0 means unknown. */
-export interface MappableFrame {
-  name: string;
-  /** The script: an absolute path or a file: URL (other frames are left alone). */
-  file?: string;
-  /** The executing line, or the function's first line when that is all the profiler knows (V8's code events). */
-  line?: number;
-  column?: number;
-  /** The function's first line, when `line` is the executing one. */
-  startLine?: number;
-  /**
-   * The function's first column, when `line` is the executing one. Without it the function's start
-   * is looked up at the first mapping of `startLine` (exact for unbundled code, approximate for
-   * minified code that puts many functions on one line).
-   */
-  startColumn?: number;
-  systemName?: string;
-  inlined?: boolean;
-}
+/**
+ * A frame as pprof-writer takes it. A frame is mapped when its `file` is an absolute path or a
+ * file: URL and its `line` is known (other frames are left alone). `line`/`column` are the
+ * function's start (V8's code events) unless `startLine` is given, and then the executing position;
+ * `startColumn` places the function's start on its line (without it, the first mapping of
+ * `startLine`: exact for unbundled code, approximate for minified code with many functions on one line).
+ */
+export type MappableFrame = FrameInput;
 
 export interface MappableSample {
   /** Leaf first. */
@@ -29,7 +19,7 @@ export interface MappableSample {
 export interface MappableProfile {
   samples: readonly MappableSample[];
   /** Named facts about the profile (pprof-writer writes them as key=value comments); the stats are added here. */
-  facts?: Readonly<Record<string, string | number | boolean>>;
+  facts?: Readonly<Facts>;
 }
 
 /** What Node's `module.findSourceMap(path)` returns (the parts this package reads). */

@@ -2,7 +2,7 @@
 // failure, written by pprof-writer's formatFacts and read back through its parseFacts by the
 // CLI's summary.
 import assert from 'node:assert/strict';
-import { formatFacts, parseFacts } from '@ptprof/pprof-writer';
+import { formatFacts, parseFacts, type Facts } from '@ptprof/pprof-writer';
 import { describeSourceMapFacts, errorFacts, readSourceMapFacts, statsFacts, type SourceMapStats } from '../src';
 
 function stats(failed: SourceMapStats['failed']): SourceMapStats {
@@ -10,7 +10,7 @@ function stats(failed: SourceMapStats['failed']): SourceMapStats {
 }
 
 /** Facts as a reader gets them: through the writer's comment lines and back. */
-const roundTrip = (facts: Record<string, string | number | boolean>): Record<string, unknown> =>
+const roundTrip = (facts: Facts): Facts =>
   parseFacts(['rate is not a fact', ...formatFacts({ hz: 100, ...facts, cmd: 'node x.js' })]);
 
 describe('source map facts', () => {
@@ -52,7 +52,8 @@ describe('source map facts', () => {
 
   it('values of the wrong type (a crafted report) count as absent', () => {
     assert.equal(readSourceMapFacts({ 'source_maps.mapped_frames': '7' }), undefined);
-    const r = readSourceMapFacts({ 'source_maps.mapped_frames': 1, 'source_maps.failed.missing': 'x', 'source_maps.scripts': null })!;
+    const crafted = { 'source_maps.mapped_frames': 1, 'source_maps.failed.missing': 'x', 'source_maps.scripts': null } as unknown as Facts;
+    const r = readSourceMapFacts(crafted)!;
     assert.deepEqual([r.scripts, r.failures], [0, []]);
   });
 });
