@@ -11,7 +11,9 @@
 //      libuv's pool) and checks the profile it writes: a pprof file with the example's functions on
 //      their threads, read back with the installed @ptprof/pprof-writer, and with `go tool pprof
 //      -top` when Go is installed; and `npx ptprof view` writes the page of it (the view package's
-//      page scripts, style and template are in its tarball).
+//      page scripts, style and template are in its tarball); and `npx ptprof -- node dist/spin.js`,
+//      a TypeScript file bundled by esbuild with a source map, names its function by the .ts file
+//      (the installed @ptprof/sourcemaps and its parser, @jridgewell/trace-mapping, at work).
 // Step 3 runs with the Node running this script, and with every Node given by --node (fetched from
 // the npm registry like scripts/test-node-versions.js does, put first on PATH: npx, ptprof and the
 // profiled `node` are all that Node). Ends with "N passed, N failed" (one per Node).
@@ -20,7 +22,8 @@
 //   node scripts/test-packaging.js --node 22,24,26    also with these (majors or exact versions; "all")
 //   node scripts/test-packaging.js --keep             keep the directory (printed) for a look
 //
-// Needs the compiled TypeScript (npm run build:ts) and the registry (pprof-format, node-gyp-build).
+// Needs the compiled TypeScript (npm run build:ts), the repository's devDependencies (esbuild) and the
+// registry (pprof-format, node-gyp-build, @jridgewell/trace-mapping).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -30,6 +33,17 @@ const { printUsage } = require('./common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'workers.js');
+/** src/spin.ts of the app: bundled with a source map, its `spin` must come out as src/spin.ts:SPIN_LINE. */
+const SPIN_TS = `// Bundled by esbuild into dist/spin.js with a source map.
+interface Rounds { count: number }
+export function spin(rounds: Rounds): number {
+  let s = 0;
+  for (let i = 0; i < rounds.count; i++) s = (s * 31 + i) % 1000003;
+  return s;
+}
+console.log(spin({ count: 3e7 }) >= 0 ? 'spun' : '');
+`;
+const SPIN_LINE = 3;
 
 function parseArgs(argv) {
   const o = { node: [], keep: false };
@@ -130,6 +144,20 @@ function profileExample(app, env, label) {
       else detail += `, ptprof view writes a ${(html.length / 1024).toFixed(0)} KiB page`;
     }
   }
+  // Source maps: the bundle's spin named by src/spin.ts, and the facts say a map was used.
+  const spinFile = path.join(out, 'spin.pb.gz');
+  const sm = run('npx', ['--no-install', 'ptprof', '-q', '-o', spinFile, '--', 'node', path.join('dist', 'spin.js')], { cwd: app, env, timeout: 180000 });
+  if (sm.status !== 0) problems.push(`npx ptprof -- node dist/spin.js exited ${sm.status ?? sm.signal}: ${(sm.stderr || '').trim().split('\n').pop()}`);
+  else {
+    const pw = require(require.resolve('@ptprof/pprof-writer', { paths: [app] }));
+    const prof = pw.decodePprof(fs.readFileSync(spinFile));
+    const facts = pw.parseFacts(prof.comment.map((i) => pw.stringAt(prof, i)));
+    const fn = prof.function.find((f) => pw.stringAt(prof, f.name) === 'spin');
+    const where = fn ? `${pw.stringAt(prof, fn.filename)}:${pw.toNumber(fn.startLine)}` : 'absent';
+    if (where !== `src/spin.ts:${SPIN_LINE}` || !(facts['source_maps.mapped_frames'] > 0)) {
+      problems.push(`source maps: spin at ${where}, not src/spin.ts:${SPIN_LINE}; ${Object.entries(facts).filter(([k]) => k.startsWith('source_maps.')).map(([k, x]) => `${k}=${x}`).join(' ') || 'no source_maps facts'}`);
+    } else detail += `, the bundle's spin is src/spin.ts:${SPIN_LINE} (${facts['source_maps.mapped_frames']} frames mapped)`;
+  }
   // The addon came from a prebuild: nothing was compiled, no install script ran.
   const native = path.join(app, 'node_modules', '@ptprof', 'timers-native');
   if (fs.existsSync(path.join(native, 'build'))) problems.push('node_modules/@ptprof/timers-native/build exists: the addon was compiled');
@@ -155,6 +183,10 @@ function main() {
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'ptprof-packaging-test', version: '1.0.0', private: true }, null, 2));
     fs.copyFileSync(EXAMPLE, path.join(app, 'workers.js'));
+    fs.mkdirSync(path.join(app, 'src'));
+    fs.writeFileSync(path.join(app, 'src', 'spin.ts'), SPIN_TS);
+    require('esbuild').buildSync({ entryPoints: [path.join(app, 'src', 'spin.ts')], bundle: true, platform: 'node', sourcemap: true,
+      outfile: path.join(app, 'dist', 'spin.js'), logLevel: 'silent' });
     console.log('# npm install <tarballs> --ignore-scripts (an empty project, an empty npm user config)');
     const inst = must('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', ...tarballs], { cwd: app, env });
     console.log(`  ${inst.stdout.trim().split('\n').filter(Boolean).pop()} (${inst.secs.toFixed(1)} s)`);

@@ -11,7 +11,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
-const order = ['sigprof-filter', 'timers-native', 'sampler', 'pprof-writer', 'view', 'cli'];
+const order = ['sigprof-filter', 'timers-native', 'sampler', 'pprof-writer', 'sourcemaps', 'view', 'cli'];
 const args = process.argv.slice(2);
 const grepAt = args.indexOf('--grep');
 const grep = grepAt >= 0 ? args.splice(grepAt, 2)[1] : undefined;

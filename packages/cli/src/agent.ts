@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Sampler } from '@ptprof/sampler';
 import { ENV, SIGNALS, formatCommand, readAgentConfig, withPid, type AgentConfig, type AgentReport, type AgentStart } from './config';
+import { withSourceMaps } from './sourcemaps';
 import { VERSION } from './version';
 import { writeProfileSync } from './write-profile';
 
@@ -150,7 +151,9 @@ function startMain(handle: { cancel: () => void }): void {
     finished = true;
     const base = { ...who, file, format: cfg.format, end };
     try {
-      const profile = sampler.stop();
+      // Named through the scripts' source maps once, here, before any writer runs: every format
+      // gets the same frames (and the source_maps facts say what was and was not mapped).
+      const profile = withSourceMaps(sampler.stop(), cfg.sourceMaps !== false);
       let profiledNanos = 0;
       let samples = 0;
       for (const s of profile.samples) {

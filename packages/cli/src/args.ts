@@ -22,6 +22,8 @@ export interface RunCommand {
   shorthand: boolean;
   /** --html: write the page of `ptprof view` next to the profile after the run. */
   html?: true;
+  /** false with --no-source-maps: frames are written as they ran. */
+  sourceMaps?: false;
 }
 
 /** How a command that reads profiles reads them (ptprof top, view, convert): readProfileFile's options. */
@@ -66,6 +68,9 @@ Options (before the command):
                      speedscope: speedscope's JSON, a profile per thread; cpuprofile: Chrome's
                      .cpuprofile, one per JS thread (DevTools, VS Code)
   --html             after the run, also write the profile as one HTML page (ptprof view) next to it
+  --no-source-maps   write frames as they ran: no original names, files and lines from the
+                     scripts' source maps (by default each JS frame whose script has a map is
+                     named by it, in every format: TypeScript builds, bundles, tsx)
   -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
@@ -198,6 +203,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let i = 0;
   let command: string[] | undefined;
   let shorthand = false;
+  let sourceMaps = true;
   while (i < argv.length) {
     const a = argv[i];
     if (a === '--') {
@@ -226,6 +232,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
       case '--html':
         if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
         html = true;
+        i++;
+        continue;
+      case '--no-source-maps':
+        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
+        sourceMaps = false;
         i++;
         continue;
       case '--hz': {
@@ -270,7 +281,10 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   if (html && format !== 'pprof' && format !== 'folded') {
     throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
   }
-  return { kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}) };
+  return {
+    kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}),
+    ...(sourceMaps ? {} : { sourceMaps: false as const }),
+  };
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

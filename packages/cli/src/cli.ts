@@ -141,7 +141,7 @@ function signalNumber(sig: NodeJS.Signals): number {
 }
 
 /** The environment of the command: the agent appended to NODE_OPTIONS, the configuration in PTPROF_*. */
-export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: number; threads: string; format: string; reportDir?: string }): NodeJS.ProcessEnv {
+export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: number; threads: string; format: string; reportDir?: string; sourceMaps?: boolean }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const k of Object.values(ENV)) delete env[k]; // a mark left by an outer run must not leak in
   env.NODE_OPTIONS = nodeOptionsWithAgent(base.NODE_OPTIONS, AGENT_PATH);
@@ -150,6 +150,7 @@ export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: num
   env[ENV.threads] = cfg.threads;
   env[ENV.format] = cfg.format;
   if (cfg.reportDir) env[ENV.reportDir] = cfg.reportDir;
+  if (cfg.sourceMaps === false) env[ENV.sourceMaps] = '0';
   return env;
 }
 
@@ -174,7 +175,7 @@ async function run(cmd: RunCommand): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot create a private directory in ${printable(os.tmpdir())} for the run's reports (${errnoText(e)}); set TMPDIR to a writable directory`);
   }
-  const env = childEnv(process.env, { output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir });
+  const env = childEnv(process.env, { output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir, sourceMaps: cmd.sourceMaps !== false });
   const t0 = process.hrtime.bigint();
 
   const child = spawn(cmd.command[0], cmd.command.slice(1), { stdio: 'inherit', env });

@@ -23,6 +23,8 @@ export const ENV = {
   rootPid: 'PTPROF_ROOT_PID',
   /** Set by an agent that warned about a bad configuration: the processes it starts do not repeat it. */
   warned: 'PTPROF_WARNED',
+  /** '0': frames are written as they ran, without their source maps (--no-source-maps). */
+  sourceMaps: 'PTPROF_SOURCE_MAPS',
 } as const;
 
 /**
@@ -115,6 +117,8 @@ export interface AgentConfig {
   threads: ThreadsMode;
   format: Format;
   reportDir?: string;
+  /** false (PTPROF_SOURCE_MAPS=0): frames are written as they ran, without their source maps. */
+  sourceMaps?: false;
   ringBytes?: number;
   framesLimit?: number;
   collectIntervalMs?: number;
@@ -150,7 +154,13 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   const out = env[ENV.output];
   const output = path.resolve(cwd, out ? out : defaultOutput(pid, format));
   const reportDir = env[ENV.reportDir] || undefined;
-  const cfg: AgentConfig = { output, hz, threads: threads as ThreadsMode, format, ...(reportDir ? { reportDir } : {}) };
+  const sourceMapsText = env[ENV.sourceMaps] ?? '';
+  if (sourceMapsText !== '' && sourceMapsText !== '0' && sourceMapsText !== '1') throw new Error(`${ENV.sourceMaps}=${shown(sourceMapsText)} is not 0 or 1`);
+  const cfg: AgentConfig = {
+    output, hz, threads: threads as ThreadsMode, format,
+    ...(reportDir ? { reportDir } : {}),
+    ...(sourceMapsText === '0' ? { sourceMaps: false as const } : {}),
+  };
   for (const [option, name] of Object.entries(TUNING_ENV) as [keyof typeof TUNING_ENV, string][]) {
     const v = intFromEnv(env, name, option);
     if (v !== undefined) cfg[option] = v;

@@ -24,6 +24,7 @@ import {
   type TopRow,
 } from '@ptprof/pprof-writer';
 import { isFormat, type AgentReport, type AgentStart, type Format } from './config';
+import { sourceMapSummary } from './sourcemaps';
 
 /** What the summary knows of one profile written during the run: its agent's report. */
 export interface WrittenProfile {
@@ -194,6 +195,7 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
+  for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }

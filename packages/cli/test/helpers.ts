@@ -216,11 +216,12 @@ export function listDir(dir: string): string[] {
   return fs.readdirSync(dir).sort();
 }
 
-/** `go tool pprof ARGS` (Debian's golang-go), with a writable temporary directory. */
-export function goPprof(args: readonly string[], tmp: string): string {
+/** `go tool pprof ARGS` (Debian's golang-go), with a writable temporary directory, in `cwd` (default this process's). */
+export function goPprof(args: readonly string[], tmp: string, cwd?: string): string {
   const go = fs.existsSync('/usr/lib/go/bin/go') ? '/usr/lib/go/bin/go' : 'go';
   const r = spawnSync(go, ['tool', 'pprof', ...args], {
     encoding: 'utf8',
+    ...(cwd !== undefined ? { cwd } : {}),
     env: { ...process.env, PPROF_TMPDIR: tmp, HOME: process.env.HOME ?? tmp },
     timeout: 60_000,
   });

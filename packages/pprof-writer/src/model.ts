@@ -150,6 +150,7 @@ export function normalize(input: ProfileInput): NormProfile {
     const line = optLineNumber(f.line, `${fat}.line`);
     const column = optLineNumber(f.column, `${fat}.column`);
     const startLine = f.startLine === undefined ? line : optLineNumber(f.startLine, `${fat}.startLine`);
+    optLineNumber(f.startColumn, `${fat}.startColumn`); // checked; pprof has no place for it
     const systemName = f.systemName === undefined || f.systemName === '' ? name : optString(f.systemName, `${fat}.systemName`);
     if (f.inlined !== undefined && typeof f.inlined !== 'boolean') fail(`${fat}.inlined`, 'a boolean', f.inlined);
     const inlined = f.inlined === true;

@@ -16,6 +16,12 @@ export interface FrameInput {
   /** The function's first line (pprof `Function.start_line`); default `line`. */
   startLine?: number;
   /**
+   * The function's first column, when `line`/`column` are the executing position. pprof has no
+   * field for it, so it is checked and not written; it is for whoever maps the frame before it is
+   * written (@ptprof/sourcemaps finds a function's start on a minified line by it).
+   */
+  startColumn?: number;
+  /**
    * The function's name as the runtime knows it, when `name` is another one (e.g. the bundle's
    * `app2` for a source-mapped `renderTable`): pprof `Function.system_name`. Default `name`.
    */

@@ -222,10 +222,19 @@ describe('inlined frames, system names and start lines', () => {
     for (const n of ['leaf', 'mid', 'outer', 'main']) assert.equal(by.get(n)!.cum, 2e6, n);
   });
 
-  it('refuses a non-boolean inlined and a non-integer startLine, naming the field', () => {
+  it('refuses a non-boolean inlined and a non-integer startLine or startColumn, naming the field', () => {
     assert.throws(() => toPprof({ periodNanos: 1, samples: [{ frames: [{ name: 'f', inlined: 1 as unknown as boolean }], count: 1, cpuNanos: 1 }] }),
       /samples\[0\]\.frames\[0\]\.inlined must be a boolean/);
     assert.throws(() => toPprof({ periodNanos: 1, samples: [{ frames: [{ name: 'f', startLine: -1 }], count: 1, cpuNanos: 1 }] }),
       /samples\[0\]\.frames\[0\]\.startLine must be a non-negative integer/);
+    assert.throws(() => toPprof({ periodNanos: 1, samples: [{ frames: [{ name: 'f' }, { name: 'g', startColumn: 1.5 }], count: 1, cpuNanos: 1 }] }),
+      /samples\[0\]\.frames\[1\]\.startColumn must be a non-negative integer/);
+  });
+
+  it('takes startColumn and writes nothing of it (pprof has no start column)', () => {
+    const withColumn = (startColumn?: number): Buffer => Buffer.from(toPprof({
+      periodNanos: 1e6, samples: [{ frames: [{ ...outer, ...(startColumn !== undefined ? { startColumn } : {}) }, main], count: 1, cpuNanos: 1e6 }],
+    }).encode());
+    assert.deepEqual(withColumn(17), withColumn(undefined));
   });
 });

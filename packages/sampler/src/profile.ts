@@ -6,8 +6,15 @@ import type { ThreadsMode } from './options';
 export interface Frame {
   name: string;
   file?: string;
+  /** 1-based. The symbolizer gives a JS frame its function's start here (V8's code events). */
   line?: number;
   column?: number;
+  /**
+   * The function's first line and column, when `line`/`column` are the executing position (as in
+   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps). The code-event symbolizer sets neither.
+   */
+  startLine?: number;
+  startColumn?: number;
 }
 
 export interface ProfileSample {
