@@ -32,7 +32,7 @@ import {
   VM_IDLE_EXTERNAL,
   VM_PARSER,
 } from './symbolizer';
-import { listTids, threadComm, threadStartTime } from './threads';
+import { listTids, threadComm } from './threads';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
 export type { ThreadsMode } from './options';
@@ -133,8 +133,7 @@ export class Sampler {
   private readonly builder = new ProfileBuilder();
   private readonly stats: ProfileStats = emptyStats();
   private readonly names = new Map<number, { name: string; js: boolean }>();
-  /** Threads this sampler claimed (tid -> start time: a tid names a thread only with it). */
-  private readonly claimed = new Map<number, number>();
+  private readonly claimed = new Set<number>();
   private pending: PendingRecord[] = [];
   /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
   private readonly itimerCpu = new Map<number, number>();
@@ -332,7 +331,20 @@ export class Sampler {
     // it exits, and a worker that registers while we sample arms its own.
     const timers = n.timers();
     this.lifecycle.retain(new Set(timers.map((t) => t.id)));
-    for (const t of timers) this.lifecycle.adopt(t.tid, t.id);
+    for (const t of timers) {
+      if (t.intervalNs === 0 && t.valueNs === 0 && this.lifecycle.timers.get(t.tid) === t.id) {
+        // The thread this timer counted has exited (the kernel detaches its CPU timers): its tid
+        // may already be another thread's, and a "valid" timer that never fires would hide that
+        // thread (its setitimer signals filtered) for its whole life. Forget both.
+        this.lifecycle.disarm(t.tid);
+        if (this.claimed.delete(t.tid) && !knownJs.get(t.tid)) {
+          n.releaseThread(t.tid);
+          knownJs.delete(t.tid);
+        }
+        continue;
+      }
+      this.lifecycle.adopt(t.tid, t.id);
+    }
     if (this.mode === 'js') {
       for (const t of known) if (t.js) this.lifecycle.arm(t.tid);
       const live = new Set(known.filter((t) => t.js).map((t) => t.tid));
@@ -342,33 +354,10 @@ export class Sampler {
     const tids = listTids();
     const live = new Set(tids);
     for (const tid of tids) {
-      const claimedAt = this.claimed.get(tid);
-      if (claimedAt !== undefined) {
-        const start = threadStartTime(tid);
-        if (start !== claimedAt) {
-          // Another thread now has this tid (the kernel reuses them): the slot and timer we gave
-          // the dead one would make it invisible (a "valid" timer that never fires on it).
-          this.lifecycle.disarm(tid);
-          if (!knownJs.get(tid)) {
-            n.releaseThread(tid);
-            knownJs.delete(tid);
-          }
-          this.claimed.delete(tid);
-          if (start === undefined) {
-            live.delete(tid); // gone meanwhile
-            continue;
-          }
-        }
-      }
       if (!knownJs.has(tid)) {
-        const start = threadStartTime(tid);
-        if (start === undefined) {
-          live.delete(tid);
-          continue;
-        }
         try {
           n.claimThread(tid);
-          this.claimed.set(tid, start);
+          this.claimed.add(tid);
         } catch {
           continue; // no free slot: the thread stays unknown and setitimer covers it
         }
@@ -380,7 +369,7 @@ export class Sampler {
       }
     }
     this.lifecycle.reconcile(live);
-    for (const tid of [...this.claimed.keys()]) {
+    for (const tid of [...this.claimed]) {
       if (!live.has(tid)) {
         n.releaseThread(tid);
         this.claimed.delete(tid);
@@ -416,7 +405,7 @@ export class Sampler {
         /* deleted by its thread's cleanup hook meanwhile */
       }
     }
-    for (const tid of this.claimed.keys()) n.releaseThread(tid);
+    for (const tid of this.claimed) n.releaseThread(tid);
     this.claimed.clear();
     this.unwatch?.();
     this.unwatch = undefined;

@@ -20,20 +20,3 @@ export function threadComm(tid: number): string | undefined {
   }
 }
 
-/**
- * When a thread started (field 22 of /proc/self/task/<tid>/stat, in clock ticks since boot), or
- * undefined once it is gone. A tid names a thread only together with its start time: the kernel
- * reuses tids, and a new thread that got a dead one's tid must not inherit its slot and timer.
- */
-export function threadStartTime(tid: number): number | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // The name (field 2) is in parentheses and may itself contain ')' or spaces.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const v = Number(rest[22 - 3]);
-  return Number.isFinite(v) ? v : undefined;
-}

@@ -19,6 +19,8 @@ export class FakeBackend {
   failCreateFor = new Set<number>();
   /** tids with a live timer */
   live = new Set<number>();
+  /** tids whose thread has exited: their timers read 0/0, as the kernel's do */
+  exited = new Set<number>();
 
   private log(fn: string, ...args: unknown[]): void {
     this.calls.push({ fn, args });
@@ -106,7 +108,7 @@ export class FakeBackend {
       configure: (o) => self.log('configure', o),
       demangle: (names) => names,
       threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
-      timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid })),
+      timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid, valueNs: self.exited.has(t.tid) ? 0 : t.first, intervalNs: self.exited.has(t.tid) ? 0 : t.period })),
       setSamplingPeriod(ns) {
         self.log('setSamplingPeriod', ns);
         self.period = ns;

@@ -180,4 +180,24 @@ describe('Sampler lifecycle over a fake backend', () => {
     assert.ok(!s.armedThreads.has(victim));
     s.stop();
   });
+
+  it("a timer whose thread exited (0/0 from timer_gettime) is dropped, and the tid's new thread gets a timer of its own", () => {
+    const fake = new FakeBackend();
+    const { listTids } = require('../src/threads') as typeof import('../src/threads');
+    const tid = listTids().find((t) => t !== process.pid)!;
+    const s = new Sampler({ hz: 100, threads: 'all', _backend: fake.binding(), _rng: seeded(23) }).start();
+    const first = s.armedThreads.get(tid)!;
+    assert.ok(first !== undefined, 'armed at start');
+    // The thread exits and another gets its tid before the next scan: the tid is still listed.
+    fake.exited.add(tid);
+    s.drain();
+    assert.equal(fake.timers.get(first)!.deleted, true, "the dead thread's timer is deleted");
+    const off = fake.calls.findIndex((c) => c.fn === 'setTimerValid' && c.args[0] === tid && c.args[1] === false);
+    assert.ok(off >= 0 && off < fake.indexOf('timerDelete', first), 'valid cleared before the delete');
+    assert.ok(fake.indexOf('releaseThread', tid) >= 0, 'the slot given to the dead thread is released');
+    fake.exited.delete(tid);
+    const second = s.armedThreads.get(tid);
+    assert.ok(second !== undefined && second !== first, 'the new thread got its own timer in the same scan');
+    s.stop();
+  });
 });

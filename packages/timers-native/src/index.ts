@@ -173,8 +173,11 @@ export interface Binding {
   demangle(names: string[]): string[];
   /** Every known thread. */
   threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
-  /** Every timer the addon holds in this process, whichever thread created it. */
-  timers(): { id: number; tid: number }[];
+  /**
+   * Every timer the addon holds in this process, whichever thread created it, with timer_gettime's
+   * answer: 0/0 for a timer whose thread has exited (its tid may be another thread's by now).
+   */
+  timers(): { id: number; tid: number; valueNs: number; intervalNs: number }[];
   /** A process-wide mailbox: the period the sampler runs at (0: off), read by threads that register later. */
   setSamplingPeriod(periodNs: number): void;
   samplingPeriod(): number;

@@ -191,20 +191,44 @@ static Napi::Value PtprofTimerCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n);
 }
 
-// timers() -> [{ id, tid }] for every timer this process's addon holds (any thread created it).
+static inline int ptprof_sys_timer_gettime(int kid, struct itimerspec* its) {
+  return static_cast<int>(syscall(SYS_timer_gettime, kid, its));
+}
+
+static double ptprof_ts_ns(const struct timespec& ts) {
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// timers() -> [{ id, tid, valueNs, intervalNs }] for every timer this process's addon holds (any
+// thread created it), with timer_gettime's answer. A CPU-clock timer whose thread has exited
+// reads 0/0 (the kernel detaches it from the dead task: posix_cpu_timer_get finds no task), armed
+// or not: with the thread's tid alone, a new thread that got the same tid would look like it.
 static Napi::Value PtprofTimers(const Napi::CallbackInfo& info) {
-  std::vector<std::pair<double, int32_t>> rows;
+  struct Row {
+    double id;
+    int32_t tid;
+    double value_ns;
+    double interval_ns;
+  };
+  std::vector<Row> rows;
   {
     std::lock_guard<std::mutex> lock(g->registry_mu);
-    for (int i = 0; i < kPtprofMaxTimers; i++)
-      if (g->timers[i].used) rows.push_back({ptprof_timer_id(i), g->timers[i].tid});
+    for (int i = 0; i < kPtprofMaxTimers; i++) {
+      if (!g->timers[i].used) continue;
+      struct itimerspec its;
+      memset(&its, 0, sizeof(its));
+      ptprof_sys_timer_gettime(g->timers[i].kid, &its);
+      rows.push_back({ptprof_timer_id(i), g->timers[i].tid, ptprof_ts_ns(its.it_value), ptprof_ts_ns(its.it_interval)});
+    }
   }
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, rows.size());
   for (size_t k = 0; k < rows.size(); k++) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("id", Napi::Number::New(env, rows[k].first));
-    o.Set("tid", Napi::Number::New(env, rows[k].second));
+    o.Set("id", Napi::Number::New(env, rows[k].id));
+    o.Set("tid", Napi::Number::New(env, rows[k].tid));
+    o.Set("valueNs", Napi::Number::New(env, rows[k].value_ns));
+    o.Set("intervalNs", Napi::Number::New(env, rows[k].interval_ns));
     out.Set(static_cast<uint32_t>(k), o);
   }
   return out;

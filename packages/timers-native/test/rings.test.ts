@@ -128,11 +128,15 @@ describe('rings', function () {
          parentPort.postMessage(tid);`,
         { eval: true, workerData: INDEX_JS },
       );
+      // Listening for 'exit' from the start: a worker that exits right after posting has its
+      // message and its 'exit' emitted in one go, before an await after the message resumes
+      // (seen as a 180 s hang on a loaded machine).
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
       const tid = await new Promise<number>((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
       });
-      await new Promise((resolve) => worker.once('exit', resolve));
+      await exited;
       binding.setEnabled(false);
       const theirs = decodeDrain(binding.drain());
       const recs = theirs.records.filter((r) => r.tid === tid);
