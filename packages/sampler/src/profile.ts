@@ -145,7 +145,7 @@ export class ProfileBuilder {
     return id;
   }
 
-  private thread(tid: number): ThreadSummary {
+  protected thread(tid: number): ThreadSummary {
     let t = this.threads.get(tid);
     if (!t) {
       t = { tid, name: `thread ${tid}`, js: false, count: 0, cpuNanos: 0 };
@@ -189,6 +189,17 @@ export class ProfileBuilder {
 
   get uniqueStacks(): number {
     return this.stacks.size;
+  }
+
+  /** A builder with no samples that knows the same thread names (the next window of a profile). */
+  fresh(): ProfileBuilder {
+    const b = new ProfileBuilder();
+    for (const [tid, t] of this.threads) {
+      if (t.name.startsWith('thread ') && !this.named.has(tid)) continue;
+      b.nameThread(tid, t.name, this.named.has(tid));
+      b.thread(tid).js = t.js;
+    }
+    return b;
   }
 
   /**

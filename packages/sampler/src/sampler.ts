@@ -130,8 +130,8 @@ export class Sampler {
   private readonly overrunWeights: boolean;
   private readonly lifecycle: TimerLifecycle;
   private readonly symbolizer: Symbolizer;
-  private readonly builder = new ProfileBuilder();
-  private readonly stats: ProfileStats = emptyStats();
+  private builder = new ProfileBuilder();
+  private stats: ProfileStats = emptyStats();
   private readonly names = new Map<number, { name: string; js: boolean }>();
   private readonly claimed = new Set<number>();
   private pending: PendingRecord[] = [];
@@ -154,7 +154,7 @@ export class Sampler {
   private state: 'new' | 'running' | 'stopped' = 'new';
   private unwatch: (() => void) | undefined;
   /** Records that reached the sampler, and those of them validSIGPROF dropped (the handler drops most before). */
-  private readonly filteredHere = { records: 0, setitimer: 0, timer_create: 0 };
+  private filteredHere = { records: 0, setitimer: 0, timer_create: 0 };
 
   constructor(opts: SamplerOptions = {}) {
     this.hz = checkOption('hz', opts.hz ?? INT_OPTIONS.hz.default);
@@ -577,6 +577,41 @@ export class Sampler {
     const leaf = this.symbolizer.nativeFrame(r.pc);
     const root = this.symbolizer.threadFrame(thread);
     return leaf ? [leaf, root] : [root];
+  }
+
+  /**
+   * The profile of the current window, and the next window begins (the first window starts at
+   * start()): samples, counts and the OS's CPU count are those of this stretch only, recording
+   * goes on, and the windows of one run add up to what one profile of the whole run would hold
+   * (a record whose code events have not arrived yet is read in the next window). For profiles
+   * taken on demand, pushed every N seconds, or handed to a parent process while a program runs.
+   */
+  window(): Profile {
+    if (this.state !== 'running') throw new Error('ptprof: window() needs a running sampler');
+    const n = this.native;
+    this.drain();
+    // Records that refer to code events logged during that drain wait for them (their seq is
+    // newer than the events it took): a second drain brings those events, so that the CPU burned
+    // before the boundary stays in this window.
+    if (this.pending.length > 0) this.drain();
+    const endMono = n.monotonicNs();
+    const endCpu = n.processCpuNs();
+    this.stopMono = endMono;
+    this.cpu1 = endCpu;
+    const p = this.profile();
+    this.stopMono = undefined;
+    this.cpu1 = undefined;
+    this.startMono = endMono;
+    this.cpu0 = endCpu;
+    this.startWall = p.startTimeNanos + BigInt(p.durationNanos);
+    this.counters0 = this.lastCounters;
+    this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
+    const collectorError = this.stats.collectorError;
+    this.stats = emptyStats();
+    this.stats.collectorError = collectorError;
+    this.filteredHere = { records: 0, setitimer: 0, timer_create: 0 };
+    this.builder = this.builder.fresh();
+    return p;
   }
 
   /** The profile so far (also valid while running). */
