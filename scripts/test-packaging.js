@@ -29,7 +29,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const prebuild = require('./prebuild.js');
-const { printUsage } = require('./common.js');
+const { printUsage } = require('./lib/common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'workers.js');
