@@ -7,10 +7,12 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+// The test about to run (a root hook's `this` is the root suite's context; its currentTest is the
+// test, whose own skip() marks it pending whether it is synchronous or async).
 let current;
 if (typeof beforeEach === 'function') {
   beforeEach(function () {
-    current = this;
+    current = this.currentTest;
   });
 }
 
@@ -29,7 +31,7 @@ function findTool(cmd, fallbacks = []) {
   return fallbacks.find((f) => fs.existsSync(f));
 }
 
-/** Skips the running test (or the suite of the hook `ctx`), printing why. */
+/** Skips the running test (or, given a hook's context `ctx`, its suite), printing why. */
 function skipWithout(what, install, ctx) {
   const c = ctx || current;
   const line = `      skipped: ${what} is not installed (${install})`;
