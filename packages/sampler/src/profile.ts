@@ -22,7 +22,10 @@ export interface ProfileSample {
   frames: Frame[];
   /** Signals kept for this stack on this thread. */
   count: number;
-  /** CPU time they stand for: sum of (1 + si_overrun) x period. */
+  /**
+   * CPU time they stand for: a timer's sample (1 + si_overrun) x its timer's period; a setitimer
+   * sample the CPU its receiving thread burned since that thread's previous sample.
+   */
   cpuNanos: number;
   /** thread_kind: 'js' for a thread with a JS isolate (main thread, workers), 'native' for the others. */
   labels: { thread_id: number; thread_name: string; thread_kind: 'js' | 'native' };

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SI_TIMER } from './support';
 
 // Compiled to dist/test/, so the package root is two levels up.
 const pkgRoot = path.resolve(__dirname, '..', '..');
@@ -29,7 +30,6 @@ const prebuild = require(prebuildScript) as {
 
 const entry = path.join(pkgRoot, 'dist', 'src', 'index.js');
 const nodeGypBuild = require.resolve('node-gyp-build', { paths: [pkgRoot] });
-const SI_TIMER = -2;
 
 // The prebuilds' names, as the prebuild script makes them (scripts/lib/prebuilds.js).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
