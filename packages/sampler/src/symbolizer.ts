@@ -7,12 +7,14 @@
 import * as path from 'node:path';
 import { CODE_ADDED, CODE_DROP, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
-import { NativeResolver, readMaps, remappedRanges } from './elf';
+import { NativeResolver, readMaps, remappedRanges, type ParsedElf } from './elf';
 import type { Frame } from './profile';
 
 /** What the symbolizer needs from the native layer. */
 export interface NativeSymbols {
   demangle(names: string[]): string[];
+  /** The addon's ELF symbol reader; without it, the TypeScript parser of elf.ts. */
+  elfFunctions?(path: string): ParsedElf | null;
 }
 
 export interface CodeEventLog {
@@ -58,7 +60,7 @@ export class Symbolizer {
   private readonly canonical = new Map<string, Frame>();
   private readonly demangled = new Map<string, string>();
   private mapsReadAt = 0;
-  private readonly resolver = new NativeResolver();
+  private readonly resolver: NativeResolver;
   private remaps: { start: number; end: number; delta: number }[] = [];
   private readonly threadFrames = new Map<string, Frame>();
   private events: CodeEventLog = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
@@ -69,7 +71,9 @@ export class Symbolizer {
   codeEvents = 0;
   codeMoves = 0;
 
-  constructor(private readonly native: NativeSymbols) {}
+  constructor(private readonly native: NativeSymbols) {
+    this.resolver = new NativeResolver(native.elfFunctions ? (p) => native.elfFunctions!(p) : undefined);
+  }
 
   /** Queues a drain's code events (in sequence order) for replay. */
   addEvents(raw: Pick<RawDrain, 'events' | 'names'>): void {

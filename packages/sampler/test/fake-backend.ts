@@ -107,6 +107,7 @@ export class FakeBackend {
       },
       configure: (o) => self.log('configure', o),
       demangle: (names) => names,
+      elfFunctions: (p) => realBinding.elfFunctions(p),
       threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
       timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid, valueNs: self.exited.has(t.tid) ? 0 : t.first, intervalNs: self.exited.has(t.tid) ? 0 : t.period })),
       setSamplingPeriod(ns) {

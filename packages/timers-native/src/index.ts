@@ -100,6 +100,16 @@ export interface SignalInfo {
   sigprofYielded: boolean;
 }
 
+export interface ElfFunctions {
+  segments: { offset: number; vaddr: number; filesz: number }[];
+  values: Float64Array;
+  sizes: Float64Array;
+  /** Offsets of the names in the string table. */
+  names: Uint32Array;
+  strtabOffset: number;
+  strtabSize: number;
+}
+
 export interface Layout {
   recordInts: string[];
   recordNums: string[];
@@ -171,6 +181,11 @@ export interface Binding {
   configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number; backlogBytes?: number; timerSignal?: number; keepTable?: number }): void;
   /** C++ symbol names demangled (names that are not mangled come back unchanged). */
   demangle(names: string[]): string[];
+  /**
+   * The defined function symbols of an ELF file (.symtab, else .dynsym) with a size, sorted by
+   * address, and its PT_LOAD segments; null when it is not a readable 64-bit little-endian ELF.
+   */
+  elfFunctions(path: string): ElfFunctions | null;
   /** Every known thread. */
   threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
   /**

@@ -8,6 +8,7 @@
 //   timers.cc      timer_create / timer_settime / timer_delete / timer_getoverrun on thread clocks
 //   codeevents.cc  V8's JIT code events: a sequenced log, folded into a snapshot when nobody reads it
 //   drain.cc       the collector thread, bounded backlogs, drain()
+//   elf.cc         the function symbols of an ELF file, read and sorted (for naming native pcs)
 //   binding.cc     module init (the exports), clocks, configuration
 //   ring.h         the lock-free rings (no V8, no N-API: unit-tested alone)
 //   layout.h       the columns drain() hands to JavaScript
