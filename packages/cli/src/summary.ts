@@ -159,7 +159,7 @@ export function formatThreads(threads: readonly { name: string; js: boolean; cpu
 }
 
 /** What a profile says of itself, from its agent's report or from the facts in its comments. */
-interface ProfileNumbers {
+export interface ProfileNumbers {
   profiledNanos?: number;
   osCpuNanos?: number;
   samples?: number;
@@ -167,12 +167,15 @@ interface ProfileNumbers {
   facts: Facts;
 }
 
-/** `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`. */
-function cpuLine(x: ProfileNumbers): string | undefined {
+/**
+ * `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`
+ * (`who`: 'the processes' for a process tree).
+ */
+export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefined {
   if (x.profiledNanos === undefined) return undefined;
   let cpu = `CPU ${formatSeconds(x.profiledNanos)} profiled`;
   if (x.osCpuNanos !== undefined && x.osCpuNanos > 0) {
-    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by the process (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
+    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by ${who} (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
   }
   const f = x.facts;
   const num = (k: string): number | undefined => numberFact(f, k);

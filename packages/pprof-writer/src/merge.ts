@@ -100,6 +100,14 @@ export function processFrame(name: string | undefined, pid: number | undefined):
   return pid === undefined ? (name ?? '?') : `${name ?? '?'} (pid ${pid})`;
 }
 
+const PID_FRAME = /^(.*) \(pid (\d+)\)$/;
+
+/** What processFrame wrote: the name and the pid (undefined when the text has none). */
+export function parseProcessFrame(text: string): { name: string; pid?: number } {
+  const m = PID_FRAME.exec(text);
+  return m && Number.isSafeInteger(Number(m[2])) ? { name: m[1]!, pid: Number(m[2]) } : { name: text };
+}
+
 /** The root frames of a merged profile's row in folded stacks: its process, then its thread (toFolded's rootFrames). */
 export function treeRootFrames(labels: Readonly<Labels>): string[] {
   const pid = labels[MERGE_LABELS.pid];
@@ -199,8 +207,6 @@ export function fromPprof(profile: Profile): { profile: ProfileInput; values: Me
   return { profile: out, values: ci >= 0 ? 'cpu' : 'samples' };
 }
 
-const PID_FRAME = /^(.*) \(pid (\d+)\)$/;
-
 /**
  * Folded stacks as ProfileInput. A `[thread]` root becomes the `thread_name` label; with two or
  * more roots the first is the process (`[name (pid N)]`, as merged profiles write it: the labels
@@ -214,13 +220,9 @@ export function fromFolded(folded: FoldedProfile): { profile: ProfileInput; valu
     const labels: Labels = {};
     if (s.root !== undefined) labels.thread_name = s.root;
     if (s.roots && s.roots.length > 1) {
-      const m = PID_FRAME.exec(s.roots[0]!);
-      if (m && Number.isSafeInteger(Number(m[2]))) {
-        labels[MERGE_LABELS.process] = m[1]!;
-        labels[MERGE_LABELS.pid] = Number(m[2]);
-      } else {
-        labels[MERGE_LABELS.process] = s.roots[0]!;
-      }
+      const p = parseProcessFrame(s.roots[0]!);
+      labels[MERGE_LABELS.process] = p.name;
+      if (p.pid !== undefined) labels[MERGE_LABELS.pid] = p.pid;
     }
     const key = JSON.stringify(labels);
     let shared = labelSets.get(key);

@@ -76,8 +76,11 @@ export function outputFiles(view: ViewProfile, format: OutputFormat, base: strin
       return [{ file: base, data: toFolded(toProfileInput(view), { value: view.unit === 'nanoseconds' ? 'cpu' : 'samples', rootLabel: 'thread_name' }) }];
     case 'cpuprofile': {
       const profiles = toCpuprofiles(view);
-      return profiles.map((p) => ({
-        file: profiles.length === 1 || p.name === 'main' ? base : withTag(base, p.name, EXTENSIONS.cpuprofile),
+      // The thread `main` keeps the name asked for; in a view of several processes (where each
+      // is `pid N main`) the first process's main thread, which comes first, does.
+      const keep = Math.max(0, profiles.findIndex((p) => p.name === 'main'));
+      return profiles.map((p, i) => ({
+        file: i === keep ? base : withTag(base, p.name, EXTENSIONS.cpuprofile),
         data: JSON.stringify(p.profile),
         thread: p.name,
       }));
