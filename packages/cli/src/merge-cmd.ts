@@ -7,7 +7,7 @@ import {
 } from '@ptprof/pprof-writer';
 import { formatOfOutput, LIMITS_HELP, UsageError, type ReadLimits } from './args';
 import { readFailure } from './summary';
-import { COUNTER_FACTS, SAME_FACTS } from './tree';
+import { COUNTER_FACTS, FACT_GROUPS, SAME_FACTS } from './tree';
 import { scan } from './view-args';
 import { VERSION } from './version';
 import { writeProfileSync } from './write-profile';
@@ -76,7 +76,7 @@ export function runMerge(cmd: MergeCommand, checkOutput: (file: string) => void)
   }
   let merged;
   try {
-    merged = mergeProfiles(inputs, { facts: { ptprof: VERSION }, sum: COUNTER_FACTS, same: SAME_FACTS });
+    merged = mergeProfiles(inputs, { facts: { ptprof: VERSION }, sum: COUNTER_FACTS, same: SAME_FACTS, groups: FACT_GROUPS });
   } catch (e) {
     throw new UsageError(`cannot merge: ${printable((e as Error).message.replace(/^pprof-writer: /, ''))}`);
   }

@@ -4,6 +4,7 @@
 // bin/npm-cli.js test` is `npm test`; a package's other scripts keep their package and path
 // (`mocha/lib/nodejs/worker.js`). Node's own options are left out (the full command line is in
 // the profile's facts, `cmd`).
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { formatCommand } from './config';
 
@@ -48,7 +49,14 @@ export function shortCommand(argv0: string, execArgv: readonly string[], argv: r
     words = [node, ...mode];
   } else {
     const script = argv[1]!;
-    const pkg = packageScript(script.split(path.sep).join('/'));
+    // npm's /usr/bin/npm and node_modules/.bin/* are links into a package: named by it.
+    let real = script;
+    try {
+      real = fs.realpathSync(script);
+    } catch {
+      /* not a file (node -, a name node resolved): as given */
+    }
+    const pkg = packageScript(real.split(path.sep).join('/'));
     if (pkg !== undefined) {
       words = [pkg, ...argv.slice(2)];
     } else {

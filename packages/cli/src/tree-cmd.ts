@@ -39,11 +39,12 @@ function processLine(p: TreeProcess): string {
 }
 
 /** The summary of a tree of several processes: the whole, then each process (the busiest first). */
-function describeTree(file: string, merged: MergeResult, procs: readonly TreeProcess[]): string[] {
+function describeTree(file: string, merged: MergeResult, procs: readonly TreeProcess[], files: readonly string[]): string[] {
   const facts = merged.profile.facts ?? {};
   const profiled = procs.reduce((a, p) => a + p.profiledNanos, 0);
   const samples = procs.reduce((a, p) => a + p.samples, 0);
   const lines = [`wrote ${displayPath(file)}: ${procs.length} Node processes in one profile (labels pid and process on every sample)`];
+  if (files.length > 1) lines.push(`  and ${files.filter((f) => f !== file).map((f) => displayPath(f)).join(', ')}`);
   const cpu = cpuLine({ profiledNanos: profiled, osCpuNanos: typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined,
     samples, durationNanos: merged.profile.durationNanos ?? 0, facts: facts as Facts }, 'the processes');
   if (cpu) lines.push(`  ${cpu}`);
@@ -58,7 +59,7 @@ function describeTree(file: string, merged: MergeResult, procs: readonly TreePro
     const sum = (f: (p: TreeProcess) => number): string => formatSeconds(rest.reduce((a, p) => a + f(p), 0));
     lines.push(`    and ${rest.length} more: ${sum((p) => p.profiledNanos)} / ${sum((p) => p.osCpuNanos)}`);
   }
-  for (const p of procs) for (const l of sourceMapSummary(p.facts)) lines.push(`  pid ${p.pid}: ${printable(l, 1000)}`);
+  for (const l of sourceMapSummary(facts as Facts)) lines.push(`  ${printable(l, 1000)}`);
   return lines;
 }
 
@@ -117,21 +118,24 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
     return { reports, lost };
   }
   const merged = tree.profile({ ended: true, facts: { ptprof: VERSION, ...facts } });
-  let identity;
+  const root = procs[0]!;
+  let out;
   try {
-    identity = writeProfileSync(output, merged.profile, cmd.format, { rootFrames: treeRootFrames }).written;
+    out = writeProfileSync(output, merged.profile, cmd.format, { rootFrames: treeRootFrames });
   } catch (e) {
+    // Said as a process that could not write its file says it (the first process's pid and command).
     const x = e as NodeJS.ErrnoException;
     const why = typeof x.code === 'string' && x.message.startsWith(`${x.code}: `) ? x.message.split(', ')[0]! : x.message;
-    say([...(cmd.quiet ? [] : [header]), ...losses, `could not write ${displayPath(output)}: ${printable(why)}`]);
+    reports.failed.push({ ...reportOf(root, output, cmd.format), state: 'failed', error: why });
+    say([...(cmd.quiet ? [] : [header]), ...losses]);
     return { reports, lost: true };
   }
-  const root = procs[0]!;
-  reports.written.push({ file: output, format: cmd.format, report: { ...reportOf(root, output, cmd.format), written: identity } });
+  reports.written.push({ file: output, format: cmd.format, report: { ...reportOf(root, output, cmd.format), written: out.written,
+    ...(out.files.length > 1 ? { files: out.files } : {}) } });
   if (!cmd.quiet) {
     const lines = [header];
     if (procs.length === 1) lines.push(...describeProfile(reports.written[0]!));
-    else lines.push(...describeTree(output, merged, procs));
+    else lines.push(...describeTree(output, merged, procs, out.files));
     say(lines);
     process.stderr.write(topLines(output, cmd.format, toPprof(merged.profile), procs));
     for (const p of procs) {

@@ -16,6 +16,8 @@ export const COUNTER_FACTS: readonly string[] = [
   'errors', 'unresolved_js_frames', 'js_frames', 'setitimer_suspended', 'sigprof_reinstalled', 'code_events_dropped', 'handoff_errors',
   'threads',
 ];
+/** Groups of facts combined over the processes (the source maps': counts added, failures listed). */
+export const FACT_GROUPS: readonly string[] = ['source_maps.'];
 /** Facts the tree has when every process agrees. */
 export const SAME_FACTS: readonly string[] = ['hz', 'period_nanos', 'mode', 'timer_signal', 'timers', 'overrun_weights'];
 
@@ -158,7 +160,7 @@ export class TreeCollector {
       };
     });
     if (inputs.length === 0) throw new Error('no process handed a profile over');
-    return mergeProfiles(inputs, { facts: options.facts ?? {}, sum: COUNTER_FACTS, same: SAME_FACTS });
+    return mergeProfiles(inputs, { facts: options.facts ?? {}, sum: COUNTER_FACTS, same: SAME_FACTS, groups: FACT_GROUPS });
   }
 }
 

@@ -50,6 +50,11 @@ export interface MergeOptions {
   sum?: readonly string[];
   /** Facts kept when every input that has them agrees (the rate, the mode). */
   same?: readonly string[];
+  /**
+   * Groups of facts by prefix (`source_maps.`), combined: numbers added, strings joined with '; '
+   * (each once), booleans kept when every input agrees.
+   */
+  groups?: readonly string[];
 }
 
 export interface MergeResult {
@@ -265,6 +270,20 @@ function sameValue(values: readonly (FactValue | undefined)[]): FactValue | unde
   return present.every((v) => v === present[0]) ? present[0] : undefined;
 }
 
+/** The facts under `prefix` of every input, combined (MergeOptions.groups). */
+function combineGroup(all: readonly Facts[], prefix: string): Facts {
+  const keys = new Set<string>();
+  for (const f of all) for (const k of Object.keys(f)) if (k.startsWith(prefix)) keys.add(k);
+  const out: Facts = {};
+  for (const k of keys) {
+    const vs = all.map((f) => f[k]).filter((v): v is FactValue => v !== undefined);
+    if (vs.every((v) => typeof v === 'number')) out[k] = (vs as number[]).reduce((a, b) => a + b, 0);
+    else if (vs.every((v) => typeof v === 'string')) out[k] = [...new Set(vs as string[])].join('; ');
+    else if (vs.every((v) => v === vs[0])) out[k] = vs[0]!;
+  }
+  return out;
+}
+
 /**
  * Merges profiles into one: their samples (labels kept, `pid` and `process` added to the samples
  * of a one-process profile, `profile` added to every sample when two inputs share a pid or one has
@@ -346,6 +365,7 @@ export function mergeProfiles(inputs: readonly MergeInput[], options: MergeOptio
     const vs = inputFacts.map((f) => numberFact(f, k)).filter((v): v is number => v !== undefined);
     if (vs.length > 0) facts[k] = vs.reduce((a, b) => a + b, 0);
   }
+  for (const prefix of options.groups ?? []) Object.assign(facts, combineGroup(inputFacts, prefix));
   if (processes.length > 0) {
     facts.processes = processes.length;
     const incomplete = processes.filter((p) => p.facts.complete === false).length;

@@ -95,6 +95,18 @@ describe('mergeProfiles', () => {
     assert.equal(parseFacts(p.comment.map((i) => stringAt(p, i))).process_cpu_nanos, 61e7);
   });
 
+  it('groups of facts are combined: numbers added, strings joined, booleans kept when all agree', () => {
+    const a = processProfile(1, 'a', 1e7, 1e7);
+    const b = processProfile(2, 'b', 1e7, 1e7);
+    a.facts = { ...a.facts, 'source_maps.mapped_frames': 3, 'source_maps.failed.missing.detail': 'x.js (ENOENT)', 'source_maps.enabled': false, 'other.n': 1 };
+    b.facts = { ...b.facts, 'source_maps.mapped_frames': 4, 'source_maps.failed.missing.detail': 'y.js (ENOENT)', 'source_maps.enabled': true };
+    const facts = mergeProfiles([{ name: 'a', profile: a }, { name: 'b', profile: b }], { groups: ['source_maps.'] }).profile.facts!;
+    assert.equal(facts['source_maps.mapped_frames'], 7);
+    assert.equal(facts['source_maps.failed.missing.detail'], 'x.js (ENOENT); y.js (ENOENT)');
+    assert.equal(facts['source_maps.enabled'], undefined);
+    assert.equal(facts['other.n'], undefined);
+  });
+
   it('a process that ended without its final part is counted as incomplete', () => {
     const a = processProfile(100, 'node a.js', 10e7, 10e7);
     const b = processProfile(200, 'node b.js', 10e7, 10e7);
