@@ -202,6 +202,24 @@ describe('one profile for a process tree', function () {
     assert.match(r.stderr, new RegExp(`^ptprof: wrote npm\\.pb\\.gz: ${procs.length} Node processes in one profile`, 'm'));
   });
 
+  it('mocha --parallel: its pool of worker processes, each spec file in the worker that ran it', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'mocha-'));
+    const mocha = require.resolve('mocha/bin/mocha.js');
+    const r = ptprof(['-o', 'm.pb.gz', '--', 'node', mocha, '--parallel', '--jobs', '2', path.join(fixture('tree-specs'), '*.spec.js')], { cwd: sub });
+    assert.equal(r.status, 0, r.stderr);
+    const p = readProfile(path.join(sub, 'm.pb.gz'));
+    const procs = checkProcesses(p);
+    assert.match(procs[0]!.name!, /^mocha --parallel --jobs 2 /);
+    const workers = procs.filter((x) => /^mocha\/lib\/nodejs\/worker\.c?js$/.test(x.name ?? ''));
+    assert.ok(workers.length >= 1 && workers.length <= 2, JSON.stringify(procs.map((x) => x.name)));
+    for (const n of ['one', 'two', 'three']) {
+      const spec = cpuByPid(p, `${n}Spec`);
+      assert.equal(spec.size, 1, `${n}Spec ran in one process: ${[...spec.keys()]}`);
+      assert.ok(workers.some((w) => spec.has(w.pid!)), `${n}Spec is in a worker`);
+      assert.ok([...spec.values()][0]! > 200e6, `${n}Spec: ${[...spec.values()][0]! / 1e6} ms`);
+    }
+  });
+
   it('a child killed by SIGKILL mid-run loses at most its last hand-off, and the profile says it ended without it', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'killed-'));
     // A part every 500 ms; the child is killed once it has burned 2 s of CPU.
