@@ -35,11 +35,12 @@ export class Handoff {
   private timer: NodeJS.Timeout | undefined;
   readonly errors: HandoffErrors = { count: 0 };
 
+  /** `writer`: pprof-writer, loaded at the first part (not at start-up, where the profile would see it). */
   constructor(
     private readonly sampler: Sampler,
     private readonly dir: string,
     private readonly who: PartProcess,
-    private readonly writer: Writer = require('@ptprof/pprof-writer') as Writer,
+    private writer?: Writer,
   ) {}
 
   /** Hands a window over every `ms` (an unref'd timer: it never keeps the process alive). */
@@ -128,6 +129,7 @@ export class Handoff {
   private flush(): void {
     while (this.unsent.length > 0) {
       const p = this.unsent[0]!;
+      this.writer ??= require('@ptprof/pprof-writer') as Writer;
       this.writer.writeFileAtomicSync(path.join(this.dir, p.name), p.data, 0o600);
       this.unsent.shift();
     }

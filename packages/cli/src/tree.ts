@@ -64,6 +64,11 @@ interface ProcessState extends TreeProcess {
 export class TreeCollector {
   /** By `<pid>.<nonce>` (a pid the kernel reuses during the run is another process). */
   private readonly procs = new Map<string, ProcessState>();
+  /**
+   * One object per distinct frame of the whole run: the processes of a tree mostly run the same
+   * code (the test runner's workers, a cluster's), and each sends its own frames.
+   */
+  private readonly frames = new Map<string, FrameInput>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly dir: string) {}
@@ -130,7 +135,16 @@ export class TreeCollector {
     }
     let st = this.procs.get(key);
     if (!st) this.procs.set(key, (st = emptyState(part)));
+    part.frames = part.frames.map((f) => this.intern(f));
+    if (part.mapped) part.mapped = part.mapped.map(([id, f]) => [id, this.intern(f)]);
     apply(st, part);
+  }
+
+  private intern(f: FrameInput): FrameInput {
+    const key = JSON.stringify([f.name, f.file, f.line, f.column, f.startLine, f.startColumn, f.systemName, f.inlined]);
+    let known = this.frames.get(key);
+    if (!known) this.frames.set(key, (known = f));
+    return known;
   }
 
   /** The processes that handed at least one part over: the root first, then in the order they started. */

@@ -355,7 +355,16 @@ export function mergeProfiles(inputs: readonly MergeInput[], options: MergeOptio
     if (os !== undefined && os > 0) p.facts.ratio = Number((got / os).toFixed(3));
   }
 
+  // Who merged and what, then the processes (how many, their OS CPU), then the inputs' counters,
+  // then each process (long: last).
   const facts: Facts = { ...options.facts };
+  if (processes.length > 0) {
+    facts.processes = processes.length;
+    const incomplete = processes.filter((p) => p.facts.complete === false).length;
+    if (incomplete > 0) facts.incomplete = incomplete;
+    const os = processes.map((p) => numberFact(p.facts, 'process_cpu_nanos'));
+    if (os.every((v) => v !== undefined)) facts.process_cpu_nanos = os.reduce((a, b) => a! + b!, 0)!;
+  }
   const inputFacts = inputs.map((i) => i.profile.facts ?? {});
   for (const k of options.same ?? []) {
     const v = sameValue(inputFacts.map((f) => f[k]));
@@ -366,17 +375,13 @@ export function mergeProfiles(inputs: readonly MergeInput[], options: MergeOptio
     if (vs.length > 0) facts[k] = vs.reduce((a, b) => a + b, 0);
   }
   for (const prefix of options.groups ?? []) Object.assign(facts, combineGroup(inputFacts, prefix));
-  if (processes.length > 0) {
-    facts.processes = processes.length;
-    const incomplete = processes.filter((p) => p.facts.complete === false).length;
-    if (incomplete > 0) facts.incomplete = incomplete;
-    const os = processes.map((p) => numberFact(p.facts, 'process_cpu_nanos'));
-    if (os.every((v) => v !== undefined)) facts.process_cpu_nanos = os.reduce((a, b) => a! + b!, 0)!;
-  }
   processes.forEach((p, i) => {
     const all: Facts = { ...p.facts, ...(p.pid !== undefined ? { pid: p.pid } : {}), ...(p.name !== undefined ? { name: p.name } : {}),
       ...(p.profile !== undefined ? { profile: p.profile } : {}) };
-    for (const k of PROCESS_KEYS) if (all[k] !== undefined) facts[`${PROC}.${i + 1}.${k}`] = all[k]!;
+    for (const k of PROCESS_KEYS) {
+      if (all[k] === undefined || (k === 'hz' && all[k] === facts.hz)) continue; // the rate once, unless it differs
+      facts[`${PROC}.${i + 1}.${k}`] = all[k]!;
+    }
   });
 
   // The span the inputs cover: from the first start to the last end.
