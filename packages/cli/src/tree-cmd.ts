@@ -3,6 +3,7 @@
 // process, then the top functions of the whole tree. What this returns is what the agents'
 // reports would say (the one file written, the processes that failed or vanished), so that the
 // CLI reports losses and writes the --html page the same way in both modes.
+import * as fs from 'node:fs';
 import {
   formatTop, printable, sampleTotal, toPprof, topFunctions, treeRootFrames, type Facts, type MergeResult, type Profile,
 } from '@ptprof/pprof-writer';
@@ -13,6 +14,15 @@ import { sourceMapSummary } from './sourcemaps';
 import type { TreeCollector, TreeProcess } from './tree';
 import { VERSION } from './version';
 import { writeProfileSync } from './write-profile';
+
+/** Whether process `pid` is still running (not gone, not a zombie its parent has not reaped). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Processes listed one by one in the summary; the rest in one line. */
 const SHOWN_PROCESSES = 5;
@@ -139,10 +149,10 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
     say(lines);
     process.stderr.write(topLines(output, cmd.format, toPprof(merged.profile), procs));
     for (const p of procs) {
-      if (!p.final) {
-        losses.push(`pid ${p.pid} (${printable(p.command, 300)}) ended without its final part (killed by SIGKILL, or crashed): `
-          + 'the profile has it up to its last hand-off, its frames as they ran (not through source maps)');
-      }
+      if (p.final) continue;
+      // A process the command left running (a daemon) has not ended: it is not lost, only cut.
+      const how = alive(p.pid) ? 'was still running when the command ended' : 'ended without its final part (killed by SIGKILL, or crashed)';
+      losses.push(`pid ${p.pid} (${printable(p.command, 300)}) ${how}: the profile has it up to its last hand-off, its frames as they ran (not through source maps)`);
     }
   }
   say(losses);

@@ -245,6 +245,29 @@ describe('one profile for a process tree', function () {
     assert.match(r.stderr, new RegExp(`pid ${out.child}  node \\S*tree-child\\.js doomed \\(ended without its final part\\)$`, 'm'));
   });
 
+  it('a child the command leaves running (a daemon): in the profile up to its last hand-off, said to be still running', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'daemon-'));
+    const app = path.join(sub, 'daemon.js');
+    // Starts a detached child that burns CPU for good, waits for two of its hand-offs, and exits.
+    fs.writeFileSync(app, `const { spawn } = require('child_process');
+      const c = spawn(process.execPath, [${JSON.stringify(fixture('tree-child.js'))}, 'doomed'], { detached: true, stdio: 'ignore' });
+      c.unref();
+      console.log(c.pid);
+      setTimeout(() => {}, 1300);`);
+    const r = ptprof(['-o', 'd.pb.gz', app], { cwd: sub, env: cleanEnv({ PTPROF_HANDOFF_MS: '500' }) });
+    const daemon = Number(r.stdout.trim());
+    try {
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ptprof: pid ${daemon} \\(.*tree-child\\.js doomed\\) was still running when the command ended: the profile has it up to its last hand-off`, 'm'));
+      const p = readProfile(path.join(sub, 'd.pb.gz'));
+      const x = readProcesses(facts(p)).find((y) => y.pid === daemon)!;
+      assert.equal(x.facts.complete, false);
+      assert.ok((cpuByPid(p, 'spin').get(daemon) ?? 0) > 0, 'what it handed over is there');
+    } finally {
+      if (daemon > 0) process.kill(daemon, 'SIGKILL');
+    }
+  });
+
   describe('ptprof merge', () => {
     let sub: string;
     before(() => {
