@@ -241,6 +241,10 @@ describe('one profile for a process tree', function () {
     const got = cpuByPid(p, 'spin').get(out.child) ?? 0;
     assert.ok(got >= out.cpuNsAtKill - 1000e6, `${got / 1e6} ms profiled of ${out.cpuNsAtKill / 1e6} ms burned before the kill`);
     assert.ok(got <= out.cpuNsAtKill + 200e6, `${got / 1e6} ms profiled, ${out.cpuNsAtKill / 1e6} ms burned`);
+    // Its OS count is its parts' (windows') sum, and the profile matches it.
+    const os = Number(child.facts.process_cpu_nanos);
+    assert.ok(os >= out.cpuNsAtKill - 1000e6 && os <= out.cpuNsAtKill + 200e6, `OS count ${os / 1e6} ms over its parts, ${out.cpuNsAtKill / 1e6} ms burned`);
+    checkProcesses(p);
     assert.match(r.stderr, new RegExp(`^ptprof: pid ${out.child} \\(.*tree-child\\.js doomed\\) ended without its final part \\(killed by SIGKILL, or crashed\\)`, 'm'));
     assert.match(r.stderr, new RegExp(`pid ${out.child}  node \\S*tree-child\\.js doomed \\(ended without its final part\\)$`, 'm'));
   });
