@@ -244,13 +244,10 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         i++;
         continue;
       case '--split':
-        if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
-        split = true;
-        i++;
-        continue;
       case '--no-source-maps':
         if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
-        sourceMaps = false;
+        if (name === '--split') split = true;
+        else sourceMaps = false;
         i++;
         continue;
       case '--hz': {

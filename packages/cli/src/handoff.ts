@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import type { Facts, FrameInput } from '@ptprof/pprof-writer';
 import type { Profile, Sampler } from '@ptprof/sampler';
-import { partName, PART_VERSION, type Part, type PartProcess } from './part';
+import { every, partName, PART_VERSION, type Part, type PartProcess } from './part';
 import { withSourceMaps } from './sourcemaps';
 
 type Writer = typeof import('@ptprof/pprof-writer');
@@ -32,7 +32,7 @@ export class Handoff {
   private readonly nonce = Date.now().toString(36);
   /** Parts that could not be written yet (a full disk): written first next time, in order. */
   private readonly unsent: { name: string; data: string }[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer = (): void => {};
   readonly errors: HandoffErrors = { count: 0 };
 
   /** `writer`: pprof-writer, loaded at the first part (not at start-up, where the profile would see it). */
@@ -45,14 +45,12 @@ export class Handoff {
 
   /** Hands a window over every `ms` (an unref'd timer: it never keeps the process alive). */
   start(ms: number): this {
-    this.timer = setInterval(() => this.window(), ms);
-    this.timer.unref();
+    this.stopTimer = every(ms, () => this.window());
     return this;
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
   }
 
   /** Hands the window since the previous part over; never throws (a failure is counted, the part kept for next time). */

@@ -45,6 +45,13 @@ export function readTreeConfig(env: NodeJS.ProcessEnv, reportDir: string | undef
   return env[TREE_ENV.tree] === '1' && reportDir ? { handoffMs } : undefined;
 }
 
+/** Runs `fn` every `ms` on an unref'd timer (it never keeps the process alive); returns what stops it. */
+export function every(ms: number, fn: () => void): () => void {
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /**
  * The part file of process `pid`, number `seq`: `<pid>.<nonce>.<seq>.part`. The nonce (the
  * process's start, base 36) tells apart two processes the kernel gave one pid during the run.

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mergeProfiles, numberFact, type Facts, type FrameInput, type MergeResult, type SampleInput } from '@ptprof/pprof-writer';
-import { decodePart, MAX_PART_BYTES, PART_NAME, type Part, type PartProcess } from './part';
+import { decodePart, every, MAX_PART_BYTES, PART_NAME, type Part, type PartProcess } from './part';
 
 /** The sampler's facts that count something: a process's are its windows' sum, the tree's its processes'. */
 export const COUNTER_FACTS: readonly string[] = [
@@ -69,21 +69,16 @@ export class TreeCollector {
    * code (the test runner's workers, a cluster's), and each sends its own frames.
    */
   private readonly frames = new Map<string, FrameInput>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(readonly dir: string) {}
 
   /** Reads the parts every `ms` while the command runs. */
   startPolling(ms = 1000): this {
-    this.timer = setInterval(() => this.poll(), ms);
-    this.timer.unref();
+    this.stopPolling = every(ms, () => this.poll());
     return this;
   }
 
-  stopPolling(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
+  stopPolling: () => void = () => {};
 
   /** Reads every part there is, each process's in order, and removes them. */
   poll(): void {

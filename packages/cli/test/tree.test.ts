@@ -134,7 +134,7 @@ describe('one profile for a process tree', function () {
       }
       assert.match(stderr, /^ptprof: top 10 functions by flat CPU in out\.pb\.gz \(all 4 processes\):$/m);
       // The children's loop (spin, under each one's hog) leads: 3 x 400 ms of the tree's CPU.
-      assert.match(stderr, /% of \S+ total\n {6}flat {2}flat% {3}sum% {8}cum {3}cum%\n\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+spin \(\S*tree-child\.js\)\n/);
+      assert.match(stderr, /% of \S+ total\n {6}flat {2}flat% {3}sum% {8}cum {3}cum%\n\s+\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+spin \(\S*tree-lib\.js\)\n/);
       assert.match(stderr, /one process: go tool pprof -tagfocus pid=\d+ -top out\.pb\.gz\)$/m);
     });
 
@@ -152,7 +152,7 @@ describe('one profile for a process tree', function () {
       const o = JSON.parse(r.stdout) as typeof out;
       const text = fs.readFileSync(path.join(sub, 'tree.folded'), 'utf8');
       const fork = o.children.find((c) => c.how === 'fork')!;
-      assert.match(text, new RegExp(`^\\[node \\S*tree-child\\.js fork 100 \\(pid ${fork.pid}\\)\\];\\[main\\];.*;forkHog \\(\\S*tree-child\\.js:\\d+\\);spin \\(\\S*tree-child\\.js:\\d+\\) \\d+$`, 'm'));
+      assert.match(text, new RegExp(`^\\[node \\S*tree-child\\.js fork 100 \\(pid ${fork.pid}\\)\\];\\[main\\];.*;forkHog \\(\\S*tree-child\\.js:\\d+\\);spin \\(\\S*tree-lib\\.js:\\d+\\) \\d+$`, 'm'));
       assert.ok(text.split('\n').filter(Boolean).every((l) => /^\[[^\]]* \(pid \d+\)\];\[[^\]]+\];/.test(l)), text.slice(0, 500));
     });
   });
