@@ -138,7 +138,7 @@ async function main() {
   const lines = [
     '| rate | window | rows in it | its CPU | part (JSON) | agent writes it | CLI reads it | as gzipped pprof | agent writes it | CLI reads it |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.map((r) => `| ${r.hz} Hz | ${(r.wallMs / 1000).toFixed(1)} s | ${r.rows} | ${r.cpuMs.toFixed(0)} ms | ${kib(r.partBytes)} | ${ms(r.partMs)} | ${ms(r.readMs)} | ${kib(r.pprofBytes)} | ${ms(r.pprofMs)} | ${ms(r.pprofReadMs)} |`),
+    ...results.map((r) => `| ${r.hz} Hz | ${(r.wallMs / 1000).toFixed(1)} s | ${Math.round(r.rows)} | ${r.cpuMs.toFixed(0)} ms | ${kib(r.partBytes)} | ${ms(r.partMs)} | ${ms(r.readMs)} | ${kib(r.pprofBytes)} | ${ms(r.pprofMs)} | ${ms(r.pprofReadMs)} |`),
     '',
     `Medians over ${WINDOWS} windows of ${WINDOW_MS} ms, in one process running the sampler on a workload where almost every sample is a stack of its own (400 generated functions, 6 deep); CPU time of the process around each step. The agent's share of the window's CPU: ${results.map((r) => `${(100 * r.partMs / r.cpuMs).toFixed(2)}% at ${r.hz} Hz`).join(', ')} (the sampler's own window(), which drains and names what the timer-driven drain would have: ${results.map((r) => ms(r.windowMs)).join(', ')}). Rows the agent holds: one window's (at most ${results.map((r) => r.maxWindowRows).join(' and ')}), where one profile of the whole run holds ${results.map((r) => r.distinctAll).join(' and ')} over these ${WINDOWS} windows and keeps growing.`,
     '',

@@ -11,6 +11,7 @@ import {
   parseFacts,
   printable,
   ProfileReadError,
+  readProcesses,
   readProfileFile,
   sampleTotal,
   stringAt,
@@ -20,6 +21,7 @@ import {
   topFunctions,
   topOfFolded,
   type Facts,
+  type MergedProcess,
   type Profile,
   type TopRow,
 } from '@ptprof/pprof-writer';
@@ -259,6 +261,16 @@ export function formatTopTable(t: TopTable): string {
 export const MAX_COMMENTS = 40;
 const MAX_COMMENT_CHARS = 300;
 
+/** `pid 4242 node test/a.test.js 330ms, ...`: a merged profile's processes, the busiest first (at most 12, then the rest). */
+function processList(procs: readonly MergedProcess[], max = 12): string {
+  const cpu = (p: MergedProcess): number => numberFact(p.facts, 'profiled_nanos') ?? 0;
+  const sorted = [...procs].sort((a, b) => cpu(b) - cpu(a));
+  const shown = sorted.slice(0, max).map((p) => `pid ${p.pid ?? '?'} ${printable(p.name ?? '?', 80)} ${formatSeconds(cpu(p))}`);
+  const rest = sorted.slice(max);
+  if (rest.length) shown.push(`${rest.length} more ${formatSeconds(rest.reduce((a, p) => a + cpu(p), 0))}`);
+  return shown.join(', ');
+}
+
 /** `ptprof top FILE`: a header like go tool pprof's, then the table. */
 export function topReport(file: string, n = Infinity, opts: TopFileOptions = {}): string {
   const t = topOfFile(file, n, opts);
@@ -274,9 +286,11 @@ export function topReport(file: string, n = Infinity, opts: TopFileOptions = {})
     const facts = parseFacts(comments);
     if (t.unit === 'nanoseconds' && numberFact(facts, 'hz') !== undefined) {
       const samples = p.sampleType.some((x) => stringAt(p, x.type) === 'samples') ? sampleTotal(p, 'samples') : undefined;
+      const procs = readProcesses(facts);
       const line = cpuLine({ profiledNanos: t.total, osCpuNanos: numberFact(facts, 'process_cpu_nanos'), samples, facts,
-        ...(dur > 0 ? { durationNanos: dur } : {}) });
+        ...(dur > 0 ? { durationNanos: dur } : {}) }, procs.length > 1 ? 'the processes' : 'the process');
       if (line) out.push(line);
+      if (procs.length > 1) out.push(`Processes: ${processList(procs)}`);
     }
     const threads = threadTotals(p);
     if (t.unit === 'nanoseconds' && (threads.length > 1 || (threads.length === 1 && threads[0].threadName !== undefined))) {
