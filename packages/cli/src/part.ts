@@ -159,9 +159,12 @@ export function decodePart(text: string, knownFrames: number): Part {
     i += 4 + depth;
   }
   if (typeof x.facts !== 'object' || x.facts === null || Array.isArray(x.facts)) bad('facts is not an object');
-  for (const [k, v] of Object.entries(x.facts as object)) {
+  const facts = x.facts as Record<string, unknown>;
+  for (const [k, v] of Object.entries(facts)) {
     if (!FACT_KEY.test(k)) bad(`the fact name ${JSON.stringify(k)}`);
-    if (!((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean')) bad(`the fact ${k}`);
+    // JSON writes a NaN or an infinite number as null: that fact is not known, the rest of the part is.
+    if (v === null) delete facts[k];
+    else if (!((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean')) bad(`the fact ${k}`);
   }
   if (x.mapped !== undefined) {
     if (!Array.isArray(x.mapped)) bad('mapped is not an array');
