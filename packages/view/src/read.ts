@@ -74,6 +74,7 @@ function mergedProcesses(b: ViewBuilder, profile: Profile, base: ViewProcess, co
     if (p.pid !== undefined) shown.pid = p.pid;
     const command = stringFact(f, 'cmd') ?? p.name;
     if (command !== undefined) shown.command = command;
+    if (p.name !== undefined) shown.name = p.name;
     const hz = numberFact(f, 'hz');
     if (hz !== undefined) shown.hz = hz;
     const os = numberFact(f, 'process_cpu_nanos');
@@ -174,7 +175,7 @@ export function addFolded(b: ViewBuilder, text: string, file: string): void {
     let i = processes.get(key);
     if (i === undefined) {
       const p: { name?: string; pid?: number } = key === '' ? {} : parseProcessFrame(key);
-      i = b.addProcess({ ...base, ...(p.pid !== undefined ? { pid: p.pid } : {}), ...(p.name !== undefined ? { command: p.name } : {}) });
+      i = b.addProcess({ ...base, ...(p.pid !== undefined ? { pid: p.pid } : {}), ...(p.name !== undefined ? { command: p.name, name: p.name } : {}) });
       processes.set(key, i);
     }
     return i;

@@ -200,6 +200,10 @@ describe('reading profiles into the view', () => {
     // .cpuprofile: the first process's main thread keeps the name asked for.
     assert.deepEqual(outputFiles(v, 'cpuprofile', '/d/o.cpuprofile').map((f) => f.file),
       ['/d/o.cpuprofile', '/d/o.pid-4242-worker-1.cpuprofile', '/d/o.pid-5000-main.cpuprofile', '/d/o.pid-5000-worker-1.cpuprofile']);
+    // Converted to folded stacks, each line begins with its process.
+    const folded = outputFiles(v, 'folded', '/d/o.folded')[0]!.data;
+    assert.match(folded, /^\[node child\.js \(pid 5000\)\];\[worker 1\];onMessage \(\/app\/worker\.js:5\);hashChunk \(\/app\/worker\.js:42\) 800000000$/m);
+    assert.ok(folded.split('\n').filter(Boolean).every((l) => /^\[[^\]]+ \(pid (4242|5000)\)\];\[/.test(l)), folded);
     // Folded stacks with [process (pid N)];[thread] roots: the same processes and threads.
     const s = scratch('merged');
     try {
