@@ -7,6 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { Sampler } from '@ptprof/sampler';
+import { Handoff } from './handoff';
+import { readTreeConfig } from './part';
+import { shortCommand } from './process-name';
 import { ENV, SIGNALS, formatCommand, readAgentConfig, withPid, type AgentConfig, type AgentReport, type AgentStart } from './config';
 import { withSourceMaps } from './sourcemaps';
 import { VERSION } from './version';
@@ -121,9 +124,12 @@ function startMain(handle: { cancel: () => void }): void {
   let cfg: AgentConfig;
   let file: string;
   let sampler: Sampler;
+  let tree: ReturnType<typeof readTreeConfig>;
   try {
     cfg = readAgentConfig(process.env, process.pid, process.cwd());
-    file = root ? cfg.output : withPid(cfg.output, process.pid);
+    tree = readTreeConfig(process.env, reportDir);
+    // Under the CLI (unless --split) the process hands its profile over in parts and writes no file.
+    file = tree ? '' : root ? cfg.output : withPid(cfg.output, process.pid);
   } catch (err) {
     notProfiling(err, reportDir, { ...who, file: '' });
     return;
@@ -144,12 +150,18 @@ function startMain(handle: { cancel: () => void }): void {
     notProfiling(err, reportDir, { ...who, file });
     return;
   }
+  const name = shortCommand(process.argv0, process.execArgv, process.argv, process.cwd());
+  const handoff = tree ? new Handoff(sampler, reportDir!, { ...who, name }).start(tree.handoffMs) : undefined;
 
   let finished = false;
   const finish = (end: string): void => {
     if (finished) return; // never write twice
     finished = true;
     const base = { ...who, file, format: cfg.format, end };
+    if (handoff) {
+      handOver(handoff, end, cfg, reportDir!, base);
+      return;
+    }
     try {
       // Named through the scripts' source maps once, here, before any writer runs: every format
       // gets the same frames (and the source_maps facts say what was and was not mapped).
@@ -164,7 +176,7 @@ function startMain(handle: { cancel: () => void }): void {
       // last (it is long). Written as the profile's comments by pprof-writer (facts.ts).
       profile.facts = {
         ptprof: VERSION, pid: process.pid, ppid: process.ppid, process: root ? 'root' : 'descendant', end,
-        ...profile.facts, cmd: command,
+        ...profile.facts, process_name: name, cmd: command,
       };
       const { files, written } = writeProfileSync(file, profile, cfg.format);
       if (reportDir) {
@@ -218,6 +230,7 @@ function startMain(handle: { cancel: () => void }): void {
     finished = true;
     process.removeListener('exit', onExit);
     for (const [sig, fn] of listeners) process.removeListener(sig, fn);
+    handoff?.stop();
     try {
       sampler.stop();
     } catch {
@@ -225,6 +238,16 @@ function startMain(handle: { cancel: () => void }): void {
     }
     if (startMark) fs.rmSync(startMark, { force: true });
   };
+}
+
+/** The last part to the CLI (tree mode); what could not be handed over is reported like a file that could not be written. */
+function handOver(handoff: Handoff, end: string, cfg: AgentConfig, reportDir: string, base: Omit<AgentReport, 'state'>): void {
+  try {
+    handoff.final(end, cfg.sourceMaps !== false, { ptprof: VERSION });
+  } catch (err) {
+    const why = `could not hand the profile over to ptprof: ${reason(err)}`;
+    if (!writeReport(reportDir, { ...base, state: 'failed', error: why })) warn(`process ${process.pid}: ${why}`);
+  }
 }
 
 const g = globalThis as Record<symbol, unknown>;

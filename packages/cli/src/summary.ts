@@ -11,6 +11,7 @@ import {
   parseFacts,
   printable,
   ProfileReadError,
+  readProcesses,
   readProfileFile,
   sampleTotal,
   stringAt,
@@ -20,6 +21,7 @@ import {
   topFunctions,
   topOfFolded,
   type Facts,
+  type MergedProcess,
   type Profile,
   type TopRow,
 } from '@ptprof/pprof-writer';
@@ -159,7 +161,7 @@ export function formatThreads(threads: readonly { name: string; js: boolean; cpu
 }
 
 /** What a profile says of itself, from its agent's report or from the facts in its comments. */
-interface ProfileNumbers {
+export interface ProfileNumbers {
   profiledNanos?: number;
   osCpuNanos?: number;
   samples?: number;
@@ -167,12 +169,15 @@ interface ProfileNumbers {
   facts: Facts;
 }
 
-/** `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`. */
-function cpuLine(x: ProfileNumbers): string | undefined {
+/**
+ * `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`
+ * (`who`: 'the processes' for a process tree).
+ */
+export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefined {
   if (x.profiledNanos === undefined) return undefined;
   let cpu = `CPU ${formatSeconds(x.profiledNanos)} profiled`;
   if (x.osCpuNanos !== undefined && x.osCpuNanos > 0) {
-    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by the process (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
+    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by ${who} (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
   }
   const f = x.facts;
   const num = (k: string): number | undefined => numberFact(f, k);
@@ -256,6 +261,16 @@ export function formatTopTable(t: TopTable): string {
 export const MAX_COMMENTS = 40;
 const MAX_COMMENT_CHARS = 300;
 
+/** `pid 4242 node test/a.test.js 330ms, ...`: a merged profile's processes, the busiest first (at most 12, then the rest). */
+function processList(procs: readonly MergedProcess[], max = 12): string {
+  const cpu = (p: MergedProcess): number => numberFact(p.facts, 'profiled_nanos') ?? 0;
+  const sorted = [...procs].sort((a, b) => cpu(b) - cpu(a));
+  const shown = sorted.slice(0, max).map((p) => `pid ${p.pid ?? '?'} ${printable(p.name ?? '?', 80)} ${formatSeconds(cpu(p))}`);
+  const rest = sorted.slice(max);
+  if (rest.length) shown.push(`${rest.length} more ${formatSeconds(rest.reduce((a, p) => a + cpu(p), 0))}`);
+  return shown.join(', ');
+}
+
 /** `ptprof top FILE`: a header like go tool pprof's, then the table. */
 export function topReport(file: string, n = Infinity, opts: TopFileOptions = {}): string {
   const t = topOfFile(file, n, opts);
@@ -271,9 +286,11 @@ export function topReport(file: string, n = Infinity, opts: TopFileOptions = {})
     const facts = parseFacts(comments);
     if (t.unit === 'nanoseconds' && numberFact(facts, 'hz') !== undefined) {
       const samples = p.sampleType.some((x) => stringAt(p, x.type) === 'samples') ? sampleTotal(p, 'samples') : undefined;
+      const procs = readProcesses(facts);
       const line = cpuLine({ profiledNanos: t.total, osCpuNanos: numberFact(facts, 'process_cpu_nanos'), samples, facts,
-        ...(dur > 0 ? { durationNanos: dur } : {}) });
+        ...(dur > 0 ? { durationNanos: dur } : {}) }, procs.length > 1 ? 'the processes' : 'the process');
       if (line) out.push(line);
+      if (procs.length > 1) out.push(`Processes: ${processList(procs)}`);
     }
     const threads = threadTotals(p);
     if (t.unit === 'nanoseconds' && (threads.length > 1 || (threads.length === 1 && threads[0].threadName !== undefined))) {
