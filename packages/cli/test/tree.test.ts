@@ -328,9 +328,12 @@ describe('one profile for a process tree', function () {
       const r = ptprof(['merge', 'a.folded', 'b.folded', '-o', 'ab.folded'], { cwd: sub });
       assert.equal(r.status, 0, r.stderr);
       const lines = fs.readFileSync(path.join(sub, 'ab.folded'), 'utf8').split('\n').filter(Boolean);
-      const pids = new Set(lines.map((l) => /^\[[^\]]* \(pid (\d+)\)\];\[main\];/.exec(l)?.[1]));
+      // Every line starts with its process, then its thread: main, and any helper thread a tick landed on.
+      const pids = new Set(lines.map((l) => /^\[[^\]]* \(pid (\d+)\)\];\[[^\]]+\];/.exec(l)?.[1]));
+      assert.ok(!pids.has(undefined), lines.filter((l) => !/^\[[^\]]* \(pid \d+\)\];\[/.test(l)).slice(0, 5).join('\n'));
       assert.equal(pids.size, 2, lines.slice(0, 5).join('\n'));
-      assert.ok(!pids.has(undefined));
+      const mains = new Set(lines.filter((l) => /^\[[^\]]*\];\[main\];/.test(l)).map((l) => /\(pid (\d+)\)/.exec(l)![1]));
+      assert.deepEqual(mains, pids, 'each process has main-thread stacks');
 
       const split = fs.mkdtempSync(path.join(sub, 'split-'));
       const s = ptprof(['-q', '--split', '-o', 'out.pb.gz', '--', 'node', fixture('parent.js')], { cwd: split });
