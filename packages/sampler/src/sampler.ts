@@ -55,6 +55,12 @@ export interface SamplerOptions {
    */
   collectIntervalMs?: number;
   /**
+   * Frames for the functions V8 inlined into optimized code (default true): each sample's stack
+   * shows them, innermost first, at the line they were executing. false keeps one frame per code
+   * object, as V8's code events name it (the inlined functions' CPU is then their caller's).
+   */
+  inlinedFrames?: boolean;
+  /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
    * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).
@@ -97,6 +103,7 @@ export class Sampler {
   private readonly drainIntervalMs: number;
   private readonly useTimers: boolean;
   private readonly overrunWeights: boolean;
+  private readonly inlinedFrames: boolean;
   private readonly lifecycle: TimerLifecycle;
   private readonly symbolizer: Symbolizer;
   private readonly builder = new ProfileBuilder();
@@ -114,6 +121,7 @@ export class Sampler {
   private lastDrainMono = 0;
   private lastSignals = 0;
   private events0 = { all: 0, moves: 0 };
+  private inlining0 = { optimized: 0, inlined: 0, unexpanded: 0, rejected: 0 };
   private startWall = 0n;
   private startMono = 0;
   private cpu0 = 0;
@@ -133,6 +141,7 @@ export class Sampler {
     if (opts.ringBytes !== undefined) checkOption('ringBytes', opts.ringBytes);
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
+    this.inlinedFrames = opts.inlinedFrames ?? true;
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
@@ -166,6 +175,7 @@ export class Sampler {
     this.ingest(n.drain(), true);
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
+    this.inlining0 = { ...this.symbolizer.inlining };
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
     this.cpu0 = n.processCpuNs();
@@ -521,8 +531,13 @@ export class Sampler {
       // GetStackSample's frames are the callers' return addresses: the function the CPU was in
       // is at the pc (V8's own profiler resolves sample.pc as the leaf too). In JS code or a
       // builtin, the code map knows it; in C++ (a runtime function, a syscall), dladdr may.
-      const leaf = sym.jsFrame(r.isolateId, r.pc) ?? sym.nativeFrame(r.pc);
-      if (leaf) out.push(leaf);
+      // The leaf with the functions V8 inlined at the pc (several frames for one address).
+      let leaf: Frame | undefined;
+      if (sym.jsFrames(r.isolateId, r.pc, false, this.inlinedFrames, out)) leaf = out[out.length - 1];
+      else {
+        leaf = sym.nativeFrame(r.pc);
+        out.push(leaf);
+      }
       if (r.vmState === VM_EXTERNAL) {
         // Native code called from JS: the API callback V8 entered.
         const cb = r.ext ? sym.nativeFrame(r.ext) : undefined;
@@ -530,10 +545,9 @@ export class Sampler {
       }
     }
     for (let i = 0; i < r.frames.length; i++) {
-      const f = sym.jsFrame(r.isolateId, r.frames[i]);
+      // Return addresses: the call is the instruction before.
       this.stats.jsFrames++;
-      if (f) out.push(f);
-      else {
+      if (!sym.jsFrames(r.isolateId, r.frames[i], true, this.inlinedFrames, out)) {
         this.stats.unresolvedFrames++;
         out.push(PSEUDO.unknown);
       }
@@ -562,7 +576,16 @@ export class Sampler {
       st.codeDrops = c.codeDrops - c0.codeDrops;
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
+      st.inlining.tables = c.inlineTables - c0.inlineTables;
+      st.inlining.failures = c.inlineFailures - c0.inlineFailures;
+      st.inlining.skipped = c.inlineSkipped - c0.inlineSkipped;
     }
+    const inl = this.symbolizer.inlining;
+    st.inlining.optimized = inl.optimized - this.inlining0.optimized;
+    st.inlining.inlined = inl.inlined - this.inlining0.inlined;
+    st.inlining.unexpanded = inl.unexpanded - this.inlining0.unexpanded;
+    st.inlining.rejected = inl.rejected - this.inlining0.rejected;
+    st.inlining.off = this.inlinedFrames ? inliningOff(this.native) : 'switched off (inlinedFrames: false)';
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
     st.uniqueStacks = this.builder.uniqueStacks;
@@ -595,6 +618,13 @@ export class Sampler {
       setitimer_suspended: st.sigprof.suspensions,
       sigprof_reinstalled: st.sigprof.reinstalls,
       code_events_dropped: st.codeDrops,
+      // Inlined functions (inlining.ts): what could not be expanded is said, never guessed.
+      'inline.optimized_frames': st.inlining.optimized,
+      'inline.inlined_frames': st.inlining.inlined,
+      'inline.unexpanded_frames': st.inlining.unexpanded,
+      'inline.tables': st.inlining.tables,
+      'inline.failures': st.inlining.failures + st.inlining.rejected,
+      ...(st.inlining.off ? { 'inline.off': st.inlining.off } : {}),
       ...(st.collectorError ? { collector_error: st.collectorError } : {}),
     };
     return {
@@ -614,6 +644,16 @@ export class Sampler {
 
   get uniqueStacks(): number {
     return this.builder.uniqueStacks;
+  }
+}
+
+/** Why the inlined functions of optimized code are not read ('' when they are): from the addon. */
+function inliningOff(n: Binding): string {
+  try {
+    const s = n.inlineStatus();
+    return s.enabled ? '' : s.reason || 'off';
+  } catch {
+    return 'the addon cannot read inlining';
   }
 }
 
