@@ -42,6 +42,18 @@ export function resolveInlining(table: InlineTable, own: FunctionInfo, map: Code
   const mine = table.outer > 0 ? map.at(table.outer) : undefined;
   if (!mine || mine.name !== own.name || mine.file !== own.file || mine.line !== own.line || mine.column !== own.column) return undefined;
   const functions = table.functions.map((a) => (a > 0 ? map.at(a) : undefined));
+  // Lines come from the scripts' line tables: every position of a function must be at or after
+  // its own start, as V8 named it. A table that says otherwise was read wrong: refused whole.
+  const { entries, sites } = table;
+  const fnOf = (site: number): FunctionInfo | undefined => (site < 0 ? own : functions[sites[site * SITE + IS.function]]);
+  const after = (fn: FunctionInfo | undefined, line: number, column: number): boolean =>
+    !fn || line === 0 || line > fn.line || (line === fn.line && column >= fn.column);
+  for (let e = 0; e < entries.length; e += ENTRY) {
+    if (!after(fnOf(entries[e + IE.site]), entries[e + IE.line], entries[e + IE.column])) return undefined;
+  }
+  for (let s = 0; s < sites.length; s += SITE) {
+    if (!after(fnOf(sites[s + IS.caller]), sites[s + IS.line], sites[s + IS.column])) return undefined;
+  }
   return { table, functions, cache: new Map() };
 }
 

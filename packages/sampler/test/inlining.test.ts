@@ -52,12 +52,12 @@ function run(scenario: string, v8flags: string[] = [], extra: string[] = []): { 
  * and at least `inlinedAtLeast` of them were inlined: with the outer frames alone they would have
  * kept under half of it.
  */
-function assertCpu(out: Result, inlinedAtLeast: number): void {
+function assertCpu(out: Result, inlinedAtLeast: number, atLeast = 0.85): void {
   let inlined = 0;
   for (const [name, f] of Object.entries(out.fns)) {
     const ratio = f.prof / f.truth;
     assert.ok(f.truth > 50e6, `${name}: only ${f.truth / 1e6} ms of CPU to judge`);
-    assert.ok(ratio > 0.85 && ratio < 1.12, `${name}: profile ${(f.prof / 1e6).toFixed(0)} ms for a true ${(f.truth / 1e6).toFixed(0)} ms (${ratio.toFixed(3)})`);
+    assert.ok(ratio > atLeast && ratio < 1.12, `${name}: profile ${(f.prof / 1e6).toFixed(0)} ms for a true ${(f.truth / 1e6).toFixed(0)} ms (${ratio.toFixed(3)})`);
     if (f.outerOnly / f.truth < 0.5) inlined++;
   }
   assert.ok(inlined >= inlinedAtLeast, `only ${inlined} of the functions were inlined where they ran (outer frames alone): ${JSON.stringify(out.fns)}`);
@@ -150,7 +150,11 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
 
   it('new Function, eval and a vm context (scripts without a file, one with a lineOffset): names and lines from their sources', () => {
     const { out } = run('eval');
-    assertCpu(out, 3);
+    // Lower: where V8 does not inline evalDigit (Node 24, 7 runs in 20 here), each call goes
+    // through V8's Call builtin, and a sample there, before the callee has a frame, is walked by
+    // V8 (GetStackSample) from the caller's caller: up to 30% of evalSum's CPU then goes to
+    // evalScenario, with or without inlined frames (measured both ways).
+    assertCpu(out, 3, 0.6);
     // new Function's source starts "(function anonymous(keys,cpu,ms\n) {\n": its body from line 3.
     const within = (name: string, lo: number, hi: number): void => {
       const seen = out.seen?.[name] ?? [];

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <v8-version.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "compat.h"
@@ -71,6 +72,40 @@ static bool ptprof_dbg(const char* name, int* out) {
   memcpy(&v, q.found, sizeof(v));
   *out = v;
   return true;
+}
+
+// PTPROF_TEST_V8LAYOUT="field=value,...": a wrong layout on purpose, for the tests that show every
+// read failing closed (packages/sampler/test/inlining-failclosed.test.ts); "off=1" refuses the V8 as
+// an unknown one would be. Not for use.
+static void ptprof_v8_layout_test_override(PtprofV8Layout* L) {
+  const char* spec = getenv("PTPROF_TEST_V8LAYOUT");
+  if (spec == nullptr || *spec == 0) return;
+  struct {
+    const char* name;
+    int* field;
+  } fields[] = {
+      {"istream_code", &L->istream_code},   {"code_deopt", &L->code_deopt},   {"code_positions", &L->code_positions},
+      {"code_flags", &L->code_flags},       {"dd_literals", &L->dd_literals}, {"dd_positions", &L->dd_positions},
+      {"sfi_data", &L->sfi_data},           {"sfi_script", &L->sfi_script},   {"script_id", &L->script_id},
+      {"script_line_ends", &L->script_line_ends}, {"script_source", &L->script_source}, {"bytecode_data", &L->bytecode_data},
+  };
+  std::string s(spec);
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t end = s.find(',', at);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(at, end - at);
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq);
+    int value = eq == std::string::npos ? 0 : atoi(item.c_str() + eq + 1);
+    if (key == "off") {
+      L->ok = false;
+      L->why = "refused for a test (PTPROF_TEST_V8LAYOUT=off)";
+    }
+    for (auto& f : fields)
+      if (key == f.name) *f.field = value;
+    at = end + 1;
+  }
 }
 
 PtprofV8Layout ptprof_v8_layout() {
@@ -197,5 +232,6 @@ PtprofV8Layout ptprof_v8_layout() {
     return L;
   }
   L.ok = true;
+  ptprof_v8_layout_test_override(&L);
   return L;
 }
