@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+'use strict';
+// The inlined-functions benchmark on every Node with a prebuild (npm run bench:inlining): the
+// inlined workload (workloads/inlined.js) under ptprof, ptprof with outer frames only, node
+// --cpu-prof and @datadog/pprof, run by each Node's own binary (bench/index.js --only inlined),
+// one table for all of them.
+//
+//   npm run bench:inlining [-- --write-readme] [--nodes 20.20.2,26.10.0] [--reps 3] [--rates 1000] [--ms 1000]
+//
+// Each other Node comes from node_modules/.cache/ptprof-node (node scripts/prebuild.js --fetch-only)
+// and loads the prebuild for its ABI (PREBUILDS_ONLY=1): build them first (npm run prebuild).
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const prebuild = require('../scripts/prebuild.js');
+const { writeSection, machine } = require('./lib/readme');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const NODES = String(opt('--nodes', [...new Set(prebuild.TARGETS.map((t) => t.node))].join(','))).split(',');
+const REPS = opt('--reps', '3');
+const RATES = opt('--rates', '1000');
+const MS = opt('--ms', '1000');
+const ROOT = path.resolve(__dirname, '..');
+const log = (...a) => console.error(...a);
+
+function nodeBinary(version) {
+  if (process.version === `v${version}`) return { bin: process.execPath, env: {} };
+  const bin = path.join(prebuild.nodeDistDir('x64', version), 'bin', 'node');
+  if (!fs.existsSync(bin)) throw new Error(`no Node ${version} at ${bin}: run "node scripts/prebuild.js --fetch-only" first`);
+  return { bin, env: { PREBUILDS_ONLY: '1' } };
+}
+
+function main() {
+  const t0 = Date.now();
+  // bench/index.js reads these from its own command line (the same flags as its children's).
+  process.argv.push('--rates', RATES);
+  const bench = require('./index.js');
+  const runs = [];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-bench-inlining-'));
+  try {
+    for (const version of NODES) {
+      const { bin, env } = nodeBinary(version);
+      const json = path.join(tmp, `${version}.json`);
+      log(`Node ${version}: bench/index.js --only inlined`);
+      const r = spawnSync(bin, [path.join(__dirname, 'index.js'), '--only', 'inlined', '--no-overhead', '--rates', RATES, '--reps', REPS,
+        '--peer-reps', '1', '--ms', MS, '--json', json], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+      if (r.status !== 0) throw new Error(`Node ${version}: bench/index.js exited ${r.status ?? r.signal}`);
+      const saved = JSON.parse(fs.readFileSync(json, 'utf8'));
+      const S = new Map(saved.results.map(([k, v]) => [k, bench.summarize(v)]));
+      runs.push({ node: version, S, env: saved.env });
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const m = machine();
+  const e = runs[0].env;
+  const rows = runs.map(({ node, S }) => {
+    const worst = RATES.split(',').flatMap((hz) => Object.values(S.get(`inlined|ptprof|${hz}`)?.fns ?? {}));
+    const w = worst.reduce((a, v) => (a == null || Math.abs(v - 1) > Math.abs(a - 1) ? v : a), null);
+    return `| ${node} | ${w == null ? '—' : w.toFixed(3)} | ${w != null && Math.abs(w - 1) <= 0.02 ? 'met' : '**missed**'} |`;
+  });
+  const text = [
+    `Measured ${m.date} with \`npm run bench:inlining${args.length ? ` -- ${args.join(' ')}` : ''}\` (${((Date.now() - t0) / 60e3).toFixed(1)} min) ` +
+      `on ${m.cores} cores (${os.cpus()[0]?.model?.trim() ?? 'unknown CPU'}), Linux ${m.kernel} with kernel HZ=${e.hz}, @datadog/pprof ${e.ddVersion}; ` +
+      `each Node is the official x64 build. Every run is a fresh process; ptprof's figures are medians of ${REPS} runs, the others' of 1; ` +
+      `each function burns ${MS} ms of CPU per run.`,
+    '### Goal: each inlined function within 2% (ptprof, worst function)',
+    ['| Node | ptprof (worst) | |', '|---|---:|---|', ...rows].join('\n'),
+    bench.inliningTables(runs),
+  ].join('\n\n');
+  console.log(text);
+  if (args.includes('--write-readme')) {
+    writeSection('inlining', text);
+    log('README.md: bench:inlining section written');
+  }
+}
+
+main();
