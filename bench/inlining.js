@@ -5,7 +5,9 @@
 // --cpu-prof and @datadog/pprof, run by each Node's own binary (bench/index.js --only inlined),
 // one table for all of them.
 //
-//   npm run bench:inlining [-- --write-readme] [--nodes 20.20.2,26.10.0] [--reps 3] [--rates 1000] [--ms 1000]
+//   npm run bench:inlining [-- --write-readme] [--nodes 20.20.2,26.10.0] [--reps 3] [--rates 1000] [--ms 1000] [--pairs 3]
+//
+// Under each Node it also measures what the expansion costs a program (bench/inline-cost.js).
 //
 // Each other Node comes from node_modules/.cache/ptprof-node (node scripts/prebuild.js --fetch-only)
 // and loads the prebuild for its ABI (PREBUILDS_ONLY=1): build them first (npm run prebuild).
@@ -22,6 +24,7 @@ const NODES = String(opt('--nodes', [...new Set(prebuild.TARGETS.map((t) => t.no
 const REPS = opt('--reps', '3');
 const RATES = opt('--rates', '1000');
 const MS = opt('--ms', '1000');
+const PAIRS = opt('--pairs', '3');
 const ROOT = path.resolve(__dirname, '..');
 const log = (...a) => console.error(...a);
 
@@ -49,7 +52,12 @@ function main() {
       if (r.status !== 0) throw new Error(`Node ${version}: bench/index.js exited ${r.status ?? r.signal}`);
       const saved = JSON.parse(fs.readFileSync(json, 'utf8'));
       const S = new Map(saved.results.map(([k, v]) => [k, bench.summarize(v)]));
-      runs.push({ node: version, S, env: saved.env });
+      log(`Node ${version}: bench/inline-cost.js`);
+      const c = spawnSync(bin, [path.join(__dirname, 'inline-cost.js'), '--json', '--pairs', PAIRS], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+      if (c.status !== 0) throw new Error(`Node ${version}: bench/inline-cost.js exited ${c.status ?? c.signal}: ${c.stderr.slice(-2000)}`);
+      const cost = JSON.parse(c.stdout.trim().split('\n').pop());
+      log(`  ${JSON.stringify(cost)}`);
+      runs.push({ node: version, S, env: saved.env, cost });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -69,6 +77,14 @@ function main() {
     '### Goal: each inlined function within 2% (ptprof, worst function)',
     ['| Node | ptprof (worst) | |', '|---|---:|---|', ...rows].join('\n'),
     bench.inliningTables(runs),
+    '### What it costs the program',
+    ['| Node | tsc CPU, detailed positions ÷ without | optimized functions read (tsc) | µs per function | share of tsc\'s CPU |', '|---|---:|---:|---:|---:|',
+      ...runs.map(({ node, cost }) => `| ${node} | ${cost.detailedRatio.toFixed(3)} | ${cost.tables} | ${cost.readUsPerTable.toFixed(0)} | ${(cost.readShare * 100).toFixed(1)}% |`)].join('\n'),
+    `TypeScript 5 type-checking typescript.d.ts (the tsc workload, about ${runs[0].cost.tscMs.toFixed(0)} ms of CPU on Node ${runs[0].node}), ` +
+      `medians of ${PAIRS} alternating fresh processes with and without \`--detailed-line-info\` (what ptprof turns on: V8 records ` +
+      'positions at every instruction of the code it optimizes, not only at calls), no profiler; and, with ptprof registered, the ' +
+      "CPU the addon spent reading each optimized function's table when V8 reported it (its own count, on the thread V8 compiled on). " +
+      'Once a program is warm it optimizes little, and both costs stop.',
   ].join('\n\n');
   console.log(text);
   if (args.includes('--write-readme')) {

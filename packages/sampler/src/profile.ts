@@ -76,7 +76,8 @@ export interface ProfileStats {
    * Functions V8 inlined into optimized code (see inlining.ts): frames in optimized code, inlined
    * frames added, optimized frames left with their outer function alone; and the inlining tables
    * of optimized code read (tables), not read because V8's heap was not as expected (failures),
-   * not read at all (skipped: expansion off, reason in `off`), and read but refused (rejected).
+   * not read at all (skipped: expansion off, reason in `off`), and read but refused (rejected);
+   * and what reading them cost (readNs).
    */
   inlining: {
     optimized: number;
@@ -86,6 +87,8 @@ export interface ProfileStats {
     failures: number;
     skipped: number;
     rejected: number;
+    /** CPU time the addon spent reading the tables (on the threads V8 made the code on), ns. */
+    readNs: number;
     off: string;
   };
   /** Distinct (thread, stack) rows: what the profile's memory grows with. */
@@ -137,7 +140,7 @@ export function emptyStats(): ProfileStats {
     jsFrames: 0,
     codeEvents: 0,
     codeMoves: 0,
-    inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, off: '' },
+    inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
     uniqueStacks: 0,
   };
 }

@@ -579,6 +579,7 @@ export class Sampler {
       st.inlining.tables = c.inlineTables - c0.inlineTables;
       st.inlining.failures = c.inlineFailures - c0.inlineFailures;
       st.inlining.skipped = c.inlineSkipped - c0.inlineSkipped;
+      st.inlining.readNs = c.inlineNs - c0.inlineNs;
     }
     const inl = this.symbolizer.inlining;
     st.inlining.optimized = inl.optimized - this.inlining0.optimized;
@@ -624,6 +625,7 @@ export class Sampler {
       'inline.unexpanded_frames': st.inlining.unexpanded,
       'inline.tables': st.inlining.tables,
       'inline.failures': st.inlining.failures + st.inlining.rejected,
+      'inline.read_nanos': st.inlining.readNs,
       ...(st.inlining.off ? { 'inline.off': st.inlining.off } : {}),
       ...(st.collectorError ? { collector_error: st.collectorError } : {}),
     };

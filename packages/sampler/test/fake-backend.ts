@@ -36,7 +36,7 @@ export class FakeBackend {
       names: [],
       threads: [],
       counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
-        inlineTables: 0, inlineFailures: 0, inlineSkipped: 0 },
+        inlineTables: 0, inlineFailures: 0, inlineSkipped: 0, inlineNs: 0 },
     });
     return {
       installHandler: () => (self.log('installHandler'), 'default'),

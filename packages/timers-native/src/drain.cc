@@ -273,6 +273,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   c.Set("inlineTables", Napi::Number::New(env, static_cast<double>(ic.tables)));
   c.Set("inlineFailures", Napi::Number::New(env, static_cast<double>(ic.failures)));
   c.Set("inlineSkipped", Napi::Number::New(env, static_cast<double>(ic.skipped)));
+  c.Set("inlineNs", Napi::Number::New(env, static_cast<double>(ic.ns)));
   res.Set("counters", c);
   return res;
 }

@@ -98,6 +98,8 @@ export interface DrainCounters {
   inlineFailures: number;
   /** Optimized code objects not read: expansion is off (inlineStatus) or the code came on another thread (cumulative). */
   inlineSkipped: number;
+  /** CPU time spent reading the tables, ns (cumulative): what reading them costs the program. */
+  inlineNs: number;
 }
 
 export interface SignalInfo {

@@ -44,16 +44,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "compat.h"
 #include "layout.h"
+#include "ptprof.h"
 #include "v8layout.h"
 
 namespace {
@@ -62,6 +65,7 @@ PtprofV8Layout L;
 std::string disabled_reason;  // written once (layout()), read after
 
 std::atomic<uint64_t> n_tables{0}, n_failures{0}, n_skipped{0};
+std::atomic<uint64_t> n_ns{0};  // thread CPU time spent reading tables (what this costs the program)
 
 // Held for a whole decode and around the caches below; taken alone (the code-event callback takes
 // code_mu after it is released). Decodes of different isolates (workers) run one at a time.
@@ -106,13 +110,32 @@ bool layout_ok() {
   return ok;
 }
 
-// Reads of V8's heap for one decode: every read can fail, and a failure ends the decode.
+// Instance types of maps already checked, across decodes. Only the maps of the types read here,
+// which are V8's read-only roots (immortal, never moved): an address once found to be such a map
+// stays one.
+std::unordered_map<uint64_t, int> known_maps;
+
+// Reads of V8's heap for one decode: every read can fail, and a failure ends the decode. Small
+// reads are served from 256-byte blocks read whole (one system call for an object's header and
+// fields; a block never crosses a page, so it is readable exactly when the word is), kept for the
+// decode (no GC runs meanwhile, so nothing in them changes).
 class Heap {
  public:
   Heap() : pid_(getpid()) {}
 
   bool read(uint64_t addr, void* dst, size_t n) {
     if (addr < 4096 || addr + n < addr) return false;
+    uint64_t block = addr & ~static_cast<uint64_t>(kBlock - 1);
+    if (n <= 8 && addr + n <= block + kBlock) {
+      const uint8_t* b = this->block(block);
+      if (b == nullptr) return false;
+      memcpy(dst, b + (addr - block), n);
+      return true;
+    }
+    return direct(addr, dst, n);
+  }
+
+  bool direct(uint64_t addr, void* dst, size_t n) {
     struct iovec local = {dst, n}, remote = {reinterpret_cast<void*>(addr), n};
     return process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
   }
@@ -127,15 +150,24 @@ class Heap {
     if (!is_object(p)) return -1;
     uint64_t map;
     if (!word(p - 1, &map) || !is_object(map)) return -1;
-    auto hit = maps_.find(map);
-    if (hit != maps_.end()) return hit->second;
+    auto hit = known_maps.find(map);
+    if (hit != known_maps.end()) return hit->second;
     uint64_t meta, meta_map;
     uint16_t map_type, t;
     if (!word(map - 1, &meta) || !is_object(meta) || !word(meta - 1, &meta_map) || meta_map != meta) return -1;
     if (!read(meta - 1 + L.map_instance_type, &map_type, 2) || map_type != L.t_map) return -1;
     if (!read(map - 1 + L.map_instance_type, &t, 2)) return -1;
-    maps_[map] = t;
+    if (known_maps.size() < 256 && is_read_type(t)) known_maps.emplace(map, t);
     return t;
+  }
+
+  // One of the types this file reads (their maps are read-only roots).
+  static bool is_read_type(int t) {
+    for (int k : {L.t_code, L.t_istream, L.t_sfi, L.t_sfi_wrapper, L.t_script, L.t_fixed, L.t_trusted_fixed, L.t_protected_fixed,
+                  L.t_weak_fixed, L.t_trusted_weak_fixed, L.t_protected_weak_fixed, L.t_bytes, L.t_trusted_bytes, L.t_bytecode,
+                  L.t_bytecode_wrapper, L.t_interpreter_data})
+      if (k >= 0 && t == k) return true;
+    return false;
   }
 
   bool is(uint64_t p, int t1, int t2 = -2, int t3 = -2) {
@@ -166,12 +198,23 @@ class Heap {
     int64_t len;
     if (!is(array, L.t_bytes, L.t_trusted_bytes) || !smi(array, L.array_length, &len) || len < 0 || len > cap) return false;
     out->resize(static_cast<size_t>(len));
-    return len == 0 || read(array - 1 + L.array_data, out->data(), static_cast<size_t>(len));
+    return len == 0 || direct(array - 1 + L.array_data, out->data(), static_cast<size_t>(len));
   }
 
  private:
+  static constexpr size_t kBlock = 256;
+
+  const uint8_t* block(uint64_t at) {
+    for (auto& b : blocks_)
+      if (b.first == at) return b.second.data();
+    std::array<uint8_t, kBlock> data;
+    if (!direct(at, data.data(), kBlock)) return nullptr;
+    blocks_.emplace_back(at, data);
+    return blocks_.back().second.data();
+  }
+
   pid_t pid_;
-  std::map<uint64_t, int> maps_;  // map -> instance type, for this decode (no GC runs meanwhile)
+  std::vector<std::pair<uint64_t, std::array<uint8_t, kBlock>>> blocks_;
 };
 
 // The first bytecode of a SharedFunctionInfo's bytecode, or 0. Its function data is the
@@ -379,6 +422,8 @@ PtprofInlinePtr fail(const char* what, uint64_t v) {
 
 void PtprofInlineDelete::operator()(PtprofInline* t) const { delete t; }
 
+static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t isolate_id);
+
 PtprofInlinePtr ptprof_inline_decode(const v8::JitCodeEvent* ev, uint32_t isolate_id) {
   if (ev->type != v8::JitCodeEvent::CODE_ADDED || ev->code_type != v8::JitCodeEvent::JIT_CODE || ev->code_start == nullptr)
     return nullptr;
@@ -388,6 +433,13 @@ PtprofInlinePtr ptprof_inline_decode(const v8::JitCodeEvent* ev, uint32_t isolat
   size_t nl = n == nullptr ? 0 : ev->name.len;
   size_t m = nl > 4 && n[3] == 'o' ? 4 : 3;
   if (nl <= m + 1 || strncmp(n, "JS:", 3) != 0 || (n[m] != '*' && n[m] != '+')) return nullptr;
+  uint64_t t0 = ptprof_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  PtprofInlinePtr t = ptprof_inline_read(ev, isolate_id);
+  n_ns.fetch_add(ptprof_clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0, std::memory_order_relaxed);
+  return t;
+}
+
+static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t isolate_id) {
   // Only on the isolate's own thread, where V8 reports the code it just made (or lists what
   // exists) with no GC running.
   if (!layout_ok() || v8::Isolate::TryGetCurrent() != ev->isolate) {
@@ -533,7 +585,7 @@ void ptprof_inline_retire(uint32_t isolate_id) {
 
 PtprofInlineCounters ptprof_inline_counters() {
   return {n_tables.load(std::memory_order_relaxed), n_failures.load(std::memory_order_relaxed),
-          n_skipped.load(std::memory_order_relaxed)};
+          n_skipped.load(std::memory_order_relaxed), n_ns.load(std::memory_order_relaxed)};
 }
 
 std::string ptprof_inline_disabled_reason() {

@@ -57,6 +57,7 @@ struct PtprofInlineCounters {
   uint64_t tables;    // optimized code objects whose table was read
   uint64_t failures;  // optimized code objects whose table could not be read (validation failed)
   uint64_t skipped;   // optimized code objects not read (expansion off, or not on the isolate's thread)
+  uint64_t ns;        // CPU time spent reading them, on the threads V8 reported the code on
 };
 PtprofInlineCounters ptprof_inline_counters();
 // "" when expansion is on; otherwise why not (for the profile and the user).
