@@ -36,6 +36,8 @@ describe('a wrong V8 layout costs the inlined frames, nothing else', function ()
   const wrong = [
     'istream_code=16', 'code_deopt=24', 'code_positions=8', 'dd_literals=4', 'dd_positions=3',
     'sfi_data=16', 'sfi_script=24', 'script_id=56', 'bytecode_data=62',
+    // The same through the pipe read (where process_vm_readv is refused): bad addresses fail there too.
+    'pipe,istream_code=16', 'pipe,code_deopt=24', 'pipe,sfi_script=24',
   ];
   for (const layout of wrong) {
     it(`${layout}: outer frames alone, counted`, () => {
@@ -51,6 +53,13 @@ describe('a wrong V8 layout costs the inlined frames, nothing else', function ()
       assert.equal(out.facts['inline.failures'], st.failures + st.rejected);
     });
   }
+
+  it('the right layout through the pipe read (where process_vm_readv is refused, as under qemu-user): the frames expand', () => {
+    const out = run('pipe');
+    assert.ok(out.inlining.inlined > 0, JSON.stringify(out.inlining));
+    assert.equal(out.inlining.unexpanded, 0);
+    assert.equal(out.inlining.failures + out.inlining.rejected, 0);
+  });
 
   it('a V8 refused whole (off): no table read, the reason in the profile', () => {
     const out = run('off');

@@ -14,8 +14,8 @@
 // never from the signal handler: the sampler expands a sample's pc against the copied table.
 //
 // Safety. Where things are comes from V8's postmortem metadata and a per-version table
-// (v8layout.h). Every pointer followed is read with process_vm_readv on our own pid, which turns
-// a bad address into an error instead of a crash, and every object is checked to have the
+// (v8layout.h). Every pointer followed is read with process_vm_readv on our own pid (or, where
+// that is refused, through a pipe), which turns a bad address into an error instead of a crash, and every object is checked to have the
 // instance type expected (its map checked to be a map). Anything unexpected fails closed: the code
 // gets no table, is counted, and its samples keep today's outer frame. The sampler checks each
 // table once more against V8's own names (the code's function, read here through the deopt data,
@@ -40,6 +40,7 @@
 #include "inline.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -87,20 +88,44 @@ void debug(const char* what, uint64_t v) {
   if (on) fprintf(stderr, "ptprof inline: %s (0x%llx)\n", what, static_cast<unsigned long long>(v));
 }
 
+// The pipe of the fallback read: write() from the address into the pipe fails with EFAULT, instead
+// of crashing, where the address is not readable; read() takes the bytes back. Used only when
+// process_vm_readv is refused. inline_mu held (one decode at a time), so one pipe serves all.
+int read_pipe[2] = {-1, -1};
+
+bool pipe_read(uint64_t addr, void* dst, size_t n) {
+  auto* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    size_t chunk = n < 32768 ? n : 32768;
+    ssize_t w = write(read_pipe[1], reinterpret_cast<const void*>(addr), chunk);
+    if (w > 0 && read(read_pipe[0], out, static_cast<size_t>(w)) != w) return false;
+    if (w != static_cast<ssize_t>(chunk)) return false;  // a fault part way: what was written is read back above
+    addr += chunk;
+    out += chunk;
+    n -= chunk;
+  }
+  return true;
+}
+
 bool init_layout() {
   L = ptprof_v8_layout();
   if (!L.ok) {
     disabled_reason = L.why;
     return false;
   }
-  // process_vm_readv on ourselves must work (a seccomp profile may forbid it).
+  // A safe read must work: process_vm_readv on ourselves, or where that is refused (a seccomp
+  // profile may forbid it; qemu-user does not implement it), a pipe (below).
   uint64_t probe = 0x5054'5052'4f46ull, copy = 0;
   struct iovec local = {&copy, sizeof(copy)}, remote = {&probe, sizeof(probe)};
-  if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof(copy)) || copy != probe) {
-    disabled_reason = std::string("process_vm_readv on this process failed (") + strerror(errno) + ")";
-    L.ok = false;
-  }
-  return L.ok;
+  if (!L.test_pipe && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof(copy)) && copy == probe)
+    return true;
+  int why = errno;
+  if (pipe2(read_pipe, O_CLOEXEC | O_NONBLOCK) == 0 && pipe_read(reinterpret_cast<uint64_t>(&probe), &copy, sizeof(copy)) &&
+      copy == probe)
+    return true;
+  disabled_reason = std::string("neither process_vm_readv (") + strerror(why) + ") nor a pipe can read this process's memory safely";
+  L.ok = false;
+  return false;
 }
 
 // The layout, resolved on first use (a function-local static: std::call_once would need
@@ -136,6 +161,7 @@ class Heap {
   }
 
   bool direct(uint64_t addr, void* dst, size_t n) {
+    if (read_pipe[0] >= 0) return pipe_read(addr, dst, n);
     struct iovec local = {dst, n}, remote = {reinterpret_cast<void*>(addr), n};
     return process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
   }

@@ -75,8 +75,8 @@ static bool ptprof_dbg(const char* name, int* out) {
 }
 
 // PTPROF_TEST_V8LAYOUT="field=value,...": a wrong layout on purpose, for the tests that show every
-// read failing closed (packages/sampler/test/inlining-failclosed.test.ts); "off=1" refuses the V8 as
-// an unknown one would be. Not for use.
+// read failing closed (packages/sampler/test/inlining-failclosed.test.ts); "off" refuses the V8 as
+// an unknown one would be; "pipe" reads as where process_vm_readv is refused. Not for use.
 static void ptprof_v8_layout_test_override(PtprofV8Layout* L) {
   const char* spec = getenv("PTPROF_TEST_V8LAYOUT");
   if (spec == nullptr || *spec == 0) return;
@@ -98,6 +98,7 @@ static void ptprof_v8_layout_test_override(PtprofV8Layout* L) {
     size_t eq = item.find('=');
     std::string key = item.substr(0, eq);
     int value = eq == std::string::npos ? 0 : atoi(item.c_str() + eq + 1);
+    if (key == "pipe") L->test_pipe = true;
     if (key == "off") {
       L->ok = false;
       L->why = "refused for a test (PTPROF_TEST_V8LAYOUT=off)";

@@ -58,6 +58,8 @@ struct PtprofV8Layout {
   // The source position table's pc deltas carry two flag bits (statement, breakable) instead of
   // a sign (V8 14; src/codegen/source-position-table.cc).
   bool positions_flag_bits = false;
+  // Tests only (PTPROF_TEST_V8LAYOUT=pipe): read through the pipe, as where process_vm_readv is refused.
+  bool test_pipe = false;
   int sfi_data = 0, sfi_script = 0;
   int interpreter_data_bytecode = 8;
   int bytecode_data = 0;

@@ -36,17 +36,25 @@ describe('inlining tables of optimized code', function () {
       const midSites = t.sites.map((s, i) => i).filter((i) => fnOf(i) === 'mid');
       const leafSites = t.sites.map((s, i) => i).filter((i) => fnOf(i) === 'leaf');
       assert.ok(midSites.length >= 1 && leafSites.length >= 2, msg);
+      // Each site in its caller's lines, and the call's own line among them: V8 records it there
+      // (Maglev's on-stack-replacement code of Node 24 and 26 also inlines mid a second time, at
+      // the loop statement's line: V8's position for that copy, 52:5 here).
+      const within = (line: number, r: { first: number; last: number }): boolean => line >= r.first && line <= r.last;
       for (const i of midSites) {
         assert.equal(t.sites[i][2], -1, 'mid is called by outer itself');
-        assert.deepEqual([t.sites[i][0]], outer.at, `mid's call in outer at line ${outer.at}`);
+        assert.ok(within(t.sites[i][0], outer), `mid's call at line ${t.sites[i][0]}, outside outer`);
       }
+      assert.ok(midSites.some((i) => outer.at.includes(t.sites[i][0])), `mid's call in outer at line ${outer.at}: ${msg}`);
       for (const i of leafSites) {
         assert.ok(midSites.includes(t.sites[i][2]), 'leaf is called by an inlined mid');
         assert.ok(mid.at.includes(t.sites[i][0]), `leaf's call in mid at line ${t.sites[i][0]}, expected ${mid.at}`);
         assert.ok(t.sites[i][1] > 0, 'with its column');
       }
       // Two calls on one line, told apart by their columns.
-      assert.equal(new Set(leafSites.map((i) => `${t.sites[i][0]}:${t.sites[i][1]}`)).size, leafSites.length, 'each call its own column');
+      for (const m of midSites) {
+        const mine = leafSites.filter((i) => t.sites[i][2] === m);
+        assert.equal(new Set(mine.map((i) => `${t.sites[i][0]}:${t.sites[i][1]}`)).size, 2, `mid's two calls of leaf, each its own column: ${msg}`);
+      }
       // Entries: pc offsets ascending within the code; each position inside its function.
       let pc = -1;
       for (const [off, line, , site] of t.entries) {
