@@ -7,7 +7,7 @@
 //          PREBUILDS_ONLY=1 (the committed prebuild for its ABI, never build/) and that Node first
 //          on PATH (so `ptprof -- node app.js` in the CLI tests runs it too);
 //   arm64: that Node under qemu-aarch64 loads the arm64 prebuild and profiles a main thread and a
-//          worker with the sampler (a short smoke test: names, threads, CPU).
+//          worker with the sampler (a short smoke test: names, threads, CPU, a helper V8 inlined).
 // Prints the matrix, then "N passed, N failed" over all of it (the suites' tests, one per smoke test).
 // Each suite's full output goes to node_modules/.cache/ptprof-node/test-logs/; --verbose shows it.
 //
@@ -125,11 +125,15 @@ assert.equal(resolved, ${JSON.stringify(expectFile)}, 'node-gyp-build picks the 
 const { binding } = require(${JSON.stringify(path.join(PKG_DIR, 'dist', 'src', 'index.js'))});
 const { Sampler } = require(${JSON.stringify(path.join(ROOT, 'packages', 'sampler', 'dist', 'src', 'index.js'))});
 function smokeMainHot(ms) { const c0 = binding.threadCpuNs(); let x = 0; while (binding.threadCpuNs() - c0 < ms * 1e6) for (let i = 0; i < 1e4; i++) x += Math.sqrt(i); return x; }
+// A helper V8 inlines into the loop that calls it: the sample's stack must show it (read from V8's heap).
+function smokeLeaf(x) { let h = x; for (let k = 0; k < 8; k++) h = Math.imul(h ^ (h >>> 13), 0x5bd1e995); return h; }
+function smokeInlined(ms) { const c0 = binding.threadCpuNs(); let x = 0; while (binding.threadCpuNs() - c0 < ms * 1e6) for (let i = 0; i < 1e4; i++) x = (x + smokeLeaf(i)) | 0; return x; }
 (async () => {
   const s = new Sampler({ hz: 250, threads: 'all' }).start();
   const cpu0 = binding.threadCpuNs();
   smokeMainHot(300);
   const mainCpu = binding.threadCpuNs() - cpu0;
+  smokeInlined(300);
   const w = new Worker(\`
     require(${JSON.stringify(path.join(ROOT, 'packages', 'sampler', 'dist', 'src', 'register.js'))}); // this worker: JS stacks, its own timer
     const { binding } = require(${JSON.stringify(path.join(PKG_DIR, 'dist', 'src', 'index.js'))});
@@ -142,8 +146,11 @@ function smokeMainHot(ms) { const c0 = binding.threadCpuNs(); let x = 0; while (
   const main = cpuIn('smokeMainHot');
   const worker = cpuIn('smokeWorkerHot');
   const js = p.threads.filter((t) => t.js);
-  const out = { arch: process.arch, version: process.version, mainMs: main / 1e6, mainCpuMs: mainCpu / 1e6, workerMs: worker / 1e6, jsThreads: js.length, threads: p.threads.length, samples: p.samples.length };
+  const inlinedMs = p.samples.filter((x) => x.frames.some((f) => f.name === 'smokeLeaf' && f.inlined)).reduce((a, x) => a + x.cpuNanos, 0) / 1e6;
+  const out = { arch: process.arch, version: process.version, mainMs: main / 1e6, mainCpuMs: mainCpu / 1e6, workerMs: worker / 1e6, jsThreads: js.length, threads: p.threads.length, samples: p.samples.length,
+    inlinedMs, inlineTables: p.facts['inline.tables'], inlineFailures: p.facts['inline.failures'], inlineOff: p.facts['inline.off'] ?? '' };
   console.log(JSON.stringify(out));
+  assert.ok(inlinedMs > 30 && out.inlineTables > 0, 'the inlined helper has its own frame, read from V8\\'s heap: ' + JSON.stringify(out));
   assert.ok(main > 0.5 * mainCpu && main < 1.5 * mainCpu, 'the main thread\\'s hot function has about its CPU: ' + JSON.stringify(out));
   assert.ok(worker > 100e6, 'the worker\\'s hot function is profiled on its own thread: ' + JSON.stringify(out));
   assert.ok(js.length >= 2, 'two JS threads: ' + JSON.stringify(out));
@@ -166,7 +173,8 @@ async function smoke(t, dist, opts, abi) {
     let info = '';
     try {
       const j = JSON.parse(last);
-      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}`;
+      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}, ` +
+        `inlined helper ${j.inlinedMs.toFixed(0)} ms (${j.inlineTables} inlining tables read, ${j.inlineFailures} refused)`;
     } catch {}
     if (r.status !== 0) return { ok: false, passed: 0, failed: 1, detail: `smoke test failed (exit ${r.status ?? r.signal})${info}; see ${path.relative(ROOT, logFile)}`, failures: [r.out.trim().split('\n').slice(-6).join('\n')], secs: r.secs };
     return { ok: true, passed: 1, failed: 0, detail: `smoke test passed${info}`, short: 'passed', secs: r.secs };
