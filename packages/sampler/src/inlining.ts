@@ -15,9 +15,10 @@
 // the outer frame alone; and for code optimized before ptprof turned V8's detailed positions on
 // (positions at calls only) the table places return addresses (calls) but not a leaf pc. Each
 // such frame is counted (unexpanded), never given a wrong name.
-import { IE, IS, INLINE_ENTRY, INLINE_SITE, type InlineTable } from '@ptprof/timers-native';
+import { IE, IS, INLINE_ENTRY, INLINE_SITE, type Binding, type DrainCounters, type InlineTable } from '@ptprof/timers-native';
 import type { CodeMap, FunctionInfo } from './codemap';
-import type { Frame } from './profile';
+import type { Frame, ProfileFacts, ProfileStats } from './profile';
+import type { InliningStats } from './symbolizer';
 
 export interface Inlining {
   table: InlineTable;
@@ -27,8 +28,8 @@ export interface Inlining {
   cache: Map<number, Frame[] | null>;
 }
 
-/** Makes (or reuses) the frame of a function at an executing line and column. */
-export type FrameMaker = (info: FunctionInfo, line: number, column: number, inlined: boolean) => Frame;
+/** Makes (or reuses) the frame of a function at an executing line (columns are not kept: see Symbolizer). */
+export type FrameMaker = (info: FunctionInfo, line: number, inlined: boolean) => Frame;
 
 const ENTRY = INLINE_ENTRY.length;
 const SITE = INLINE_SITE.length;
@@ -84,11 +85,10 @@ export function expandInlined(inl: Inlining, own: FunctionInfo, off: number, fra
   if (hit !== undefined) return hit;
   if (k < 0) {
     // Before the first position (the function's entry): the function's own line.
-    hit = [frame(own, 0, 0, false)];
+    hit = [frame(own, 0, false)];
   } else {
     const e = k * ENTRY;
     let line = entries[e + IE.line];
-    let column = entries[e + IE.column];
     let site = entries[e + IE.site];
     const out: Frame[] = [];
     // A caller is always an earlier inlining id than its callees (checked natively), so this ends.
@@ -96,13 +96,56 @@ export function expandInlined(inl: Inlining, own: FunctionInfo, off: number, fra
       const s = site * SITE;
       const fn = inl.functions[sites[s + IS.function]];
       if (!fn) break;
-      out.push(frame(fn, line, column, true));
+      out.push(frame(fn, line, true));
       line = sites[s + IS.line];
-      column = sites[s + IS.column];
       site = sites[s + IS.caller];
     }
-    hit = site >= 0 ? null : [...out, frame(own, line, column, false)];
+    hit = site >= 0 ? null : [...out, frame(own, line, false)];
   }
   inl.cache.set(k, hit);
   return hit;
+}
+
+/**
+ * A profile's inlining stats: the symbolizer's counts since `from`, the addon's counters between
+ * two drains (c0, c), and why tables are not read ('' when they are).
+ */
+export function inliningStats(
+  now: InliningStats, from: InliningStats, c: DrainCounters | undefined, c0: DrainCounters | undefined, off: string,
+): ProfileStats['inlining'] {
+  const d = (k: 'inlineTables' | 'inlineFailures' | 'inlineSkipped' | 'inlineNs'): number => (c && c0 ? c[k] - c0[k] : 0);
+  return {
+    optimized: now.optimized - from.optimized,
+    inlined: now.inlined - from.inlined,
+    unexpanded: now.unexpanded - from.unexpanded,
+    rejected: now.rejected - from.rejected,
+    tables: d('inlineTables'),
+    failures: d('inlineFailures'),
+    skipped: d('inlineSkipped'),
+    readNs: d('inlineNs'),
+    off,
+  };
+}
+
+/** The profile's facts about inlining: what could not be expanded is said, never guessed. */
+export function inliningFacts(st: ProfileStats['inlining']): ProfileFacts {
+  return {
+    'inline.optimized_frames': st.optimized,
+    'inline.inlined_frames': st.inlined,
+    'inline.unexpanded_frames': st.unexpanded,
+    'inline.tables': st.tables,
+    'inline.failures': st.failures + st.rejected,
+    'inline.read_nanos': st.readNs,
+    ...(st.off ? { 'inline.off': st.off } : {}),
+  };
+}
+
+/** Why the addon does not read inlining tables ('' when it does). */
+export function inliningOff(n: Binding): string {
+  try {
+    const s = n.inlineStatus();
+    return s.enabled ? '' : s.reason || 'off';
+  } catch {
+    return 'the addon cannot read inlining';
+  }
 }

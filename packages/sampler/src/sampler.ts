@@ -32,6 +32,7 @@ import {
   VM_PARSER,
 } from './symbolizer';
 import { listTids, threadComm, threadStartTime } from './threads';
+import { inliningFacts, inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
 export type { ThreadsMode } from './options';
@@ -576,17 +577,8 @@ export class Sampler {
       st.codeDrops = c.codeDrops - c0.codeDrops;
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
-      st.inlining.tables = c.inlineTables - c0.inlineTables;
-      st.inlining.failures = c.inlineFailures - c0.inlineFailures;
-      st.inlining.skipped = c.inlineSkipped - c0.inlineSkipped;
-      st.inlining.readNs = c.inlineNs - c0.inlineNs;
     }
-    const inl = this.symbolizer.inlining;
-    st.inlining.optimized = inl.optimized - this.inlining0.optimized;
-    st.inlining.inlined = inl.inlined - this.inlining0.inlined;
-    st.inlining.unexpanded = inl.unexpanded - this.inlining0.unexpanded;
-    st.inlining.rejected = inl.rejected - this.inlining0.rejected;
-    st.inlining.off = this.inlinedFrames ? inliningOff(this.native) : 'switched off (inlinedFrames: false)';
+    st.inlining = inliningStats(this.symbolizer.inlining, this.inlining0, c, c0, this.inlinedFrames ? inliningOff(this.native) : 'switched off (inlinedFrames: false)');
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
     st.uniqueStacks = this.builder.uniqueStacks;
@@ -620,13 +612,7 @@ export class Sampler {
       sigprof_reinstalled: st.sigprof.reinstalls,
       code_events_dropped: st.codeDrops,
       // Inlined functions (inlining.ts): what could not be expanded is said, never guessed.
-      'inline.optimized_frames': st.inlining.optimized,
-      'inline.inlined_frames': st.inlining.inlined,
-      'inline.unexpanded_frames': st.inlining.unexpanded,
-      'inline.tables': st.inlining.tables,
-      'inline.failures': st.inlining.failures + st.inlining.rejected,
-      'inline.read_nanos': st.inlining.readNs,
-      ...(st.inlining.off ? { 'inline.off': st.inlining.off } : {}),
+      ...inliningFacts(st.inlining),
       ...(st.collectorError ? { collector_error: st.collectorError } : {}),
     };
     return {
@@ -646,16 +632,6 @@ export class Sampler {
 
   get uniqueStacks(): number {
     return this.builder.uniqueStacks;
-  }
-}
-
-/** Why the inlined functions of optimized code are not read ('' when they are): from the addon. */
-function inliningOff(n: Binding): string {
-  try {
-    const s = n.inlineStatus();
-    return s.enabled ? '' : s.reason || 'off';
-  } catch {
-    return 'the addon cannot read inlining';
   }
 }
 

