@@ -63,7 +63,7 @@
 namespace {
 
 PtprofV8Layout L;
-std::string disabled_reason;  // written once (layout()), read after
+std::string disabled_reason;  // written once (init_layout), read after
 
 std::atomic<uint64_t> n_tables{0}, n_failures{0}, n_skipped{0};
 std::atomic<uint64_t> n_ns{0};  // thread CPU time spent reading tables (what this costs the program)
