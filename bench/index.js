@@ -426,7 +426,10 @@ function workerBoot() {
 
 function reasons(S, over, missed) {
   const out = [];
-  if (missed.has('inlining')) out.push(INLINING_WHY);
+  if (missed.has('inlining')) {
+    out.push('Inlined helpers: a function that builds strings (escapeHtml) loses the samples taken in string builtins before ' +
+      "they set up a frame (V8's stack walk starts at its caller's caller; see the README's Limits); and " + INLINING_WHY);
+  }
   const tickMs = (1000 / ENV.hz).toFixed(0);
   if (missed.has('tail')) {
     const sf = RATES.map((hz) => ({ hz, ...shortfallAt(hz) }));
@@ -496,9 +499,9 @@ function reasons(S, over, missed) {
 
 const INLINED_FNS = require('./workloads/inlined').fnNames;
 const INLINING_WHY =
-  "An inlined function misses by what V8 attributes to its caller: the call's own instructions (the loads of its " +
-  "arguments, the check of its target) carry the caller's position, and a sample's pc is the instruction after a slow one " +
-  '(a load, a multiply), which at the end of the function is often the caller\'s.';
+  "an inlined function loses what V8 attributes to its caller: the call's own instructions (loading its arguments, checking " +
+  "its target) carry the caller's position, and a sample's pc is the instruction after the one that was slow, at the end of a " +
+  "call often the caller's.";
 
 /**
  * The inlined workload's table: per function (and per Node, for bench/inlining.js), each profiler's
