@@ -23,7 +23,8 @@ describe('ptprof: inlined functions', function () {
     // -top's cum column: escapeHtml's own share, and renderPage's, which contains it.
     const top = goPprof(['-top', '-cum', '-nodecount=200', file], dir);
     const cum = (fn: string): number => {
-      const m = new RegExp(`^\\s*\\S+\\s+\\S+%\\s+\\S+%\\s+(\\S+?)(ms|s)\\s+\\S+%\\s+${fn}$`, 'm').exec(top);
+      // A function seen only inlined is listed as "escapeHtml (inline)".
+      const m = new RegExp(`^\\s*\\S+\\s+\\S+%\\s+\\S+%\\s+(\\S+?)(ms|s)\\s+\\S+%\\s+${fn}( \\(inline\\))?$`, 'm').exec(top);
       return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : 0;
     };
     const esc = cum('escapeHtml');
