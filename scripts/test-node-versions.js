@@ -7,7 +7,7 @@
 //          PREBUILDS_ONLY=1 (the committed prebuild for its ABI, never build/) and that Node first
 //          on PATH (so `ptprof -- node app.js` in the CLI tests runs it too);
 //   arm64: that Node under qemu-aarch64 loads the arm64 prebuild and profiles a main thread and a
-//          worker with the sampler (a short smoke test: names, threads, CPU).
+//          worker with the sampler (a short smoke test: names, threads, CPU, a helper V8 inlined).
 // Prints the matrix, then "N passed, N failed" over all of it (the suites' tests, one per smoke test).
 // Each suite's full output goes to node_modules/.cache/ptprof-node/test-logs/; --verbose shows it.
 //
@@ -127,7 +127,8 @@ async function smoke(t, dist, opts, abi) {
     let info = '';
     try {
       const j = JSON.parse(last);
-      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}`;
+      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}, ` +
+        `inlined helper ${j.inlinedMs.toFixed(0)} ms (${j.inlineTables} inlining tables read, ${j.inlineFailures} refused)`;
     } catch {}
     if (r.status !== 0) return { ok: false, passed: 0, failed: 1, detail: `smoke test failed (exit ${r.status ?? r.signal})${info}; see ${path.relative(ROOT, logFile)}`, failures: [r.out.trim().split('\n').slice(-6).join('\n')], secs: r.secs };
     return { ok: true, passed: 1, failed: 0, detail: `smoke test passed${info}`, short: 'passed', secs: r.secs };
@@ -179,12 +180,16 @@ function readmeSection(rows, date, hostInfo) {
     '',
     'What differs between the versions, as ptprof sees it:',
     '',
-    '- **Inlining (Node 24, 26).** On Node 24 and 26 (not 20 or 22) Maglev inlines small hot functions into',
-    '  their callers, including into on-stack-replaced loops (`JS:o+main`). ptprof names a frame by the code',
-    '  object its address lies in, and V8\'s code events do not describe inlined functions, so the CPU of an',
-    '  inlined function is shown in its caller: with examples/workers.js on Node 26 about half of',
-    '  `mainHog`\'s CPU appears as `main`. `NODE_OPTIONS=--no-maglev-inlining` restores per-function',
-    '  attribution (measured); per-thread and per-process totals are unaffected.',
+    '- **Inlining (all four).** V8 inlines small hot functions into their callers: TurboFan on every Node',
+    '  (20 and 22 too), Maglev as well on 24 and 26, including into on-stack-replaced loops. A frame is named',
+    '  by the code object its address lies in, so ptprof reads, when V8 reports optimized code, which functions',
+    '  it inlined where (its deoptimization data and source positions, through V8\'s postmortem metadata and a',
+    '  per-version table: packages/timers-native/src/v8layout.h) and expands each sample into the inlined frames',
+    '  with their lines. The tables differ between the versions (V8 14.6 changed the source position encoding;',
+    '  the deopt data\'s indices, the Code and SharedFunctionInfo fields and the array types moved in 12.4 and',
+    '  13.6); each row above reads them (packages/sampler/test/inlining.test.ts, and under qemu the smoke',
+    '  test\'s inlined helper). V8\'s own profiler (`--cpu-prof`, @datadog/pprof) expands the innermost pc only',
+    '  from Node 26 (measured: `npm run bench:inlining`).',
     '- **Native callbacks (Node 22+).** V8 12.4+ runs API callbacks (zlib, crypto, `fs` sync calls) in the JS',
     '  state unless its own profiler runs, so ptprof no longer adds the callback\'s frame (e.g.',
     '  `node::...CompressionStream::Write`) above the JS caller; the native leaf and the JS stack are there.',

@@ -192,6 +192,20 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
 }
 
+/**
+ * When inlined functions could not all be shown: `inlined functions: 12 of 4210 frames in optimized
+ * code keep their outer function ...`, or why none are (`inline.off`). Nothing when all were.
+ */
+function inliningLine(f: Facts): string | undefined {
+  const off = stringFact(f, 'inline.off');
+  if (off !== undefined) return `inlined functions not shown: ${printable(off, 200)}`;
+  const unexpanded = numberFact(f, 'inline.unexpanded_frames');
+  const optimized = numberFact(f, 'inline.optimized_frames');
+  if (!unexpanded) return undefined;
+  return `inlined functions: ${unexpanded} of ${optimized ?? '?'} frames in optimized code keep their outer function alone `
+    + '(see the inline.* facts in the profile\'s comments)';
+}
+
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
@@ -201,6 +215,8 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
   for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
+  const inlined = inliningLine(r.facts ?? {});
+  if (inlined) lines.push(`  ${inlined}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }

@@ -6,15 +6,20 @@ import type { ThreadsMode } from './options';
 export interface Frame {
   name: string;
   file?: string;
-  /** 1-based. The symbolizer gives a JS frame its function's start here (V8's code events). */
+  /**
+   * 1-based. The line the frame was executing when known (optimized code, inlined frames), else the
+   * function's first line (V8's code events).
+   */
   line?: number;
   column?: number;
   /**
    * The function's first line and column, when `line`/`column` are the executing position (as in
-   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps). The code-event symbolizer sets neither.
+   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps).
    */
   startLine?: number;
   startColumn?: number;
+  /** V8 inlined this function into the next frame (its caller): both ran at one machine address. */
+  inlined?: boolean;
 }
 
 export interface ProfileSample {
@@ -79,6 +84,25 @@ export interface ProfileStats {
   /** JIT code events replayed during this profile, and the moves among them. */
   codeEvents: number;
   codeMoves: number;
+  /**
+   * Functions V8 inlined into optimized code (see inlining.ts): frames in optimized code, inlined
+   * frames added, optimized frames left with their outer function alone; and the inlining tables
+   * of optimized code read (tables), not read because V8's heap was not as expected (failures),
+   * not read at all (skipped: expansion off, reason in `off`), and read but refused (rejected);
+   * and what reading them cost (readNs).
+   */
+  inlining: {
+    optimized: number;
+    inlined: number;
+    unexpanded: number;
+    tables: number;
+    failures: number;
+    skipped: number;
+    rejected: number;
+    /** CPU time the addon spent reading the tables (on the threads V8 made the code on), ns. */
+    readNs: number;
+    off: string;
+  };
   /** Distinct (thread, stack) rows: what the profile's memory grows with. */
   uniqueStacks: number;
 }
@@ -129,6 +153,7 @@ export function emptyStats(): ProfileStats {
     jsFrames: 0,
     codeEvents: 0,
     codeMoves: 0,
+    inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
     uniqueStacks: 0,
   };
 }
@@ -213,7 +238,9 @@ export class ProfileBuilder {
     const merged = new Map<string, ProfileSample>();
     for (const s of this.stacks.values()) {
       let key = String(s.tid);
-      for (const f of s.frames) key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}`;
+      for (const f of s.frames) {
+        key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}\u0001${f.startLine ?? ''}${f.inlined ? '\u0001i' : ''}`;
+      }
       const row = merged.get(key);
       if (row) {
         row.count += s.count;

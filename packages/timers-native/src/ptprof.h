@@ -7,6 +7,8 @@
 //   registry.cc    thread slots, isolates, register()/claimThread(), the environment cleanup hook
 //   timers.cc      timer_create / timer_settime / timer_delete / timer_getoverrun on thread clocks
 //   codeevents.cc  V8's JIT code events: a sequenced log, folded into a snapshot when nobody reads it
+//   inline.cc      what optimized code inlined, read from V8's heap when the code is reported
+//   v8layout.cc    where V8 keeps it (v8layout.h: postmortem metadata and per-version offsets)
 //   drain.cc       the collector thread, bounded backlogs, drain()
 //   elf.cc         the function symbols of an ELF file, read and sorted (for naming native pcs)
 //   binding.cc     module init (the exports), clocks, configuration
@@ -20,6 +22,7 @@
 //   drain_mu -> code_mu
 //   sig_mu (alone)
 //   collect_mu (alone)
+//   inline_mu (alone: inline.cc's caches, released before the code-event callback takes code_mu)
 // No JS value is created while any of them is held: creating one may allocate, allocating may run
 // a full GC, and a GC reports code moves to codeevents.cc, on this thread (issue: a deadlock in
 // pthread_mutex_lock reached from JitLogger::BytecodeMoveEvent inside Heap::CollectGarbage). The
@@ -39,6 +42,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -144,6 +148,11 @@ struct PtprofIsolateEntry {
   std::atomic<bool> dropping{false};
 };
 
+struct PtprofInline;  // inline.h
+struct PtprofInlineDelete {
+  void operator()(PtprofInline* t) const;  // inline.cc
+};
+
 struct PtprofCodeEvent {
   uint64_t seq;
   uint64_t start;
@@ -153,6 +162,7 @@ struct PtprofCodeEvent {
   uint8_t type;       // v8::JitCodeEvent::EventType, or kPtprofEvent* (layout.h)
   uint8_t code_type;  // v8::JitCodeEvent::CodeType
   std::string name;
+  std::unique_ptr<PtprofInline, PtprofInlineDelete> inl;  // optimized code: what it inlined (inline.cc)
 };
 
 struct PtprofState {
