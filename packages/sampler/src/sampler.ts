@@ -32,7 +32,7 @@ import {
   VM_IDLE_EXTERNAL,
   VM_PARSER,
 } from './symbolizer';
-import { listTids, threadComm, threadStartTime } from './threads';
+import { listTids, threadComm } from './threads';
 import { inliningFacts, inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
@@ -621,6 +621,7 @@ export class Sampler {
     this.startWall = p.startTimeNanos + BigInt(p.durationNanos);
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
+    this.inlining0 = { ...this.symbolizer.inlining };
     const collectorError = this.stats.collectorError;
     this.stats = emptyStats();
     this.stats.collectorError = collectorError;
