@@ -24,6 +24,7 @@ void ptprof_init_signals(Napi::Env env, Napi::Object exports);
 void ptprof_init_registry(Napi::Env env, Napi::Object exports);
 void ptprof_init_timers(Napi::Env env, Napi::Object exports);
 void ptprof_init_drain(Napi::Env env, Napi::Object exports);
+void ptprof_init_control(Napi::Env env, Napi::Object exports);
 
 // ---------------------------------------------------------------------------------------------
 // Clocks
@@ -220,6 +221,7 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   ptprof_init_registry(env, exports);
   ptprof_init_timers(env, exports);
   ptprof_init_drain(env, exports);
+  ptprof_init_control(env, exports);
   exports.Set("gettid", Napi::Function::New(env, PtprofGettid, "gettid"));
   exports.Set("threadCpuNs", Napi::Function::New(env, PtprofThreadCpuNs, "threadCpuNs"));
   exports.Set("processCpuNs", Napi::Function::New(env, PtprofProcessCpuNs, "processCpuNs"));

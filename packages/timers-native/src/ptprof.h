@@ -8,6 +8,9 @@
 //   timers.cc      timer_create / timer_settime / timer_delete / timer_getoverrun on thread clocks
 //   codeevents.cc  V8's JIT code events: a sequenced log, folded into a snapshot when nobody reads it
 //   drain.cc       the collector thread, bounded backlogs, drain()
+//   control.cc     stop signals delivered to a JS thread that may never return to its event loop:
+//                  a handler that posts a semaphore, a native thread, a thread-safe function, and
+//                  an interrupt of the running JavaScript when the loop does not turn
 //   binding.cc     module init (the exports), clocks, configuration
 //   ring.h         the lock-free rings (no V8, no N-API: unit-tested alone)
 //   layout.h       the columns drain() hands to JavaScript
@@ -19,6 +22,7 @@
 //   drain_mu -> code_mu
 //   sig_mu (alone)
 //   collect_mu (alone)
+//   control.cc's mutex (alone; its state is that file's own)
 // No JS value is created while any of them is held: creating one may allocate, allocating may run
 // a full GC, and a GC reports code moves to codeevents.cc, on this thread (issue: a deadlock in
 // pthread_mutex_lock reached from JitLogger::BytecodeMoveEvent inside Heap::CollectGarbage). The
