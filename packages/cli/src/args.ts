@@ -2,6 +2,7 @@
 // Values echoed in a message go through printable(): a message stays one line.
 import { DEFAULT_MAX_READ_BYTES, printable } from '@ptprof/pprof-writer';
 import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
+import { LONG_RUN_HELP, readLongRunOption, type LongRunOptions } from './long-args';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -24,6 +25,8 @@ export interface RunCommand {
   html?: true;
   /** false with --no-source-maps: frames are written as they ran. */
   sourceMaps?: false;
+  /** --signal, --listen: profiles on demand (long-args.ts). */
+  longRun?: LongRunOptions;
 }
 
 /** How a command that reads profiles reads them (ptprof top, view, convert): readProfileFile's options. */
@@ -71,7 +74,7 @@ Options (before the command):
   --no-source-maps   write frames as they ran: no original names, files and lines from the
                      scripts' source maps (by default each JS frame whose script has a map is
                      named by it, in every format: TypeScript builds, bundles, tsx)
-  -q, --quiet        print no summary
+${LONG_RUN_HELP}  -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
 
@@ -204,6 +207,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let command: string[] | undefined;
   let shorthand = false;
   let sourceMaps = true;
+  const longRun: LongRunOptions = {};
   while (i < argv.length) {
     const a = argv[i];
     if (a === '--') {
@@ -268,13 +272,19 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         i = v.next;
         continue;
       }
-      default:
+      default: {
+        const next = longRunOption(argv, i, longRun);
+        if (next !== undefined) {
+          i = next;
+          continue;
+        }
         if (/^-o./.test(a)) {
           output = checkedOutputName('-o', a.slice(2));
           i++;
           continue;
         }
         throw new UsageError(`unknown option '${printable(a)}' (ptprof's options go before the command, which follows '--'; ${HINT})`);
+      }
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
@@ -284,7 +294,17 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   return {
     kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}),
     ...(sourceMaps ? {} : { sourceMaps: false as const }),
+    ...(Object.keys(longRun).length ? { longRun } : {}),
   };
+}
+
+/** readLongRunOption, its errors as usage errors. */
+function longRunOption(argv: readonly string[], i: number, into: LongRunOptions): number | undefined {
+  try {
+    return readLongRunOption(argv, i, into);
+  } catch (e) {
+    throw new UsageError(printable((e as Error).message));
+  }
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

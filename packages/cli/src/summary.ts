@@ -41,6 +41,10 @@ export interface RunReports {
   failed: AgentReport[];
   /** Processes that started profiling and never reported: killed (SIGKILL) or crashed. */
   vanished: AgentStart[];
+  /** On demand: processes that recorded nothing (no window was asked for while they ran). */
+  idle: AgentReport[];
+  /** Processes that have not reported their end (still running, or gone without a word). */
+  unfinished: AgentStart[];
 }
 
 /** Reports are small JSON files; anything larger is not one. */
@@ -62,6 +66,7 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
 function asStart(x: unknown): AgentStart | undefined {
   const r = x as Partial<AgentStart> | null;
   if (!r || !isInt(r.pid) || !isInt(r.ppid) || typeof r.root !== 'boolean' || !isStr(r.file) || !isStr(r.command)) return undefined;
+  if (r.startTime !== undefined && !isInt(r.startTime)) return undefined;
   return r as AgentStart;
 }
 
@@ -69,6 +74,8 @@ function asReport(x: unknown): AgentReport | undefined {
   const r = x as Partial<AgentReport> | null;
   if (!asStart(r) || typeof r!.format !== 'string' || !isFormat(r!.format)) return undefined;
   if (r!.state === 'failed') return isStr(r!.error) ? (r as AgentReport) : undefined;
+  if (r!.windows !== undefined && !isInt(r!.windows)) return undefined;
+  if (r!.state === 'none') return r as AgentReport;
   if (r!.state !== 'written') return undefined;
   const w = r!.written;
   if (!w || !isInt(w.dev) || !isInt(w.ino) || !isInt(w.size) || !path.isAbsolute(r!.file!)) return undefined;
@@ -120,6 +127,8 @@ export function readReports(dir: string): RunReports {
     written: all.filter((r) => r.state === 'written').map((r) => ({ file: r.file, format: r.format, report: r })),
     failed: all.filter((r) => r.state === 'failed'),
     vanished: starts.filter((s) => !reports.has(s.pid)).sort(order),
+    idle: all.filter((r) => r.state === 'none'),
+    unfinished: starts.filter((s) => reports.get(s.pid)?.end === undefined).sort(order),
   };
 }
 
@@ -190,7 +199,8 @@ function cpuLine(x: ProfileNumbers): string | undefined {
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
-  const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)})`];
+  const windows = r.windows !== undefined ? `, ${r.windows} window${r.windows === 1 ? '' : 's'}` : '';
+  const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)}${windows})`];
   if (r.files && r.files.length > 1) lines.push(`  and ${r.files.filter((f) => f !== w.file).map((f) => displayPath(f, cwd)).join(', ')}`);
   const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
   if (cpu) lines.push(`  ${cpu}`);

@@ -108,6 +108,7 @@ export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts:
  */
 export function ptprofAsync(args: readonly string[], opts: {
   cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; onStdout?: (all: string, pid: number) => void;
+  onStderr?: (all: string, pid: number) => void; timeoutMs?: number;
 }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -119,12 +120,15 @@ export function ptprofAsync(args: readonly string[], opts: {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timed out; stdout: ${stdout} stderr: ${stderr}`));
-    }, 60_000);
+    }, opts.timeoutMs ?? 60_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       opts.onStdout?.(stdout, child.pid!);
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      opts.onStderr?.(stderr, child.pid!);
+    });
     child.on('error', reject);
     child.on('close', (status, signal) => {
       clearTimeout(timer);
