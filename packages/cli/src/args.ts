@@ -2,7 +2,7 @@
 // Values echoed in a message go through printable(): a message stays one line.
 import { DEFAULT_MAX_READ_BYTES, printable } from '@ptprof/pprof-writer';
 import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
-import { LONG_RUN_HELP, readLongRunOption, type LongRunOptions } from './long-args';
+import { LONG_RUN_HELP, checkLongRun, readLongRunOption, type LongRunOptions } from './long-args';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -288,6 +288,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
+  longRunCheck(longRun);
   if (html && format !== 'pprof' && format !== 'folded') {
     throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
   }
@@ -296,6 +297,15 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
     ...(sourceMaps ? {} : { sourceMaps: false as const }),
     ...(Object.keys(longRun).length ? { longRun } : {}),
   };
+}
+
+/** checkLongRun, its errors as usage errors. */
+function longRunCheck(opts: LongRunOptions): void {
+  try {
+    checkLongRun(opts);
+  } catch (e) {
+    throw new UsageError(printable((e as Error).message));
+  }
 }
 
 /** readLongRunOption, its errors as usage errors. */

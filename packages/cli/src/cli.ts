@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { printable, ProfileReadError, tempPathFor } from '@ptprof/pprof-writer';
 import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
 import { defaultOutput, ENV, formatCommand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
-import { describeProfile, displayPath, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
+import { describeProfile, displayPath, pushLine, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
 import { VERSION } from './version';
 import { checkListen, forwardWindows, isOnDemand, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
@@ -275,7 +275,7 @@ function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDeman
     }
   }
   if (onDemand && reports.written.length === 0 && reports.failed.length === 0 && reports.idle.length > 0) {
-    if (!quiet) lines.push('no window was recorded (none was asked for while the program ran)');
+    if (!quiet && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
   } else if (reports.written.length === 0 && reports.failed.length === 0 && reports.vanished.length === 0) {
     lines.push(end.signal === 'SIGKILL'
       ? 'no profile was written: the command was killed by SIGKILL'
@@ -290,6 +290,10 @@ function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end:
   const lines: string[] = [`${printable(formatCommand(shown), 300)}: ${how} after ${(wallNs / 1e9).toFixed(2)}s`];
   const written = reports.written;
   for (const w of written) lines.push(...describeProfile(w));
+  for (const r of reports.idle) {
+    const pushed = pushLine(r);
+    if (pushed) lines.push(pushed);
+  }
   process.stderr.write(lines.map((l) => `ptprof: ${l}\n`).join(''));
 
   // The top functions of the busiest process (the root's, unless a child did the work, e.g. under npm).

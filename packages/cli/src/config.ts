@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { INT_OPTIONS, THREADS_MODES, optionProblem, parseIntStrict, type IntOptionName, type ThreadsMode } from '@ptprof/sampler/options';
+import { readPushConfig, type PushConfig } from './push-config';
 
 export { parseIntStrict, type ThreadsMode };
 
@@ -209,6 +210,8 @@ export interface AgentConfig {
   signal?: WindowSignal;
   /** PTPROF_LISTEN: the root process serves /debug/pprof/profile here. */
   listen?: ListenAddress;
+  /** PTPROF_PUSH_URL...: every window goes to Pyroscope (push-config.ts). */
+  push?: PushConfig;
 }
 
 /** A variable's value for a message: control characters escaped (JSON's way), no quotes. */
@@ -256,6 +259,8 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
   }
   const listenText = env[ENV.listen] ?? '';
   if (listenText !== '') cfg.listen = parseListen(listenText, ENV.listen);
+  const push = readPushConfig(env);
+  if (push) cfg.push = push;
   for (const [option, name] of Object.entries(TUNING_ENV) as [keyof typeof TUNING_ENV, string][]) {
     const v = intFromEnv(env, name, option);
     if (v !== undefined) cfg[option] = v;
@@ -290,6 +295,8 @@ export interface AgentReport {
   state: 'written' | 'failed' | 'none';
   /** On demand: the windows written (their files are `files`, `file` the first). */
   windows?: number;
+  /** --push: what was sent where (counts of windows, bytes sent). */
+  pushed?: { to: string; windows: number; sent: number; bytes: number; retries: number; dropped: number; rejected: number; unsent: number };
   /** Why there is no profile: 'ENOSPC: no space left on device', or the configuration error. */
   error?: string;
   /** The file as written (device, inode, size), for the summary to check before it reads it. */

@@ -1,14 +1,28 @@
-// The options for long-running programs: profiles on demand (--signal, --listen). Parsed here, apart
+// The options for long-running programs: profiles on demand (--signal, --listen) and pushed to
+// Grafana Pyroscope (--push and its company). Parsed here, apart
 // from args.ts, so that each stays small; pure (no file system, no network). A bad value throws an
 // Error with a one-line message (args.ts makes it a UsageError).
 import { printable } from '@ptprof/pprof-writer';
 import { WINDOW_SIGNALS, formatList, parseListen, windowSignal, type ListenAddress, type WindowSignal } from './config';
+import { checkApp, parseEvery, parsePushUrl, parseTag } from './push-config';
+
+/** --push and its options, as given (checked; the agents read them from their environment). */
+export interface PushOptions {
+  url: string;
+  app?: string;
+  every?: string;
+  tags: string[];
+  token?: string;
+  tenant?: string;
+}
 
 export interface LongRunOptions {
   /** --signal: timers off until this signal; each one starts or ends a window. */
   signal?: WindowSignal;
   /** --listen: the root process serves /debug/pprof/profile here. */
   listen?: ListenAddress;
+  /** --push: every window of every Node process goes to Pyroscope. */
+  push?: PushOptions;
 }
 
 export const LONG_RUN_HELP = `  --signal SIGUSR2   on demand: the program starts with timers off; each SIGUSR2 sent to ptprof
@@ -17,6 +31,10 @@ export const LONG_RUN_HELP = `  --signal SIGUSR2   on demand: the program starts
   --listen [HOST:]PORT
                      serve GET /debug/pprof/profile?seconds=N (as Go's net/http/pprof) from the
                      first Node process, on 127.0.0.1 unless HOST is given; on demand, as --signal
+  --push URL         push every window of every Node process to Grafana Pyroscope (POST URL/ingest);
+                     no local profile. With --app NAME (required), --push-every 15s (1s..1h),
+                     --tag k=v (a label, repeatable), --push-token T (bearer; or user:password@ in
+                     the URL), --push-tenant ID (X-Scope-OrgID)
 `;
 
 function value(args: readonly string[], i: number, name: string): { value: string; next: number } {
@@ -47,5 +65,47 @@ export function readLongRunOption(args: readonly string[], i: number, into: Long
     into.listen = parseListen(v.value);
     return v.next;
   }
+  const push = (): PushOptions => (into.push ??= { url: '', tags: [] });
+  switch (name) {
+    case '--push': {
+      const v = value(args, i, name);
+      parsePushUrl(v.value, '--push');
+      push().url = v.value;
+      return v.next;
+    }
+    case '--app': {
+      const v = value(args, i, name);
+      push().app = checkApp(v.value, '--app');
+      return v.next;
+    }
+    case '--push-every': {
+      const v = value(args, i, name);
+      parseEvery(v.value, '--push-every');
+      push().every = v.value;
+      return v.next;
+    }
+    case '--tag': {
+      const v = value(args, i, name);
+      parseTag(v.value, '--tag');
+      push().tags.push(v.value);
+      return v.next;
+    }
+    case '--push-token':
+    case '--push-tenant': {
+      const v = value(args, i, name);
+      if (v.value === '' || /[\s\u0000-\u001f\u007f]/.test(v.value)) throw new Error(`${name} must be a non-empty value without spaces or control characters`);
+      if (name === '--push-token') push().token = v.value;
+      else push().tenant = v.value;
+      return v.next;
+    }
+  }
   return undefined;
+}
+
+/** What only the whole set can say (after the last option): --push needs --app; its options need --push. */
+export function checkLongRun(opts: LongRunOptions): void {
+  const p = opts.push;
+  if (!p) return;
+  if (p.url === '') throw new Error('--app, --push-every, --tag, --push-token and --push-tenant go with --push URL (the Pyroscope server)');
+  if (!p.app) throw new Error('--push needs --app NAME: the application name the windows are pushed under');
 }

@@ -8,6 +8,7 @@ import { printable, writeFileAtomicSync } from '@ptprof/pprof-writer';
 import { UsageError } from './args';
 import { ENV, WINDOW_STATE_FILE, formatAddress, processStartTime, type ListenAddress, type WindowSignal, type WindowState } from './config';
 import type { LongRunOptions } from './long-args';
+import { PUSH_ENV } from './push-config';
 import { readReports } from './summary';
 
 const ADDRESS_ERRORS: Record<string, string> = {
@@ -34,10 +35,24 @@ export async function checkListen(at: ListenAddress): Promise<void> {
   });
 }
 
-/** The agents' variables for these options (the environment was cleared of ptprof's before). */
+/**
+ * The agents' variables for these options (the environment was cleared of ptprof's own before).
+ * The push settings come from the options only: a PTPROF_PUSH_URL left in the environment does
+ * not make this run push (its tuning variables pass, as the sampler's do).
+ */
 export function longRunEnv(env: NodeJS.ProcessEnv, opts: LongRunOptions | undefined): void {
+  for (const k of [PUSH_ENV.url, PUSH_ENV.app, PUSH_ENV.every, PUSH_ENV.tags, PUSH_ENV.token, PUSH_ENV.tenant]) delete env[k];
   if (opts?.signal) env[ENV.signal] = opts.signal;
   if (opts?.listen) env[ENV.listen] = formatAddress(opts.listen);
+  const p = opts?.push;
+  if (p) {
+    env[PUSH_ENV.url] = p.url;
+    env[PUSH_ENV.app] = p.app;
+    if (p.every) env[PUSH_ENV.every] = p.every;
+    if (p.tags.length) env[PUSH_ENV.tags] = p.tags.join(',');
+    if (p.token) env[PUSH_ENV.token] = p.token;
+    if (p.tenant) env[PUSH_ENV.tenant] = p.tenant;
+  }
 }
 
 /**
@@ -75,9 +90,9 @@ export function forwardWindows(sig: WindowSignal, reportDir: string, say: (line:
   return () => process.removeListener(sig, onSignal);
 }
 
-/** Whether the run was on demand (then a process that recorded nothing lost nothing). */
+/** Whether the run writes no whole-run profile (then a process that wrote nothing lost nothing). */
 export function isOnDemand(opts: LongRunOptions | undefined): boolean {
-  return opts?.signal !== undefined || opts?.listen !== undefined;
+  return opts?.signal !== undefined || opts?.listen !== undefined || opts?.push !== undefined;
 }
 
 /** Kept for the summary: the window state file is the CLI's, not a report. */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DEFAULT_MAX_READ_BYTES,
+  formatBytes,
   formatTop,
   formatValue,
   numberFact,
@@ -75,6 +76,8 @@ function asReport(x: unknown): AgentReport | undefined {
   if (!asStart(r) || typeof r!.format !== 'string' || !isFormat(r!.format)) return undefined;
   if (r!.state === 'failed') return isStr(r!.error) ? (r as AgentReport) : undefined;
   if (r!.windows !== undefined && !isInt(r!.windows)) return undefined;
+  const pu = r!.pushed;
+  if (pu !== undefined && !(pu && isStr(pu.to) && ['windows', 'sent', 'bytes', 'retries', 'dropped', 'rejected', 'unsent'].every((k) => isInt((pu as Record<string, unknown>)[k])))) return undefined;
   if (r!.state === 'none') return r as AgentReport;
   if (r!.state !== 'written') return undefined;
   const w = r!.written;
@@ -196,6 +199,16 @@ function cpuLine(x: ProfileNumbers): string | undefined {
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
 }
 
+/** `pushed 12 windows (48.2KiB) to http://host:4040: 3 retries, 0 dropped...`: what a process pushed (--push). */
+export function pushLine(r: AgentReport): string | undefined {
+  const p = r.pushed;
+  if (!p) return undefined;
+  const lost = [p.dropped && `${p.dropped} dropped (queue full)`, p.rejected && `${p.rejected} refused by the server`, p.unsent && `${p.unsent} not sent when the process ended`]
+    .filter(Boolean);
+  return `pid ${r.pid}: pushed ${p.sent} of ${p.windows} windows (${formatBytes(p.bytes)}) to ${printable(p.to, 200)}`
+    + `${p.retries ? `, ${p.retries} retries` : ''}${lost.length ? `; lost: ${lost.join(', ')}` : ''}`;
+}
+
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
@@ -206,6 +219,8 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
   for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
+  const pushed = pushLine(r);
+  if (pushed) lines.push(`  ${pushed}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }

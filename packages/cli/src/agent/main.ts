@@ -8,6 +8,7 @@ import { withWindow, type AgentConfig, type AgentReport, type AgentStart } from 
 import { serveProfiles, type Endpoint, type ProfileSource } from './endpoint';
 import { labelled, writeOut, type ReportNumbers, type Written } from './output';
 import { processRecorder, type Recorder, type Recording } from './recorder';
+import { Pusher } from './push';
 import { reason, warn, writeReport } from './report';
 import { watchStopSignals, type StopSignals } from './stop';
 import { SignalWindows } from './windows';
@@ -48,6 +49,7 @@ export class MainAgent {
   private windows: SignalWindows | undefined;
   private endpoint: Endpoint | undefined;
   private stops: StopSignals | undefined;
+  private pusher: Pusher | undefined;
   private readonly written: Written[] = [];
   private readonly failures: string[] = [];
   private readonly onExit = (code: number): void => this.finish(`exit(${code})`);
@@ -58,9 +60,9 @@ export class MainAgent {
     private readonly reportDir: string | undefined,
   ) {}
 
-  /** Recording only when asked (--signal, --listen): no whole-run profile. */
+  /** No whole-run profile: recording only when asked (--signal, --listen), or pushed (--push). */
   get onDemand(): boolean {
-    return this.cfg.signal !== undefined || this.cfg.listen !== undefined;
+    return this.cfg.signal !== undefined || this.cfg.listen !== undefined || this.cfg.push !== undefined;
   }
 
   /** Starts what the configuration asks for. Throws when it cannot profile at all. */
@@ -80,6 +82,7 @@ export class MainAgent {
         warn(`process ${process.pid} serves http://${host}:${a.port}/debug/pprof/profile?seconds=30 (this process only)`);
       }, () => {});
     }
+    if (cfg.push) this.pusher = new Pusher(cfg.push, this.recorder, this.who, cfg.sourceMaps !== false).start();
     process.on('exit', this.onExit);
   }
 
@@ -140,7 +143,7 @@ export class MainAgent {
 
   private report(end: string | undefined): void {
     if (!this.reportDir) return;
-    const base = { ...this.who, format: this.cfg.format, ...(end !== undefined ? { end } : {}) };
+    const base = { ...this.who, format: this.cfg.format, ...(end !== undefined ? { end } : {}), ...(this.pusher ? { pushed: this.pusher.summary } : {}) };
     const w = this.written;
     const files = w.flatMap((x) => x.files);
     let r: AgentReport;
@@ -178,6 +181,8 @@ export class MainAgent {
       }
       this.windows?.end(end);
       this.windows?.cancel();
+      const unsent = this.pusher?.flush();
+      if (unsent) warn(`process ${process.pid}: ${unsent}`);
       this.endpoint?.close();
       this.recorder.cancelAll();
     } catch (err) {
@@ -197,6 +202,7 @@ export class MainAgent {
     this.stops?.cancel();
     this.windows?.cancel();
     this.endpoint?.close();
+    this.pusher?.cancel();
     this.recorder?.cancelAll();
   }
 }
