@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { cleanEnv, cpuByThread, facts, fixture, ptprof, readProfile, rmDir, tmpDir, totals } from './helpers';
+import { REPO, cleanEnv, cpuByThread, facts, fixture, ptprof, readProfile, rmDir, tmpDir, totals } from './helpers';
 
 function share(file: string, fn: string): number {
   const p = readProfile(file);
@@ -31,6 +31,13 @@ describe('ptprof/api', function () {
     const forP = path.join(dir, 'for.pb.gz');
     assert.ok(share(forP, 'fnFor') > 0.2, `fnFor: ${share(forP, 'fnFor')}`);
     assert.equal(share(forP, 'fnIn'), 0);
+  });
+
+  it('examples/api.js, the README\'s runnable example: before.pb.gz and during.pb.gz, slowSort in both', () => {
+    const r = spawnSync(process.execPath, [path.join(REPO, 'examples', 'api.js')], { cwd: dir, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^before\.pb\.gz: \d+ stacks; during\.pb\.gz: \d+ ms of CPU in 2 s\n$/);
+    for (const f of ['before.pb.gz', 'during.pb.gz']) assert.ok(share(path.join(dir, f), 'slowSort') > 0.2, `${f}: ${share(path.join(dir, f), 'slowSort')}`);
   });
 
   it('under ptprof: the API gets its stretch, the whole run still has all of it', () => {

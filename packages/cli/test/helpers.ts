@@ -111,14 +111,20 @@ export function ptprofAsync(args: readonly string[], opts: {
   onStderr?: (all: string, pid: number) => void; timeoutMs?: number;
 }): Promise<Run> {
   return new Promise((resolve, reject) => {
+    // A process group of its own: a test that times out kills the command with ptprof (a program
+    // stuck in a loop would otherwise outlive the test, spinning).
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       reject(new Error(`timed out; stdout: ${stdout} stderr: ${stderr}`));
     }, opts.timeoutMs ?? 60_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
