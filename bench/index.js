@@ -36,14 +36,22 @@ const PROFILERS = [
   { id: 'ptprof-noweights', label: 'timer per thread, no weights (Go 1.18)', reps: PEER_REPS },
   { id: 'cpuprof', label: 'node --cpu-prof', reps: PEER_REPS },
   { id: 'dd', label: '@datadog/pprof', reps: PEER_REPS },
+  // ptprof with inlinedFrames: false (one frame per code object, as before it expanded inlining).
+  { id: 'ptprof-outer', label: 'ptprof, outer frames only', reps: PEER_REPS, only: ['inlined'] },
 ];
+/** The profilers of the main tables (every workload). */
+const MAIN_PROFILERS = PROFILERS.filter((p) => !p.only);
 const WORKLOADS = [
   { id: 'serial', workload: 'serial', label: 'serial: 1 hog, main thread', fn: 'serialHog' },
   ...[1, 2, 4, 8].map((n) => ({ id: `parallel${n}`, workload: 'parallel', n, label: `parallel: ${n} worker${n > 1 ? 's' : ''}`, fn: 'parallelHog' })),
   { id: 'mixed', workload: 'mixed', label: 'mixed: CPU + blocking', fn: 'cpuWork' },
   { id: 'pool', workload: 'pool', label: 'pool: pbkdf2 + deflate' },
   { id: 'tsc', workload: 'tsc', label: 'tsc (TypeScript 5)' },
+  // Functions V8 inlines (workloads/inlined.js): a table of its own, per function.
+  { id: 'inlined', workload: 'inlined', label: 'inlined helpers', profilers: ['ptprof', 'ptprof-outer', 'cpuprof', 'dd'] },
 ].filter((w) => !ONLY || ONLY.includes(w.id) || ONLY.includes(w.workload));
+/** The workloads of the main tables. */
+const MAIN = WORKLOADS.filter((w) => w.id !== 'inlined');
 const BLOCKING = ['atomicsWaiter', 'sleeper'];
 
 const ROOT = path.resolve(__dirname, '..');
@@ -143,6 +151,7 @@ async function accuracy() {
       for (const hz of RATES) {
         for (const p of PROFILERS) {
           if (rep >= p.reps) continue;
+          if ((p.only && !p.only.includes(w.id)) || (w.profilers && !w.profilers.includes(p.id))) continue;
           const key = `${w.id}|${p.id}|${hz}`;
           const t = Date.now();
           let f;
@@ -221,8 +230,8 @@ function report(S, over, env) {
     const s = S.get(`${w.id}|${p.id}|${hz}`);
     return s ? fn(s) : '—';
   };
-  const head = ['workload', 'rate', ...PROFILERS.map((p) => p.label)];
-  const rowsFor = (ws, fn) => ws.flatMap((w) => RATES.map((hz) => [w.label, `${hz} Hz`, ...PROFILERS.map((p) => cell(w, p, hz, fn))]));
+  const head = ['workload', 'rate', ...MAIN_PROFILERS.map((p) => p.label)];
+  const rowsFor = (ws, fn) => ws.flatMap((w) => RATES.map((hz) => [w.label, `${hz} Hz`, ...MAIN_PROFILERS.map((p) => cell(w, p, hz, fn))]));
 
   const parts = [];
   parts.push(
@@ -245,7 +254,7 @@ function report(S, over, env) {
   parts.push(goals(S, over));
 
   parts.push('### Whole process: profile CPU ÷ OS CPU');
-  parts.push(table(head, rowsFor(WORKLOADS, (s) => f3(s.process))));
+  parts.push(table(head, rowsFor(MAIN, (s) => f3(s.process))));
   parts.push(
     "OS CPU: the process's CPU clock from just after the profiler started to just before it stopped; `--cpu-prof` samples are " +
       'clipped to that window by their timestamps, and its `(idle)` samples are left out. Workloads: one CPU hog on the main thread ' +
@@ -255,7 +264,7 @@ function report(S, over, env) {
   );
 
   parts.push(`### Per thread: profile CPU ÷ the thread's CPU clock (lowest–highest over the threads that burned ≥ ${MIN_THREAD_NS / 1e6} ms)`);
-  const tw = WORKLOADS.filter((w) => [...S.entries()].some(([k, s]) => k.startsWith(`${w.id}|`) && s.threadCount > 0));
+  const tw = MAIN.filter((w) => [...S.entries()].some(([k, s]) => k.startsWith(`${w.id}|`) && s.threadCount > 0));
   parts.push(
     table(
       head,
@@ -269,7 +278,7 @@ function report(S, over, env) {
       'for the hogs\' 1 s; the goal below is judged on the threads that run the hog (serial\'s main thread, parallel\'s workers).',
   );
 
-  const nj = WORKLOADS.filter((w) => ['pool', 'tsc'].includes(w.workload));
+  const nj = MAIN.filter((w) => ['pool', 'tsc'].includes(w.workload));
   if (nj.length) {
     parts.push("### Threads without JS, together (libuv's pool, V8's helpers, profilers' own threads): profile CPU ÷ their CPU clocks");
     parts.push(table(head, rowsFor(nj, (s) => f3(s.nonJs))));
@@ -279,7 +288,7 @@ function report(S, over, env) {
     );
   }
 
-  const fw = WORKLOADS.filter((w) => w.fn);
+  const fw = MAIN.filter((w) => w.fn);
   if (fw.length) {
     parts.push('### Per function: profile CPU in the function ÷ its CPU measured inside the workload');
     parts.push(table(head, rowsFor(fw, (s) => f3(s.fns[Object.keys(s.fns)[0]]))));
@@ -290,15 +299,17 @@ function report(S, over, env) {
     parts.push("### Blocking functions: their share of the profile (their true share of the process's CPU in that run)");
     const rows = [];
     for (const fn of BLOCKING) {
-      for (const hz of RATES) rows.push([fn, `${hz} Hz`, ...PROFILERS.map((p) => cell({ id: 'mixed' }, p, hz, (s) => `${pct(s.shares[fn].prof)} (${pct(s.shares[fn].truth)})`))]);
+      for (const hz of RATES) rows.push([fn, `${hz} Hz`, ...MAIN_PROFILERS.map((p) => cell({ id: 'mixed' }, p, hz, (s) => `${pct(s.shares[fn].prof)} (${pct(s.shares[fn].truth)})`))]);
     }
-    parts.push(table(['function', 'rate', ...PROFILERS.map((p) => p.label)], rows));
+    parts.push(table(['function', 'rate', ...MAIN_PROFILERS.map((p) => p.label)], rows));
     parts.push(
       'Each of the mixed workload\'s 50 rounds runs cpuWork (20 ms of CPU), atomicsWaiter (`Atomics.wait` for 10 ms) and sleeper ' +
         '(`execFileSync("sleep", ["0.01"])`: spawning costs this process CPU, the sleep none). The true share differs between runs: a ' +
         "profiler's signals wake a blocked thread and make it burn CPU.",
     );
   }
+
+  if (WORKLOADS.some((w) => w.id === 'inlined')) parts.push(inliningTables([{ node: env.node, S }]));
 
   const ov = over.filter((o) => o.profiler !== 'none');
   if (ov.length) {
@@ -371,6 +382,12 @@ function goals(S, over) {
       row('a function that burns no CPU gets < 2%', `${hz} Hz`, pct(v), v != null && v < 0.02, 'blocking');
     }
   }
+  for (const hz of RATES) {
+    const s = pt('inlined', hz);
+    if (!s) continue;
+    const v = worst(Object.values(s.fns));
+    row('each function within 2%, inlined helpers', `${hz} Hz`, f3(v), within(v, 0.02), 'inlining');
+  }
   for (const o of over.filter((x) => x.profiler === 'ptprof')) {
     const limit = o.hz <= 100 ? 1.01 : 1.03;
     row(`overhead ≤ ${Math.round((limit - 1) * 100)}%`, `${o.hz} Hz`, `${((o.median - 1) * 100).toFixed(1)}%`, o.median <= limit, 'overhead');
@@ -409,6 +426,10 @@ function workerBoot() {
 
 function reasons(S, over, missed) {
   const out = [];
+  if (missed.has('inlining')) {
+    out.push('Inlined helpers: a function that builds strings (escapeHtml) loses the samples taken in string builtins before ' +
+      "they set up a frame (V8's stack walk starts at its caller's caller; see the README's Limits); and " + INLINING_WHY);
+  }
   const tickMs = (1000 / ENV.hz).toFixed(0);
   if (missed.has('tail')) {
     const sf = RATES.map((hz) => ({ hz, ...shortfallAt(hz) }));
@@ -476,6 +497,39 @@ function reasons(S, over, missed) {
   return out;
 }
 
+const INLINED_FNS = require('./workloads/inlined').fnNames;
+const INLINING_WHY =
+  "an inlined function loses what V8 attributes to its caller: the call's own instructions (loading its arguments, checking " +
+  "its target) carry the caller's position, and a sample's pc is the instruction after the one that was slow, at the end of a " +
+  "call often the caller's.";
+
+/**
+ * The inlined workload's table: per function (and per Node, for bench/inlining.js), each profiler's
+ * CPU for the function ÷ its true CPU. `runs`: [{ node, S }] with S the summaries by key.
+ */
+function inliningTables(runs) {
+  const profs = PROFILERS.filter((p) => WORKLOADS.find((w) => w.id === 'inlined')?.profilers.includes(p.id));
+  const rows = [];
+  for (const { node, S } of runs) {
+    for (const fn of INLINED_FNS) {
+      for (const hz of RATES) {
+        rows.push([fn, ...(runs.length > 1 ? [node] : []), `${hz} Hz`, ...profs.map((p) => {
+          const s = S.get(`inlined|${p.id}|${hz}`);
+          return s ? f3(s.fns[fn]) : '—';
+        })]);
+      }
+    }
+  }
+  return [
+    '### Inlined functions: profile CPU in the function ÷ its CPU measured inside the workload',
+    table(['function', ...(runs.length > 1 ? ['Node'] : []), 'rate', ...profs.map((p) => p.label)], rows),
+    'Code as an HTTP service has it (workloads/inlined.js): escape-html\'s escapeHtml, an ETag hash with a helper of another ' +
+      'module, a tokenizer with a character-class helper, a nearest-point search with a class method and a helper; each runs in ' +
+      'phases of its own called from a loop, and V8 inlines it (and its helpers) into that loop. "Outer frames only" is ptprof with ' +
+      '`inlinedFrames: false`: one frame per code object, as before it expanded inlined frames. Inclusive time.',
+  ].join('\n\n');
+}
+
 let RAW = new Map();
 let ENV = { hz: 250, ms: MS };
 
@@ -530,7 +584,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
+
+module.exports = { inliningTables, summarize, INLINING_WHY };

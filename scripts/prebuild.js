@@ -33,7 +33,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { which, headerInfo, printUsage } = require('./common.js');
+const { which, headerInfo, printUsage } = require('./lib/common.js');
+const { prebuildFile } = require('./lib/prebuilds.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const PKG_DIR = path.join(ROOT, 'packages', 'timers-native');
@@ -224,8 +225,7 @@ function smokeLoad(target, file, distDir) {
 
 function buildTarget(target, stage, distDir, tools, srcHash) {
   const { abi } = headerInfo(distDir);
-  const name = `${JSON.parse(fs.readFileSync(path.join(stage, 'package.json'), 'utf8')).name.replace(/\//g, '+')}.abi${abi}.glibc.node`;
-  const outFile = path.join(PREBUILDS_DIR, `${PLATFORM}-${target.arch}`, name);
+  const outFile = prebuildFile(target.arch, abi);
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [PKG_DIR] });
   const prebuildify = require.resolve('prebuildify/bin.js', { paths: [PKG_DIR] });
   const args = [prebuildify, '--napi=false', '--strip', '--tag-libc', '-t', target.node, '--arch', target.arch,

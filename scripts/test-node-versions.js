@@ -7,7 +7,7 @@
 //          PREBUILDS_ONLY=1 (the committed prebuild for its ABI, never build/) and that Node first
 //          on PATH (so `ptprof -- node app.js` in the CLI tests runs it too);
 //   arm64: that Node under qemu-aarch64 loads the arm64 prebuild and profiles a main thread and a
-//          worker with the sampler (a short smoke test: names, threads, CPU).
+//          worker with the sampler (a short smoke test: names, threads, CPU, a helper V8 inlined).
 // Prints the matrix, then "N passed, N failed" over all of it (the suites' tests, one per smoke test).
 // Each suite's full output goes to node_modules/.cache/ptprof-node/test-logs/; --verbose shows it.
 //
@@ -28,12 +28,13 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const prebuild = require('./prebuild.js');
-const { which, headerInfo, printUsage } = require('./common.js');
+const { which, headerInfo, printUsage } = require('./lib/common.js');
+const { prebuildFile } = require('./lib/prebuilds.js');
+const { replaceSection } = require('./lib/readme.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const PKG_DIR = path.join(ROOT, 'packages', 'timers-native');
 const LOG_DIR = path.join(prebuild.CACHE_ROOT, 'test-logs');
-const README = path.join(ROOT, 'README.md');
 const QEMU = { arm64: { qemu: 'qemu-aarch64', sysroot: '/usr/aarch64-linux-gnu' } };
 
 function parseArgs(argv) {
@@ -53,10 +54,6 @@ function parseArgs(argv) {
   return o;
 }
 
-function prebuildFile(arch, abi) {
-  const name = JSON.parse(fs.readFileSync(path.join(PKG_DIR, 'package.json'), 'utf8')).name.replace(/\//g, '+');
-  return path.join(prebuild.PREBUILDS_DIR, `linux-${arch}`, `${name}.abi${abi}.glibc.node`);
-}
 
 /** The environment of every run: this Node first on PATH, the prebuilds only, nothing inherited that changes either. */
 function runEnv(binDir) {
@@ -114,42 +111,6 @@ async function suite(t, dist, opts) {
   };
 }
 
-// Run by the emulated Node: load the prebuild as the package does, profile the main thread and a
-// worker with the sampler, and check what a user would look at.
-const SMOKE = (expectFile) => `
-'use strict';
-const assert = require('node:assert/strict');
-const { Worker } = require('node:worker_threads');
-const resolved = require(${JSON.stringify(require.resolve('node-gyp-build', { paths: [PKG_DIR] }))}).resolve(${JSON.stringify(PKG_DIR)});
-assert.equal(resolved, ${JSON.stringify(expectFile)}, 'node-gyp-build picks the prebuild for this ABI');
-const { binding } = require(${JSON.stringify(path.join(PKG_DIR, 'dist', 'src', 'index.js'))});
-const { Sampler } = require(${JSON.stringify(path.join(ROOT, 'packages', 'sampler', 'dist', 'src', 'index.js'))});
-function smokeMainHot(ms) { const c0 = binding.threadCpuNs(); let x = 0; while (binding.threadCpuNs() - c0 < ms * 1e6) for (let i = 0; i < 1e4; i++) x += Math.sqrt(i); return x; }
-(async () => {
-  const s = new Sampler({ hz: 250, threads: 'all' }).start();
-  const cpu0 = binding.threadCpuNs();
-  smokeMainHot(300);
-  const mainCpu = binding.threadCpuNs() - cpu0;
-  const w = new Worker(\`
-    require(${JSON.stringify(path.join(ROOT, 'packages', 'sampler', 'dist', 'src', 'register.js'))}); // this worker: JS stacks, its own timer
-    const { binding } = require(${JSON.stringify(path.join(PKG_DIR, 'dist', 'src', 'index.js'))});
-    function smokeWorkerHot(ms) { const c0 = binding.threadCpuNs(); let x = 0; while (binding.threadCpuNs() - c0 < ms * 1e6) for (let i = 0; i < 1e4; i++) x += Math.sqrt(i); return x; }
-    smokeWorkerHot(300);
-  \`, { eval: true });
-  await new Promise((res, rej) => { w.on('exit', res); w.on('error', rej); });
-  const p = s.stop();
-  const cpuIn = (fn) => p.samples.filter((x) => x.frames.some((f) => f.name === fn)).reduce((a, x) => a + x.cpuNanos, 0);
-  const main = cpuIn('smokeMainHot');
-  const worker = cpuIn('smokeWorkerHot');
-  const js = p.threads.filter((t) => t.js);
-  const out = { arch: process.arch, version: process.version, mainMs: main / 1e6, mainCpuMs: mainCpu / 1e6, workerMs: worker / 1e6, jsThreads: js.length, threads: p.threads.length, samples: p.samples.length };
-  console.log(JSON.stringify(out));
-  assert.ok(main > 0.5 * mainCpu && main < 1.5 * mainCpu, 'the main thread\\'s hot function has about its CPU: ' + JSON.stringify(out));
-  assert.ok(worker > 100e6, 'the worker\\'s hot function is profiled on its own thread: ' + JSON.stringify(out));
-  assert.ok(js.length >= 2, 'two JS threads: ' + JSON.stringify(out));
-})().catch((e) => { console.error(e.stack || e); process.exit(1); });
-`;
-
 /** arm64 (or any arch this host does not run): a smoke test under qemu-user. */
 async function smoke(t, dist, opts, abi) {
   const q = QEMU[t.arch];
@@ -157,21 +118,20 @@ async function smoke(t, dist, opts, abi) {
   const qemu = which(q.qemu);
   if (!qemu) return { ok: false, passed: 0, failed: 1, detail: `${q.qemu} missing: apt-get install qemu-user`, secs: 0 };
   if (!fs.existsSync(path.join(q.sysroot, 'lib'))) return { ok: false, passed: 0, failed: 1, detail: `${q.sysroot} missing: apt-get install libc6-${t.arch}-cross libstdc++6-${t.arch}-cross`, secs: 0 };
-  const script = path.join(os.tmpdir(), `ptprof-smoke-${process.pid}-${t.arch}-${t.node}.js`);
-  fs.writeFileSync(script, SMOKE(prebuildFile(t.arch, abi)));
+  const script = path.join(__dirname, 'fixtures', 'arm64-smoke.js');
   const logFile = path.join(LOG_DIR, `node-${t.node}-${t.arch}.log`);
-  try {
-    const r = await runLogged(qemu, ['-L', q.sysroot, path.join(dist, 'bin', 'node'), script], { cwd: ROOT, env: runEnv(path.join(dist, 'bin')), timeout: 300000 }, logFile, opts.verbose);
+  {
+    const env = { ...runEnv(path.join(dist, 'bin')), PTPROF_SMOKE_EXPECT: prebuildFile(t.arch, abi) };
+    const r = await runLogged(qemu, ['-L', q.sysroot, path.join(dist, 'bin', 'node'), script], { cwd: ROOT, env, timeout: 300000 }, logFile, opts.verbose);
     const last = r.out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
     let info = '';
     try {
       const j = JSON.parse(last);
-      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}`;
+      info = `: main ${j.mainMs.toFixed(0)} ms of ${j.mainCpuMs.toFixed(0)} ms CPU, worker ${j.workerMs.toFixed(0)} ms, ${j.jsThreads} JS threads of ${j.threads}, ` +
+        `inlined helper ${j.inlinedMs.toFixed(0)} ms (${j.inlineTables} inlining tables read, ${j.inlineFailures} refused)`;
     } catch {}
     if (r.status !== 0) return { ok: false, passed: 0, failed: 1, detail: `smoke test failed (exit ${r.status ?? r.signal})${info}; see ${path.relative(ROOT, logFile)}`, failures: [r.out.trim().split('\n').slice(-6).join('\n')], secs: r.secs };
     return { ok: true, passed: 1, failed: 0, detail: `smoke test passed${info}`, short: 'passed', secs: r.secs };
-  } finally {
-    fs.rmSync(script, { force: true });
   }
 }
 
@@ -220,12 +180,16 @@ function readmeSection(rows, date, hostInfo) {
     '',
     'What differs between the versions, as ptprof sees it:',
     '',
-    '- **Inlining (Node 24, 26).** On Node 24 and 26 (not 20 or 22) Maglev inlines small hot functions into',
-    '  their callers, including into on-stack-replaced loops (`JS:o+main`). ptprof names a frame by the code',
-    '  object its address lies in, and V8\'s code events do not describe inlined functions, so the CPU of an',
-    '  inlined function is shown in its caller: with examples/workers.js on Node 26 about half of',
-    '  `mainHog`\'s CPU appears as `main`. `NODE_OPTIONS=--no-maglev-inlining` restores per-function',
-    '  attribution (measured); per-thread and per-process totals are unaffected.',
+    '- **Inlining (all four).** V8 inlines small hot functions into their callers: TurboFan on every Node',
+    '  (20 and 22 too), Maglev as well on 24 and 26, including into on-stack-replaced loops. A frame is named',
+    '  by the code object its address lies in, so ptprof reads, when V8 reports optimized code, which functions',
+    '  it inlined where (its deoptimization data and source positions, through V8\'s postmortem metadata and a',
+    '  per-version table: packages/timers-native/src/v8layout.h) and expands each sample into the inlined frames',
+    '  with their lines. The tables differ between the versions (V8 14.6 changed the source position encoding;',
+    '  the deopt data\'s indices, the Code and SharedFunctionInfo fields and the array types moved in 12.4 and',
+    '  13.6); each row above reads them (packages/sampler/test/inlining.test.ts, and under qemu the smoke',
+    '  test\'s inlined helper). V8\'s own profiler (`--cpu-prof`, @datadog/pprof) expands the innermost pc only',
+    '  from Node 26 (measured: `npm run bench:inlining`).',
     '- **Native callbacks (Node 22+).** V8 12.4+ runs API callbacks (zlib, crypto, `fs` sync calls) in the JS',
     '  state unless its own profiler runs, so ptprof no longer adds the callback\'s frame (e.g.',
     '  `node::...CompressionStream::Write`) above the JS caller; the native leaf and the JS stack are there.',
@@ -241,19 +205,7 @@ function readmeSection(rows, date, hostInfo) {
 }
 
 function writeReadme(section) {
-  const text = fs.readFileSync(README, 'utf8');
-  const start = '<!-- support-matrix -->';
-  const end = '<!-- /support-matrix -->';
-  const block = `${start}\n${section}\n${end}`;
-  let next;
-  if (text.includes(start) && text.includes(end)) {
-    next = text.slice(0, text.indexOf(start)) + block + text.slice(text.indexOf(end) + end.length);
-  } else {
-    const at = text.indexOf('\n## Development');
-    if (at < 0) throw new Error('README.md has no "## Development" heading to put the support matrix before');
-    next = `${text.slice(0, at)}\n## Support matrix\n\n${block}\n${text.slice(at)}`;
-  }
-  fs.writeFileSync(README, next);
+  replaceSection('<!-- support-matrix -->', '<!-- /support-matrix -->', section, { insertBefore: '\n## Development', heading: '## Support matrix' });
 }
 
 async function main() {

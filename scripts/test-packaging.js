@@ -29,7 +29,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const prebuild = require('./prebuild.js');
-const { printUsage } = require('./common.js');
+const { printUsage } = require('./lib/common.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'workers.js');
@@ -111,7 +111,7 @@ function profileExample(app, env, label) {
   const r = run('npx', ['--no-install', 'ptprof', '-o', path.join(out, 'cpu.pb.gz'), '--', 'node', 'workers.js'], { cwd: app, env: { ...env, HOG_CALLS: '6' }, timeout: 180000 });
   const problems = [];
   if (r.status !== 0) problems.push(`npx ptprof exited ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-5).join(' | ')}`);
-  // ptprof writes one file per Node process; -o names the first.
+  // ptprof writes one profile of the run at -o (with --split, a file per Node process).
   const files = fs.existsSync(out) ? fs.readdirSync(out).filter((f) => f.endsWith('.pb.gz')) : [];
   let detail = '';
   if (!files.length) problems.push('no profile written');

@@ -10,10 +10,14 @@
 const fs = require('node:fs');
 const truth = require('./truth');
 const peers = require('./peers');
-const workloads = require('../workloads');
 
 async function main() {
   const spec = JSON.parse(process.argv[2]);
+  // ptprof registers this thread before the workload's code is loaded, as the CLI's agent does at
+  // preload: V8 then records positions at every instruction of the code it optimizes, which
+  // placing a pc inside inlined code needs (see @ptprof/timers-native src/inline.cc).
+  if (peers.PTPROF_MODES[spec.profiler]) require('../../packages/sampler').registerCurrentThread();
+  const workloads = require('../workloads');
   const W = workloads[spec.workload];
   if (!W) throw new Error(`no workload ${spec.workload}`);
   if (W.prepare) await W.prepare(spec);

@@ -12,6 +12,8 @@ const PTPROF_MODES = {
   ptprof: {},
   'ptprof-setitimer': { _timers: false },
   'ptprof-noweights': { _overrunWeights: false },
+  // One frame per code object, as V8's code events name it (ptprof before it expanded inlining).
+  'ptprof-outer': { inlinedFrames: false },
 };
 
 /** Figures of a ptprof Profile; `keyOfTid` names threads ('main', 'worker 3', ...). */

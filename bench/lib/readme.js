@@ -1,21 +1,10 @@
 'use strict';
 // Replaces the text between <!-- bench:NAME --> and <!-- /bench:NAME --> in the root README.
 const fs = require('node:fs');
-const path = require('node:path');
-
-const README = path.resolve(__dirname, '..', '..', 'README.md');
+const { replaceSection } = require('../../scripts/lib/readme.js');
 
 function writeSection(name, body) {
-  const open = `<!-- bench:${name} -->`;
-  const close = `<!-- /bench:${name} -->`;
-  const text = fs.readFileSync(README, 'utf8');
-  const a = text.indexOf(open);
-  const b = text.indexOf(close);
-  if (a < 0 || b < a) throw new Error(`README.md has no ${open} ... ${close} section to write into`);
-  const next = text.slice(0, a + open.length) + '\n' + body.trim() + '\n' + text.slice(b);
-  const tmp = README + '.tmp';
-  fs.writeFileSync(tmp, next);
-  fs.renameSync(tmp, README);
+  replaceSection(`<!-- bench:${name} -->`, `<!-- /bench:${name} -->`, body);
 }
 
 function machine() {

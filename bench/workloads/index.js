@@ -15,6 +15,7 @@ const { Worker } = require('node:worker_threads');
 const { ROOT } = require('../lib/workers');
 const truth = require('../lib/truth');
 const hogs = require('./hogs');
+const inlinedCode = require('./inlined');
 
 /** n workers running hogs[fn] at once; resolves once all reported, with release() to let them exit. */
 async function workersAtOnce(n, fn, ms, ctx, fnNames) {
@@ -160,4 +161,13 @@ const tsc = {
   },
 };
 
-module.exports = { serial, parallel, mixed, pool, tsc };
+// Small functions V8 inlines into the loops that call them (./inlined.js): escapeHtml, etag (with
+// a helper of another module), tokenize, nearest (a class method and a helper), each for `ms` of CPU.
+const inlined = {
+  fnNames: inlinedCode.fnNames,
+  async run(ctx) {
+    return { fns: inlinedCode.runInlined(ctx.spec.ms, truth.threadCpuNs), workers: [] };
+  },
+};
+
+module.exports = { serial, parallel, mixed, pool, tsc, inlined };

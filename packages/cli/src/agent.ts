@@ -7,6 +7,8 @@
 import { isMainThread } from 'node:worker_threads';
 import { ENV, formatCommand, processStartTime, readAgentConfig, withPid, type AgentConfig } from './config';
 import { MainAgent } from './agent/main';
+import { readTreeConfig } from './part';
+import { shortCommand } from './process-name';
 import { message, notProfiling, warn, writeStart } from './agent/report';
 import { VERSION } from './version';
 import * as fs from 'node:fs';
@@ -38,9 +40,13 @@ function startMain(handle: { cancel: () => void }): void {
 
   let cfg: AgentConfig;
   let file: string;
+  let tree: ReturnType<typeof readTreeConfig>;
   try {
     cfg = readAgentConfig(process.env, process.pid, process.cwd());
-    file = root ? cfg.output : withPid(cfg.output, process.pid);
+    // Under the CLI (unless --split, or on demand) the process hands its whole-run profile over in
+    // parts (handoff.ts) and writes no file of its own.
+    tree = cfg.signal || cfg.listen || cfg.push ? undefined : readTreeConfig(process.env, reportDir);
+    file = tree ? '' : root ? cfg.output : withPid(cfg.output, process.pid);
   } catch (err) {
     notProfiling(err, reportDir, { ...who, file: '' });
     return;
@@ -48,7 +54,8 @@ function startMain(handle: { cancel: () => void }): void {
   // The mark says to the CLI that this process may be sent the window signal (--signal): only
   // once its listener is there (the signal's default action would end the process).
   let startMark = reportDir && !cfg.signal ? writeStart(reportDir, { ...who, file }) : undefined;
-  const agent = new MainAgent(cfg, { ...who, file }, reportDir);
+  const name = shortCommand(process.argv0, process.execArgv, process.argv, process.cwd());
+  const agent = new MainAgent(cfg, { ...who, file, name }, reportDir, tree);
   try {
     const sampling = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
     if (sampling.replacementAddon) warn(`process ${process.pid}: loaded a replacement addon (PTPROF_ADDON_PATH=${sampling.replacementAddon})`);

@@ -27,6 +27,8 @@ export interface RunCommand {
   sourceMaps?: false;
   /** --signal, --listen: profiles on demand (long-args.ts). */
   longRun?: LongRunOptions;
+  /** --split: each Node process writes its own file (by default the run writes one profile of the whole tree). */
+  split?: true;
 }
 
 /** How a command that reads profiles reads them (ptprof top, view, convert): readProfileFile's options. */
@@ -53,16 +55,20 @@ export const USAGE = `Usage: ptprof [options] -- <command> [args...]
        ptprof top [-n N] [--max-mb N] [--allow-special] <file>
        ptprof view [--open] [-o OUT.html] [--max-mb N] [--allow-special] <file>...
        ptprof convert --format html|speedscope|cpuprofile|folded [-o OUT] [--max-mb N] [--allow-special] <file>
+       ptprof merge [-o OUT] [--max-mb N] [--allow-special] <file> <file>...
 
 A true per-thread CPU profiler for Node.js on Linux. Runs the command with an agent preloaded
 (NODE_OPTIONS=--require), so that every Node process, worker thread and child Node process it
-starts is profiled; each Node process writes its own profile when it ends.
+starts is profiled; the run writes one profile of the whole process tree, each sample labelled
+with its process (pid, and a short command line) and its thread.
 
 Options (before the command):
   --hz N             samples per second of each thread's CPU time, ${MIN_HZ}..${MAX_HZ} (default ${DEFAULT_HZ})
-  -o, --output FILE  where the first Node process writes its profile (default ptprof.<pid>.pb.gz
-                     in the current directory; DIR/ for the default name in DIR); Node processes it
-                     starts insert their pid before the extension: out.pb.gz -> out.<pid>.pb.gz
+  -o, --output FILE  where the profile is written (default ptprof.<pid>.pb.gz in the current
+                     directory; DIR/ for the default name in DIR); a name ending in .folded,
+                     .speedscope.json or .cpuprofile chooses that format
+  --split            a file per Node process instead: the first writes FILE, the ones it starts
+                     insert their pid before the extension: out.pb.gz -> out.<pid>.pb.gz
   --threads all|js   all: every OS thread (JS threads, libuv pool, V8 helpers; default)
                      js: only the JS threads (main and workers)
   --format pprof|folded|speedscope|cpuprofile
@@ -89,7 +95,9 @@ Examples:
   ptprof --html -- node app.js
   ptprof top cpu.pb.gz -n 20
   ptprof view cpu.pb.gz --open
+  ptprof merge a.pb.gz b.pb.gz -o ab.pb.gz
   go tool pprof -http=:8080 cpu.pb.gz
+  go tool pprof -tagfocus pid=12345 -top cpu.pb.gz      (one process of the tree)
 `;
 
 /** The options of every command that reads profiles (top, view, convert), for their help. */
@@ -200,7 +208,8 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let hz = DEFAULT_HZ;
   let output: string | undefined;
   let threads: ThreadsMode = 'all';
-  let format: Format = 'pprof';
+  let format: Format | undefined;
+  let split = false;
   let quiet = false;
   let html = false;
   let i = 0;
@@ -238,9 +247,11 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         html = true;
         i++;
         continue;
+      case '--split':
       case '--no-source-maps':
         if (a.includes('=')) throw new UsageError(`${name} takes no value (${HINT})`);
-        sourceMaps = false;
+        if (name === '--split') split = true;
+        else sourceMaps = false;
         i++;
         continue;
       case '--hz': {
@@ -289,12 +300,13 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
   longRunCheck(longRun);
+  format ??= formatOfOutput(output) ?? 'pprof';
   if (html && format !== 'pprof' && format !== 'folded') {
     throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
   }
   return {
     kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}),
-    ...(sourceMaps ? {} : { sourceMaps: false as const }),
+    ...(sourceMaps ? {} : { sourceMaps: false as const }), ...(split ? { split: true as const } : {}),
     ...(Object.keys(longRun).length ? { longRun } : {}),
   };
 }
@@ -315,6 +327,15 @@ function longRunOption(argv: readonly string[], i: number, into: LongRunOptions)
   } catch (e) {
     throw new UsageError(printable((e as Error).message));
   }
+}
+
+/** The format an output name asks for when --format does not say: out.folded is folded stacks. */
+export function formatOfOutput(output: string | undefined): Format | undefined {
+  if (output === undefined) return undefined;
+  if (output.endsWith('.folded')) return 'folded';
+  if (output.endsWith('.speedscope.json')) return 'speedscope';
+  if (output.endsWith('.cpuprofile')) return 'cpuprofile';
+  return undefined;
 }
 
 // Node options whose value is the next argument (`--require x`): it is not the script.

@@ -14,6 +14,10 @@ import { VERSION } from './version';
 import { checkListen, forwardWindows, isOnDemand, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
 import { pageAfterRun, runConvert, runView } from './view-cmd';
+import { readHandoffMs, TREE_ENV } from './part';
+import { TreeCollector } from './tree';
+import { finishTree } from './tree-cmd';
+import { MERGE_USAGE, parseMerge, runMerge, type MergeCommand } from './merge-cmd';
 
 /** The agent preloaded into every Node process of the run. */
 export const AGENT_PATH = path.join(__dirname, 'agent.js');
@@ -116,6 +120,7 @@ export function checkScript(cmd: RunCommand, cwd: string): void {
 export function checkEnvironment(env: NodeJS.ProcessEnv, cwd: string): void {
   try {
     readAgentConfig(env, process.pid, cwd);
+    readHandoffMs(env);
   } catch (e) {
     throw new UsageError(`${printable((e as Error).message)}; fix or unset it`);
   }
@@ -142,9 +147,13 @@ function signalNumber(sig: NodeJS.Signals): number {
 }
 
 /** The environment of the command: the agent appended to NODE_OPTIONS, the configuration in PTPROF_*. */
-export function childEnv(base: NodeJS.ProcessEnv, cfg: { output: string; hz: number; threads: string; format: string; reportDir?: string; sourceMaps?: boolean }): NodeJS.ProcessEnv {
+export function childEnv(base: NodeJS.ProcessEnv, cfg: {
+  output: string; hz: number; threads: string; format: string; reportDir?: string; sourceMaps?: boolean; tree?: boolean;
+}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const k of Object.values(ENV)) delete env[k]; // a mark left by an outer run must not leak in
+  delete env[TREE_ENV.tree];
+  if (cfg.tree) env[TREE_ENV.tree] = '1'; // the processes hand their profile to this one (tree.ts)
   env.NODE_OPTIONS = nodeOptionsWithAgent(base.NODE_OPTIONS, AGENT_PATH);
   env[ENV.output] = cfg.output;
   env[ENV.hz] = String(cfg.hz);
@@ -177,9 +186,15 @@ async function run(cmd: RunCommand): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot create a private directory in ${printable(os.tmpdir())} for the run's reports (${errnoText(e)}); set TMPDIR to a writable directory`);
   }
-  const env = childEnv(process.env, { output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir, sourceMaps: cmd.sourceMaps !== false });
+  // One profile for the process tree (the processes hand their parts over), unless --split, or on
+  // demand (each window, request or push is one process's own).
+  const tree = cmd.split || isOnDemand(cmd.longRun) ? undefined : new TreeCollector(reportDir);
+  const env = childEnv(process.env, {
+    output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir, sourceMaps: cmd.sourceMaps !== false, tree: tree !== undefined,
+  });
   longRunEnv(env, cmd.longRun);
   const t0 = process.hrtime.bigint();
+  tree?.startPolling();
 
   const child = spawn(cmd.command[0], cmd.command.slice(1), { stdio: 'inherit', env });
   let signals = 0;
@@ -226,11 +241,12 @@ async function run(cmd: RunCommand): Promise<number> {
 
   try {
     if (end.error) return exitCode;
-    const reports = readReports(reportDir);
     const onDemand = isOnDemand(cmd.longRun);
+    const ended = tree ? finishTree(cmd, tree, output, reportDir, headerLine(cmd, wallNs, end, exitCode), { cmd: formatCommand(shownCommand(cmd)), end: endFact(end) }) : undefined;
+    const reports = ended ? ended.reports : readReports(reportDir);
     // On demand, a run where no window was asked for lost nothing.
-    let lost = reports.failed.length > 0 || (reports.written.length === 0 && !onDemand);
-    if (!cmd.quiet) printSummary(cmd, reports, wallNs, end, exitCode);
+    let lost = reports.failed.length > 0 || (reports.written.length === 0 && !onDemand) || ended?.lost === true;
+    if (!cmd.quiet && !tree) printSummary(cmd, reports, wallNs, end, exitCode);
     printLosses(reports, end, cmd.quiet, onDemand);
     if (cmd.html && reports.written.length > 0 && !writePage(cmd, reports)) lost = true;
     // The command's failure wins; a command that ended well without its profiles (or the page
@@ -240,8 +256,25 @@ async function run(cmd: RunCommand): Promise<number> {
     err(`could not summarise the run: ${(e as Error).message}`);
     return exitCode;
   } finally {
+    tree?.stopPolling();
     fs.rmSync(reportDir, { recursive: true, force: true });
   }
+}
+
+/** The command as the summary shows it (the shorthand's node as `node`). */
+function shownCommand(cmd: RunCommand): string[] {
+  return cmd.shorthand ? ['node', ...cmd.command.slice(1)] : cmd.command;
+}
+
+/** How the command ended, as the agents' `end` fact says it: `exit(0)`, `SIGTERM`. */
+function endFact(end: ChildEnd): string {
+  return end.signal ?? `exit(${end.code ?? 1})`;
+}
+
+/** The summary's first line: `node app.js: exit code 0 after 1.83s`. */
+function headerLine(cmd: RunCommand, wallNs: number, end: ChildEnd, exitCode: number): string {
+  const how = end.signal ? `killed by ${end.signal} (exit code ${exitCode})` : `exit code ${exitCode}`;
+  return `${printable(formatCommand(shownCommand(cmd)), 300)}: ${how} after ${(wallNs / 1e9).toFixed(2)}s`;
 }
 
 /**
@@ -285,9 +318,7 @@ function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDeman
 }
 
 function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end: ChildEnd, exitCode: number): void {
-  const shown = cmd.shorthand ? ['node', ...cmd.command.slice(1)] : cmd.command;
-  const how = end.signal ? `killed by ${end.signal} (exit code ${exitCode})` : `exit code ${exitCode}`;
-  const lines: string[] = [`${printable(formatCommand(shown), 300)}: ${how} after ${(wallNs / 1e9).toFixed(2)}s`];
+  const lines: string[] = [headerLine(cmd, wallNs, end, exitCode)];
   const written = reports.written;
   for (const w of written) lines.push(...describeProfile(w));
   for (const r of reports.idle) {
@@ -345,10 +376,10 @@ function top(cmd: TopCommand): number {
  */
 export async function main(argv: readonly string[]): Promise<number> {
   standDownAgent();
-  let cmd: Command | ViewOrConvert | undefined;
+  let cmd: Command | ViewOrConvert | MergeCommand | { kind: 'merge-help' } | undefined;
   let usage: UsageError | undefined;
   try {
-    cmd = parseCommandLine(argv);
+    cmd = argv[0] === 'merge' ? parseMerge(argv.slice(1)) : parseCommandLine(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     usage = e;
@@ -366,9 +397,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd?.kind === 'top') return top(cmd);
-  if (cmd?.kind === 'view-help' || cmd?.kind === 'convert-help') {
-    process.stdout.write(cmd.kind === 'view-help' ? VIEW_USAGE : CONVERT_USAGE);
+  if (cmd?.kind === 'view-help' || cmd?.kind === 'convert-help' || cmd?.kind === 'merge-help') {
+    process.stdout.write(cmd.kind === 'view-help' ? VIEW_USAGE : cmd.kind === 'merge-help' ? MERGE_USAGE : CONVERT_USAGE);
     return 0;
+  }
+  if (cmd?.kind === 'merge') {
+    try {
+      return runMerge(cmd, checkOutput);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      err(e.message);
+      return EXIT_USAGE;
+    }
   }
   if (cmd?.kind === 'view' || cmd?.kind === 'convert') {
     try {

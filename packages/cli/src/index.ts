@@ -16,3 +16,8 @@ export { topOfFolded } from '@ptprof/pprof-writer';
 export { VERSION } from './version';
 export { parseCommandLine, VIEW_USAGE, CONVERT_USAGE } from './view-args';
 export type { ViewCommand, ConvertCommand } from './view-args';
+/** A process tree's profile: the parts its processes hand over, merged (profile() is the tree so far). */
+export { TreeCollector } from './tree';
+export type { TreeProcess } from './tree';
+export { parseMerge, runMerge, MERGE_USAGE } from './merge-cmd';
+export type { MergeCommand } from './merge-cmd';

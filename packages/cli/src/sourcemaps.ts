@@ -6,7 +6,7 @@
 // needs and folded output does not keep. Loaded when used, so that the agent's start-up does not
 // pay for it.
 import type { Facts } from '@ptprof/pprof-writer';
-import type { Profile } from '@ptprof/sampler';
+import type { MappableProfile } from '@ptprof/sourcemaps';
 
 type SourceMaps = typeof import('@ptprof/sourcemaps');
 
@@ -16,7 +16,7 @@ type SourceMaps = typeof import('@ptprof/sourcemaps');
  * written as it ran, with the failure as the fact `source_maps.error` (the package's errorFacts,
  * or, when the package itself cannot be loaded, the same fact made here).
  */
-export function withSourceMaps(profile: Profile, enabled: boolean): Profile {
+export function withSourceMaps<P extends MappableProfile>(profile: P, enabled: boolean): P {
   let sourcemaps: SourceMaps | undefined;
   try {
     sourcemaps = require('@ptprof/sourcemaps') as SourceMaps;

@@ -12,6 +12,7 @@ import {
   parseFacts,
   printable,
   ProfileReadError,
+  readProcesses,
   readProfileFile,
   sampleTotal,
   stringAt,
@@ -21,6 +22,7 @@ import {
   topFunctions,
   topOfFolded,
   type Facts,
+  type MergedProcess,
   type Profile,
   type TopRow,
 } from '@ptprof/pprof-writer';
@@ -171,7 +173,7 @@ export function formatThreads(threads: readonly { name: string; js: boolean; cpu
 }
 
 /** What a profile says of itself, from its agent's report or from the facts in its comments. */
-interface ProfileNumbers {
+export interface ProfileNumbers {
   profiledNanos?: number;
   osCpuNanos?: number;
   samples?: number;
@@ -179,12 +181,15 @@ interface ProfileNumbers {
   facts: Facts;
 }
 
-/** `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`. */
-function cpuLine(x: ProfileNumbers): string | undefined {
+/**
+ * `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`
+ * (`who`: 'the processes' for a process tree).
+ */
+export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefined {
   if (x.profiledNanos === undefined) return undefined;
   let cpu = `CPU ${formatSeconds(x.profiledNanos)} profiled`;
   if (x.osCpuNanos !== undefined && x.osCpuNanos > 0) {
-    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by the process (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
+    cpu += ` / ${formatSeconds(x.osCpuNanos)} used by ${who} (OS count) = ${(x.profiledNanos / x.osCpuNanos).toFixed(3)}`;
   }
   const f = x.facts;
   const num = (k: string): number | undefined => numberFact(f, k);
@@ -209,6 +214,20 @@ export function pushLine(r: AgentReport): string | undefined {
     + `${p.retries ? `, ${p.retries} retries` : ''}${lost.length ? `; lost: ${lost.join(', ')}` : ''}`;
 }
 
+/**
+ * When inlined functions could not all be shown: `inlined functions: 12 of 4210 frames in optimized
+ * code keep their outer function ...`, or why none are (`inline.off`). Nothing when all were.
+ */
+function inliningLine(f: Facts): string | undefined {
+  const off = stringFact(f, 'inline.off');
+  if (off !== undefined) return `inlined functions not shown: ${printable(off, 200)}`;
+  const unexpanded = numberFact(f, 'inline.unexpanded_frames');
+  const optimized = numberFact(f, 'inline.optimized_frames');
+  if (!unexpanded) return undefined;
+  return `inlined functions: ${unexpanded} of ${optimized ?? '?'} frames in optimized code keep their outer function alone `
+    + '(see the inline.* facts in the profile\'s comments)';
+}
+
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
@@ -221,6 +240,8 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
   const pushed = pushLine(r);
   if (pushed) lines.push(`  ${pushed}`);
+  const inlined = inliningLine(r.facts ?? {});
+  if (inlined) lines.push(`  ${inlined}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');
   return lines;
 }
@@ -281,6 +302,16 @@ export function formatTopTable(t: TopTable): string {
 export const MAX_COMMENTS = 40;
 const MAX_COMMENT_CHARS = 300;
 
+/** `pid 4242 node test/a.test.js 330ms, ...`: a merged profile's processes, the busiest first (at most 12, then the rest). */
+function processList(procs: readonly MergedProcess[], max = 12): string {
+  const cpu = (p: MergedProcess): number => numberFact(p.facts, 'profiled_nanos') ?? 0;
+  const sorted = [...procs].sort((a, b) => cpu(b) - cpu(a));
+  const shown = sorted.slice(0, max).map((p) => `pid ${p.pid ?? '?'} ${printable(p.name ?? '?', 80)} ${formatSeconds(cpu(p))}`);
+  const rest = sorted.slice(max);
+  if (rest.length) shown.push(`${rest.length} more ${formatSeconds(rest.reduce((a, p) => a + cpu(p), 0))}`);
+  return shown.join(', ');
+}
+
 /** `ptprof top FILE`: a header like go tool pprof's, then the table. */
 export function topReport(file: string, n = Infinity, opts: TopFileOptions = {}): string {
   const t = topOfFile(file, n, opts);
@@ -296,9 +327,11 @@ export function topReport(file: string, n = Infinity, opts: TopFileOptions = {})
     const facts = parseFacts(comments);
     if (t.unit === 'nanoseconds' && numberFact(facts, 'hz') !== undefined) {
       const samples = p.sampleType.some((x) => stringAt(p, x.type) === 'samples') ? sampleTotal(p, 'samples') : undefined;
+      const procs = readProcesses(facts);
       const line = cpuLine({ profiledNanos: t.total, osCpuNanos: numberFact(facts, 'process_cpu_nanos'), samples, facts,
-        ...(dur > 0 ? { durationNanos: dur } : {}) });
+        ...(dur > 0 ? { durationNanos: dur } : {}) }, procs.length > 1 ? 'the processes' : 'the process');
       if (line) out.push(line);
+      if (procs.length > 1) out.push(`Processes: ${processList(procs)}`);
     }
     const threads = threadTotals(p);
     if (t.unit === 'nanoseconds' && (threads.length > 1 || (threads.length === 1 && threads[0].threadName !== undefined))) {

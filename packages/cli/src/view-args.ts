@@ -68,7 +68,7 @@ function outputOption(args: readonly string[], i: number, usage: string): { valu
  * The loop both commands share: -h/--help, -o/--output, --max-mb, --allow-special; every other
  * argument goes to `other`, which returns the index of the next one.
  */
-function scan(args: readonly string[], usage: string, other: (a: string, i: number) => number): { help: boolean; output?: string; limits: ReadLimits } {
+export function scan(args: readonly string[], usage: string, other: (a: string, i: number) => number): { help: boolean; output?: string; limits: ReadLimits } {
   let output: string | undefined;
   const limits = defaultLimits();
   for (let i = 0; i < args.length; ) {

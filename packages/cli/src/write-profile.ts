@@ -1,15 +1,17 @@
 // The agent's last step: the profile written in the format asked for. pprof and folded stacks come
 // from @ptprof/pprof-writer; speedscope and .cpuprofile from @ptprof/view (loaded only then).
-import type { FileIdentity, ProfileInput } from '@ptprof/pprof-writer';
+import type { FileIdentity, FoldedOptions, ProfileInput } from '@ptprof/pprof-writer';
 import type { Format } from './config';
 
 /**
  * Writes `profile` to `file` (several files for cpuprofile: one per JS thread, `file` the first).
  * Returns their paths, and what the first is once written (for the summary to read only that file).
+ * Folded stacks get a `[thread]` root frame, or the root frames `folded` says (a process tree's).
  */
-export function writeProfileSync(file: string, profile: ProfileInput, format: Format): { files: string[]; written: FileIdentity } {
+export function writeProfileSync(file: string, profile: ProfileInput, format: Format,
+  folded: FoldedOptions = { rootLabel: 'thread_name' }): { files: string[]; written: FileIdentity } {
   const writer = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
-  if (format === 'folded') return { files: [file], written: writer.writeFoldedFileSync(file, profile, { value: 'cpu', rootLabel: 'thread_name' }) };
+  if (format === 'folded') return { files: [file], written: writer.writeFoldedFileSync(file, profile, { value: 'cpu', ...folded }) };
   if (format === 'pprof') return { files: [file], written: writer.writePprofFileSync(file, profile) };
   const view = require('@ptprof/view') as typeof import('@ptprof/view');
   const out = view.outputFiles(view.viewOfPprof(writer.toPprof(profile), file), format, file);

@@ -69,7 +69,7 @@ describe('PTPROF_ADDON_PATH', function () {
       const r = ptprof(['-q', '-o', 'out.pb.gz', fixture('burn.js'), 'normal', '20'], { cwd: dir, env: addonEnv(addon) });
       assert.equal(r.status, 73, r.stderr);
       assert.equal(r.stdout, 'done true\n');
-      assertOneLine(r.stderr, /^ptprof: could not write out\.pb\.gz \(pid \d+, .*burn\.js normal 20\): not profiling: PTPROF_ADDON_PATH=".*evil\.(node|js)" is not the absolute path of a \.node file that exists/);
+      assertOneLine(r.stderr, /^ptprof: no profile from pid \d+ \(.*burn\.js normal 20\): not profiling: PTPROF_ADDON_PATH=".*evil\.(node|js)" is not the absolute path of a \.node file that exists/);
       assert.deepEqual(listDir(dir), [value], 'nothing loaded, no profile');
     });
   }

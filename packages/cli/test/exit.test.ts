@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readProcesses, stringAt } from '@ptprof/pprof-writer';
 import { facts, fixture, listDir, ptprof, ptprofSignal, readProfile, rmDir, tmpDir, totals, type Run } from './helpers';
 
 describe('ptprof: exit paths', function () {
@@ -12,17 +13,31 @@ describe('ptprof: exit paths', function () {
   });
   afterEach(() => rmDir(dir));
 
-  /** The one profile in dir: decodes, has samples, names hotLoop, was written by a root process. */
-  function checkProfile(file: string, end: RegExp): void {
+  /**
+   * The one profile in dir: decodes, has samples, names hotLoop, is of one root process. By
+   * default the run's profile (a tree of one process: its facts under proc.1.*, a pid label on
+   * every sample); with `split`, the file the process wrote itself (its facts at the top).
+   */
+  function checkProfile(file: string, end: RegExp, split = false): void {
     assert.deepEqual(listDir(dir), [path.basename(file)], 'exactly one file, no temporary file left');
     const p = readProfile(file);
     const t = totals(p);
     assert.ok(t.samples > 0 && t.cpuNanos > 0, `samples were taken: ${JSON.stringify(t)}`);
     const names = p.function.map((f) => p.stringTable.strings[Number(f.name)]);
     assert.ok(names.includes('hotLoop'), `hotLoop is in the profile: ${names.slice(0, 20).join(', ')}`);
-    const f = facts(p);
+    const top = facts(p);
+    assert.equal(typeof top.ptprof, 'string', JSON.stringify(top));
+    let f = top;
+    if (!split) {
+      const procs = readProcesses(top);
+      assert.equal(procs.length, 1, JSON.stringify(top));
+      f = { ...procs[0]!.facts, pid: procs[0]!.pid!, process: procs[0]!.facts.root === true ? 'root' : 'descendant' };
+      assert.equal(top.process_cpu_nanos, f.process_cpu_nanos, "the tree's OS count is its one process's");
+      const pids = new Set(p.sample.map((s) => s.label.find((l) => stringAt(p, l.key) === 'pid')?.num));
+      assert.deepEqual([...pids].map(Number), [f.pid], 'every sample is labelled with the pid');
+    }
     assert.equal(f.process, 'root', JSON.stringify(f));
-    assert.ok(typeof f.pid === 'number' && typeof f.ppid === 'number' && typeof f.ptprof === 'string', JSON.stringify(f));
+    assert.ok(typeof f.pid === 'number' && typeof f.ppid === 'number', JSON.stringify(f));
     assert.match(String(f.end), end, 'the facts say how it ended');
     assert.ok(typeof f.process_cpu_nanos === 'number' && f.process_cpu_nanos > 0, 'the OS count is in the facts');
     assert.match(String(f.cmd), /burn\.js/, 'the command line is in the facts');
@@ -44,6 +59,21 @@ describe('ptprof: exit paths', function () {
     assert.match(r.stderr, /CPU \S+ profiled \/ \S+ used by the process \(OS count\) = \d\.\d{3}; 100 Hz, threads=all, \d+ samples, \d+ dropped, \d+ filtered/);
     assert.match(r.stderr, /top 10 functions by flat CPU/);
     assert.match(r.stderr, /flat {2}flat% {3}sum% {8}cum {3}cum%\n.*hotLoop/);
+  });
+
+  it('--split, normal exit: the process writes its own file, ptprof.<ptprof pid>.pb.gz, the summary names it', () => {
+    const r = ptprof(['--split', fixture('burn.js'), 'normal'], { cwd: dir });
+    assert.equal(r.status, 0, r.stderr);
+    checkProfile(path.join(dir, `ptprof.${r.pid}.pb.gz`), /^exit\(0\)$/, true);
+    noAgentErrors(r);
+    assert.match(r.stderr, new RegExp(`ptprof: wrote ptprof\\.${r.pid}\\.pb\\.gz \\(pid \\d+, `));
+  });
+
+  it('--split, SIGTERM: the process writes its own file as it dies by the signal', async () => {
+    const file = path.join(dir, 'term.pb.gz');
+    const r = await ptprofSignal(['--split', '-o', file, fixture('burn.js'), 'wait'], 'SIGTERM', { cwd: dir });
+    assert.equal(r.status, 143, r.stderr);
+    checkProfile(file, /^SIGTERM$/, true);
   });
 
   it('process.exit(3): exit code 3, profile written', () => {

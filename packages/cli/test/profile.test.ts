@@ -73,9 +73,9 @@ describe('ptprof: threads, processes, reading', function () {
     });
   });
 
-  it('a child Node process writes its own file, its pid inserted before .pb.gz', () => {
+  it('--split: a child Node process writes its own file, its pid inserted before .pb.gz', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'child-'));
-    const r = ptprof(['-o', 'out.pb.gz', '--', 'node', fixture('parent.js')], { cwd: sub });
+    const r = ptprof(['--split', '-o', 'out.pb.gz', '--', 'node', fixture('parent.js')], { cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     const pids = JSON.parse(r.stdout) as { parent: number; child: number };
     assert.deepEqual(listDir(sub), [`out.${pids.child}.pb.gz`, 'out.pb.gz'].sort());
@@ -91,9 +91,9 @@ describe('ptprof: threads, processes, reading', function () {
     assert.match(r.stderr, /top 10 functions by flat CPU in out\.\d+\.pb\.gz \(pid \d+, the busiest process\)/);
   });
 
-  it('--format folded: folded stacks per process (pid before the extension), readable by ptprof top', () => {
+  it('--split --format folded: folded stacks per process (pid before the extension), readable by ptprof top', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'folded-'));
-    const r = ptprof(['--format', 'folded', '-o', 'cpu.folded', '--', 'node', fixture('parent.js')], { cwd: sub });
+    const r = ptprof(['--split', '--format', 'folded', '-o', 'cpu.folded', '--', 'node', fixture('parent.js')], { cwd: sub });
     assert.equal(r.status, 0, r.stderr);
     const pids = JSON.parse(r.stdout) as { parent: number; child: number };
     assert.deepEqual(listDir(sub), [`cpu.${pids.child}.folded`, 'cpu.folded'].sort());

@@ -7,7 +7,7 @@
 // The characters that would break the format are percent-escaped in names and files:
 // '%' -> %25, ';' -> %3B, '\n' -> %0A, '\r' -> %0D. Lines are merged (equal stacks summed), lines
 // whose value is 0 are left out, and the lines are sorted (by UTF-16 code units).
-import { normalize, type NormFrame } from './model';
+import { normalize, type NormFrame, type NormRow } from './model';
 export { NO_STACK_FRAME } from './model';
 import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
 import { ProfileReadError, rankTopRows, type TopRow } from './read';
@@ -36,14 +36,25 @@ export function toFolded(input: ProfileInput, options: FoldedOptions = {}): stri
   if (rootLabel !== undefined && (typeof rootLabel !== 'string' || rootLabel === '')) {
     throw new TypeError('pprof-writer: options.rootLabel must be a non-empty string');
   }
+  if (options.rootFrames !== undefined && typeof options.rootFrames !== 'function') {
+    throw new TypeError('pprof-writer: options.rootFrames must be a function');
+  }
+  const rootFrames = options.rootFrames
+    ?? (rootLabel === undefined ? undefined : (labels: Readonly<Record<string, string | number>>) => [String(labels[rootLabel] ?? '?')]);
   const norm = normalize(input);
   const texts = norm.frames.map(frameText); // once per distinct frame
+  // Rows share their label sets: the root frames are made once per set.
+  const rootsOf = new Map<NormRow['labels'], string[]>();
   const sums = new Map<string, number>();
   for (const row of norm.rows) {
-    const parts: string[] = [];
-    if (rootLabel !== undefined) {
-      const l = row.labels.find(([k]) => k === rootLabel);
-      parts.push(`[${l ? escapeFoldedName(String(l[1])) : '?'}]`);
+    let parts: string[] = [];
+    if (rootFrames !== undefined) {
+      let roots = rootsOf.get(row.labels);
+      if (!roots) {
+        roots = rootFrames(Object.fromEntries(row.labels)).map((r) => `[${escapeFoldedName(r)}]`);
+        rootsOf.set(row.labels, roots);
+      }
+      parts = [...roots];
     }
     for (let i = row.frameIds.length - 1; i >= 0; i--) parts.push(texts[row.frameIds[i]!]!);
     const stack = parts.join(';');
@@ -80,6 +91,11 @@ export interface FoldedStack {
   frames: FrameInput[];
   /** The `[name]` root frame's name (the writer's rootLabel: the thread); absent when the line has none. */
   root?: string;
+  /**
+   * Every leading `[name]` frame, outermost first, when there are several (a merged process
+   * tree's `[process (pid N)];[thread]`); `root` is the last of them.
+   */
+  roots?: string[];
   value: number;
 }
 
@@ -137,10 +153,13 @@ export function parseFolded(text: string): FoldedProfile {
     if (!Number.isSafeInteger(Math.ceil(total))) throw new ProfileReadError('invalid', 'is not valid folded stacks: the values add up beyond 2^53');
     if (value > 0) min = Math.min(min, value);
     const parts = m[1]!.split(';');
-    let root: string | undefined;
-    if (parts.length > 1 && /^\[.*\]$/.test(parts[0]!)) root = unescapeFolded(parts.shift()!.slice(1, -1));
+    const roots: string[] = [];
+    while (parts.length > 1 && /^\[.*\]$/.test(parts[0]!)) roots.push(unescapeFolded(parts.shift()!.slice(1, -1)));
     const frames = parts.map(parseFoldedFrame).reverse();
-    stacks.push(root === undefined ? { frames, value } : { frames, root, value });
+    const stack: FoldedStack = { frames, value };
+    if (roots.length > 0) stack.root = roots[roots.length - 1]!;
+    if (roots.length > 1) stack.roots = roots;
+    stacks.push(stack);
   }
   if (stacks.length === 0) throw new ProfileReadError('not-profile', 'holds no folded stacks');
   return { stacks, unit: min >= 1000 ? 'nanoseconds' : 'count' };

@@ -20,4 +20,6 @@ export type { Facts, FactValue } from './facts';
 export { printable, hasControlChars } from './text';
 export { writeFileAtomicSync, writeFileAtomic, tempPathFor } from './atomic';
 export type { FileIdentity } from './atomic';
+export { mergeProfiles, fromPprof, fromFolded, readProcesses, processFrame, parseProcessFrame, treeRootFrames, MERGE_LABELS } from './merge';
+export type { MergeInput, MergeOptions, MergeResult, MergedProcess, MergeValues } from './merge';
 export { Profile } from 'pprof-format';

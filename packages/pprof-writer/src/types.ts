@@ -83,4 +83,10 @@ export interface FoldedOptions {
    * get `[?]`.
    */
   rootLabel?: string;
+  /**
+   * More general than rootLabel (which it replaces when both are given): the root frames of a
+   * row, outermost first, from its labels; each is written `[text]`. A merged profile of a process
+   * tree writes its process, then its thread (merge.ts's treeRootFrames).
+   */
+  rootFrames?: (labels: Readonly<Record<string, string | number>>) => readonly string[];
 }

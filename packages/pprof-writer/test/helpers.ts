@@ -86,19 +86,12 @@ export function inputTotals(input: ProfileInput): { count: number; cpu: number }
 // ---- go tool pprof -------------------------------------------------------------------------------
 
 /** `go` on PATH or at /usr/lib/go/bin/go; throws (the tests must FAIL, not skip) when neither exists. */
-export function findGo(): string {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, 'go');
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  const fallback = '/usr/lib/go/bin/go';
-  if (fs.existsSync(fallback)) return fallback;
-  throw new Error('go not found on PATH nor at /usr/lib/go/bin/go: install golang-go '
-    + '(apt-get update && apt-get install -y golang-go) so that the tests can run `go tool pprof`');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tools = require('../../../../scripts/lib/optional-tools.js') as { requireGo(ctx?: Mocha.Context): string };
+
+/** `go`; without it the running test (or the suite of the hook `ctx`) is skipped, saying why. */
+export function findGo(ctx?: Mocha.Context): string {
+  return tools.requireGo(ctx);
 }
 
 export interface PprofRun { stdout: string; ms: number }

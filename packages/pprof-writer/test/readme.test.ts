@@ -27,12 +27,12 @@ function blocks(md: string): Block[] {
 
 const skipLine = (l: string): boolean => /^(File|Time): /.test(l);
 
-describe('README examples', () => {
+describe('README examples', function () {
   let dir: string;
   let env: NodeJS.ProcessEnv;
-  before(() => {
+  before(function () {
+    const go = findGo(this);
     dir = tmpDir('readme');
-    const go = findGo();
     // Resolve '@ptprof/pprof-writer' to this workspace package, as after `npm install`.
     const nodeModules = path.join(dir, 'node_modules', '@ptprof');
     fs.mkdirSync(nodeModules, { recursive: true });
@@ -42,7 +42,7 @@ describe('README examples', () => {
       HOME: dir, PPROF_TMPDIR: dir, TZ: 'UTC', GOTOOLCHAIN: 'local', GOFLAGS: '',
     };
   });
-  after(() => { rmDir(dir); });
+  after(() => { if (dir) rmDir(dir); });
 
   it('has js examples and shown outputs', () => {
     const b = blocks(readme);

@@ -99,11 +99,22 @@ export function parseCodeName(raw: string): FunctionInfo {
   return info;
 }
 
-/** Sorted, non-overlapping code ranges of one isolate. */
-export class CodeMap {
+/** A code range found by CodeMap.entry: where it starts, its function, and what it carries. */
+export interface CodeEntry<T> {
+  start: number;
+  info: FunctionInfo;
+  data: T | undefined;
+}
+
+/**
+ * Sorted, non-overlapping code ranges of one isolate. Each range may carry data of its own (the
+ * symbolizer's inlining table of optimized code), which moves with it.
+ */
+export class CodeMap<T = unknown> {
   private starts: number[] = [];
   private ends: number[] = [];
   private infos: FunctionInfo[] = [];
+  private datas: (T | undefined)[] = [];
 
   get size(): number {
     return this.starts.length;
@@ -124,7 +135,7 @@ export class CodeMap {
     return ans;
   }
 
-  add(start: number, len: number, info: FunctionInfo): void {
+  add(start: number, len: number, info: FunctionInfo, data?: T): void {
     const end = start + Math.max(1, len);
     // Whatever the new code overlaps was freed without a CODE_REMOVED: drop it.
     let i = this.floor(start);
@@ -135,6 +146,7 @@ export class CodeMap {
     this.starts.splice(i, j - i, start);
     this.ends.splice(i, j - i, end);
     this.infos.splice(i, j - i, info);
+    this.datas.splice(i, j - i, data);
   }
 
   remove(start: number): FunctionInfo | undefined {
@@ -144,6 +156,7 @@ export class CodeMap {
     this.starts.splice(i, 1);
     this.ends.splice(i, 1);
     this.infos.splice(i, 1);
+    this.datas.splice(i, 1);
     return info;
   }
 
@@ -152,8 +165,9 @@ export class CodeMap {
     if (i < 0 || this.starts[i] !== from) return false;
     const len = this.ends[i] - this.starts[i];
     const info = this.infos[i];
+    const data = this.datas[i];
     this.remove(from);
-    this.add(to, len, info);
+    this.add(to, len, info, data);
     return true;
   }
 
@@ -161,5 +175,18 @@ export class CodeMap {
     const i = this.floor(addr);
     if (i < 0 || addr >= this.ends[i]) return undefined;
     return this.infos[i];
+  }
+
+  /** The range that covers addr, with its start and data. */
+  entry(addr: number): CodeEntry<T> | undefined {
+    const i = this.floor(addr);
+    if (i < 0 || addr >= this.ends[i]) return undefined;
+    return { start: this.starts[i], info: this.infos[i], data: this.datas[i] };
+  }
+
+  /** The function of the range that starts exactly at addr (a BYTE_CODE event's first bytecode). */
+  at(addr: number): FunctionInfo | undefined {
+    const i = this.floor(addr);
+    return i >= 0 && this.starts[i] === addr ? this.infos[i] : undefined;
   }
 }

@@ -2,19 +2,25 @@
 // Structurally it is what @ptprof/pprof-writer takes (ProfileInput), but neither package imports
 // the other.
 import type { ThreadsMode } from './options';
+import { inliningFacts } from './inlining';
 
 export interface Frame {
   name: string;
   file?: string;
-  /** 1-based. The symbolizer gives a JS frame its function's start here (V8's code events). */
+  /**
+   * 1-based. The line the frame was executing when known (optimized code, inlined frames), else the
+   * function's first line (V8's code events).
+   */
   line?: number;
   column?: number;
   /**
    * The function's first line and column, when `line`/`column` are the executing position (as in
-   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps). The code-event symbolizer sets neither.
+   * pprof-writer's FrameInput, which @ptprof/sourcemaps maps).
    */
   startLine?: number;
   startColumn?: number;
+  /** V8 inlined this function into the next frame (its caller): both ran at one machine address. */
+  inlined?: boolean;
 }
 
 export interface ProfileSample {
@@ -22,7 +28,10 @@ export interface ProfileSample {
   frames: Frame[];
   /** Signals kept for this stack on this thread. */
   count: number;
-  /** CPU time they stand for: sum of (1 + si_overrun) x period. */
+  /**
+   * CPU time they stand for: a timer's sample (1 + si_overrun) x its timer's period; a setitimer
+   * sample the CPU its receiving thread burned since that thread's previous sample.
+   */
   cpuNanos: number;
   /** thread_kind: 'js' for a thread with a JS isolate (main thread, workers), 'native' for the others. */
   labels: { thread_id: number; thread_name: string; thread_kind: 'js' | 'native' };
@@ -76,6 +85,25 @@ export interface ProfileStats {
   /** JIT code events replayed during this profile, and the moves among them. */
   codeEvents: number;
   codeMoves: number;
+  /**
+   * Functions V8 inlined into optimized code (see inlining.ts): frames in optimized code, inlined
+   * frames added, optimized frames left with their outer function alone; and the inlining tables
+   * of optimized code read (tables), not read because V8's heap was not as expected (failures),
+   * not read at all (skipped: expansion off, reason in `off`), and read but refused (rejected);
+   * and what reading them cost (readNs).
+   */
+  inlining: {
+    optimized: number;
+    inlined: number;
+    unexpanded: number;
+    tables: number;
+    failures: number;
+    skipped: number;
+    rejected: number;
+    /** CPU time the addon spent reading the tables (on the threads V8 made the code on), ns. */
+    readNs: number;
+    off: string;
+  };
   /** Distinct (thread, stack) rows: what the profile's memory grows with. */
   uniqueStacks: number;
 }
@@ -126,6 +154,7 @@ export function emptyStats(): ProfileStats {
     jsFrames: 0,
     codeEvents: 0,
     codeMoves: 0,
+    inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
     uniqueStacks: 0,
   };
 }
@@ -151,6 +180,8 @@ export function countFacts(st: ProfileStats): ProfileFacts {
     setitimer_suspended: st.sigprof.suspensions,
     sigprof_reinstalled: st.sigprof.reinstalls,
     code_events_dropped: st.codeDrops,
+    // Inlined functions (inlining.ts): what could not be expanded is said, never guessed.
+    ...inliningFacts(st.inlining),
     ...(st.collectorError ? { collector_error: st.collectorError } : {}),
   };
 }
@@ -176,7 +207,9 @@ function addStats(a: ProfileStats, b: ProfileStats): ProfileStats {
 
 function stackKey(tid: number, frames: readonly Frame[]): string {
   let key = String(tid);
-  for (const f of frames) key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}`;
+  for (const f of frames) {
+    key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}\u0001${f.startLine ?? ''}${f.inlined ? '\u0001i' : ''}`;
+  }
   return key;
 }
 

@@ -33,6 +33,7 @@ import {
   VM_PARSER,
 } from './symbolizer';
 import { listTids, threadComm } from './threads';
+import { inliningFacts, inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
 export type { ThreadsMode } from './options';
@@ -68,6 +69,12 @@ export interface SamplerOptions {
    * them. Takes effect for the first sampler of the process only.
    */
   timerSignal?: number;
+  /**
+   * Frames for the functions V8 inlined into optimized code (default true): each sample's stack
+   * shows them, innermost first, at the line they were executing. false keeps one frame per code
+   * object, as V8's code events name it (the inlined functions' CPU is then their caller's).
+   */
+  inlinedFrames?: boolean;
   /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
@@ -128,6 +135,7 @@ export class Sampler {
   private readonly drainIntervalMs: number;
   private readonly useTimers: boolean;
   private readonly overrunWeights: boolean;
+  private readonly inlinedFrames: boolean;
   private readonly lifecycle: TimerLifecycle;
   private readonly symbolizer: Symbolizer;
   private builder = new ProfileBuilder();
@@ -144,6 +152,7 @@ export class Sampler {
   private lastDrainMono = 0;
   private lastSignals = 0;
   private events0 = { all: 0, moves: 0 };
+  private inlining0 = { optimized: 0, inlined: 0, unexpanded: 0, rejected: 0 };
   private startWall = 0n;
   private startMono = 0;
   private cpu0 = 0;
@@ -167,6 +176,7 @@ export class Sampler {
     if (opts.ringBytes !== undefined) checkOption('ringBytes', opts.ringBytes);
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
+    this.inlinedFrames = opts.inlinedFrames ?? true;
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
@@ -224,6 +234,7 @@ export class Sampler {
     this.ingest(n.drain(), true);
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
+    this.inlining0 = { ...this.symbolizer.inlining };
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
     this.cpu0 = n.processCpuNs();
@@ -577,9 +588,14 @@ export class Sampler {
       // GetStackSample's frames are the callers' return addresses: the function the CPU was in
       // is at the pc (V8's own profiler resolves sample.pc as the leaf too). In JS code or a
       // builtin, the code map knows it; in C++ (a runtime function, a syscall), the ELF symbols of the
-      // mapped file do (nativeFrame).
-      const leaf = sym.jsFrame(r.isolateId, r.pc) ?? sym.nativeFrame(r.pc);
-      if (leaf) out.push(leaf);
+      // mapped file do (nativeFrame). With the functions V8 inlined at the pc: several frames for one
+      // address, the innermost (the leaf) last.
+      let leaf: Frame | undefined;
+      if (sym.jsFrames(r.isolateId, r.pc, false, this.inlinedFrames, out)) leaf = out[out.length - 1];
+      else {
+        leaf = sym.nativeFrame(r.pc);
+        out.push(leaf);
+      }
       if (r.vmState === VM_EXTERNAL) {
         // Native code called from JS: the API callback V8 entered.
         const cb = r.ext ? sym.nativeFrame(r.ext) : undefined;
@@ -587,10 +603,9 @@ export class Sampler {
       }
     }
     for (let i = 0; i < r.frames.length; i++) {
-      const f = sym.jsFrame(r.isolateId, r.frames[i]);
+      // Return addresses: the call is the instruction before.
       this.stats.jsFrames++;
-      if (f) out.push(f);
-      else {
+      if (!sym.jsFrames(r.isolateId, r.frames[i], true, this.inlinedFrames, out)) {
         this.stats.unresolvedFrames++;
         out.push(PSEUDO.unknown);
       }
@@ -663,6 +678,7 @@ export class Sampler {
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
     }
+    st.inlining = inliningStats(this.symbolizer.inlining, this.inlining0, c, c0, this.inlinedFrames ? inliningOff(this.native) : 'switched off (inlinedFrames: false)');
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;
     st.codeMoves = this.symbolizer.codeMoves - this.events0.moves;
     st.codeMaps = this.symbolizer.isolateCount;

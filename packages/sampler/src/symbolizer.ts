@@ -5,14 +5,30 @@
 // before it, and events are replayed in order up to each record's number (docs/ARCHITECTURE.md,
 // "The life of a sample": against the final map, 0 of 279 samples resolved under forced compaction).
 import * as path from 'node:path';
-import { CODE_ADDED, CODE_DROP, CODE_MOVED, CODE_REMOVED, CODE_RESET, CODE_RETIRE, EV, NUMS_PER_EVENT, VM_STATES, type RawDrain } from '@ptprof/timers-native';
+import {
+  CODE_ADDED,
+  CODE_DROP,
+  CODE_MOVED,
+  CODE_REMOVED,
+  CODE_RESET,
+  CODE_RETIRE,
+  EV,
+  NUMS_PER_EVENT,
+  VM_STATES,
+  readInlineTable,
+  type InlineTable,
+  type RawDrain,
+} from '@ptprof/timers-native';
 import { CodeMap, parseCodeName, type FunctionInfo } from './codemap';
-import { NativeResolver, readMaps, remappedRanges } from './elf';
+import { expandInlined, resolveInlining, type Inlining } from './inlining';
+import { NativeResolver, readMaps, remappedRanges, type ParsedElf } from './elf';
 import type { Frame } from './profile';
 
 /** What the symbolizer needs from the native layer. */
 export interface NativeSymbols {
   demangle(names: string[]): string[];
+  /** The addon's ELF symbol reader; without it, the TypeScript parser of elf.ts. */
+  elfFunctions?(path: string): ParsedElf | null;
 }
 
 export interface CodeEventLog {
@@ -23,6 +39,21 @@ export interface CodeEventLog {
   len: number[];
   newStart: number[];
   name: string[];
+  /** Optimized code: its inlining table (src/inline.cc of @ptprof/timers-native). */
+  inline: (InlineTable | undefined)[];
+}
+
+/** What became of the frames in optimized code (see inlining.ts). */
+export interface InliningStats {
+  /** Frames whose pc is in optimized code (TurboFan, Maglev). */
+  optimized: number;
+  /** Inlined frames added to stacks (functions V8 inlined where a frame's pc was). */
+  inlined: number;
+  /** Optimized frames left with their outer function alone: no table, a function without a name,
+   *  or a leaf pc in code optimized before V8's detailed positions were on. */
+  unexpanded: number;
+  /** Tables whose code's own function, read from V8's heap, was not the one V8 named the code after. */
+  rejected: number;
 }
 
 /** v8::StateTag values, from @ptprof/timers-native's VM_STATES (whose numbers compat.h checks). */
@@ -50,29 +81,34 @@ export const PSEUDO = {
 } satisfies Record<string, Frame>;
 
 export class Symbolizer {
-  private readonly maps = new Map<number, CodeMap>();
+  private readonly maps = new Map<number, CodeMap<Inlining>>();
   /** Isolates whose map is stale (a CODE_DROP not yet followed by its CODE_RESET). */
   private readonly stale = new Set<number>();
   private readonly frames = new WeakMap<FunctionInfo, Frame>();
+  /** Frames at an executing line: function -> line (negative: inlined) -> frame. */
+  private readonly lineFrames = new WeakMap<FunctionInfo, Map<number, Frame>>();
   private readonly nativeFrames = new Map<number, Frame>();
   private readonly canonical = new Map<string, Frame>();
   private readonly demangled = new Map<string, string>();
   private mapsReadAt = 0;
-  private readonly resolver = new NativeResolver();
+  private readonly resolver: NativeResolver;
   private remaps: { start: number; end: number; delta: number }[] = [];
   private readonly threadFrames = new Map<string, Frame>();
-  private events: CodeEventLog = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
+  private events: CodeEventLog = emptyLog();
   private next = 0;
   /** The highest event sequence number received so far. */
   maxSeq = 0;
   /** Code events replayed, and how many of them were moves (full GCs compacting code). */
   codeEvents = 0;
   codeMoves = 0;
+  readonly inlining: InliningStats = { optimized: 0, inlined: 0, unexpanded: 0, rejected: 0 };
 
-  constructor(private readonly native: NativeSymbols) {}
+  constructor(private readonly native: NativeSymbols) {
+    this.resolver = new NativeResolver(native.elfFunctions ? (p) => native.elfFunctions!(p) : undefined);
+  }
 
   /** Queues a drain's code events (in sequence order) for replay. */
-  addEvents(raw: Pick<RawDrain, 'events' | 'names'>): void {
+  addEvents(raw: Pick<RawDrain, 'events' | 'names' | 'inline'>): void {
     const e = raw.events;
     for (let i = 0; i < raw.names.length; i++) {
       const o = i * NUMS_PER_EVENT;
@@ -83,6 +119,7 @@ export class Symbolizer {
       this.events.len.push(e[o + EV.len]);
       this.events.newStart.push(e[o + EV.newStart]);
       this.events.name.push(raw.names[i]);
+      this.events.inline.push(readInlineTable(raw.inline, e[o + EV.inlineAt]));
       if (e[o + EV.seq] > this.maxSeq) this.maxSeq = e[o + EV.seq];
     }
   }
@@ -102,7 +139,7 @@ export class Symbolizer {
         this.maps.delete(iso);
         if (type === CODE_DROP) this.stale.add(iso);
         else this.stale.delete(iso);
-        if (type === CODE_RESET) this.maps.set(iso, new CodeMap());
+        if (type === CODE_RESET) this.maps.set(iso, new CodeMap<Inlining>());
         this.codeEvents++;
         i++;
         continue;
@@ -113,10 +150,19 @@ export class Symbolizer {
       }
       let map = this.maps.get(iso);
       if (!map) {
-        map = new CodeMap();
+        map = new CodeMap<Inlining>();
         this.maps.set(iso, map);
       }
-      if (type === CODE_ADDED) map.add(ev.start[i], ev.len[i], parseCodeName(ev.name[i]));
+      if (type === CODE_ADDED) {
+        const info = parseCodeName(ev.name[i]);
+        const table = ev.inline[i];
+        let inl: Inlining | undefined;
+        if (table) {
+          inl = resolveInlining(table, info, map);
+          if (!inl) this.inlining.rejected++;
+        }
+        map.add(ev.start[i], ev.len[i], info, inl);
+      }
       else if (type === CODE_MOVED) {
         map.move(ev.start[i], ev.newStart[i]);
         this.codeMoves++;
@@ -127,7 +173,7 @@ export class Symbolizer {
     }
     this.next = i;
     if (i > 4096 && i === ev.seq.length) {
-      this.events = { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [] };
+      this.events = emptyLog();
       this.next = 0;
     } else if (i > 65536) {
       for (const k of Object.keys(ev) as (keyof CodeEventLog)[]) (ev[k] as unknown[]).splice(0, i);
@@ -151,26 +197,70 @@ export class Symbolizer {
     }
   }
 
-  /** The frame for a JS code address, or undefined when no code event covers it. */
-  jsFrame(isolateId: number, addr: number): Frame | undefined {
+  /**
+   * Pushes the frames of a JS code address, leaf first: the functions V8 inlined there (inlining.ts),
+   * then the code's own. `call`: addr is a return address (a caller's frame: the call is the
+   * instruction before it), else the pc the CPU was at. `expand` false: the code's own frame only.
+   * False when no code event covers addr.
+   */
+  jsFrames(isolateId: number, addr: number, call: boolean, expand: boolean, out: Frame[]): boolean {
     const map = this.maps.get(isolateId);
-    let info = map?.lookup(addr);
-    if (!info && map) {
+    if (!map) return false;
+    let at = addr;
+    let hit = map.entry(at);
+    if (!hit) {
       for (const r of this.remaps) {
         if (addr >= r.start && addr < r.end) {
-          info = map.lookup(addr + r.delta);
+          at = addr + r.delta;
+          hit = map.entry(at);
           break;
         }
       }
     }
-    if (!info) return undefined;
+    if (!hit) return false;
+    const info = hit.info;
+    const optimized = info.tier === '*' || info.tier === '+';
+    if (optimized) {
+      this.inlining.optimized++;
+      const inl = hit.data;
+      // A table with positions at calls only places return addresses, not a leaf pc.
+      const frames = expand && inl && (call || inl.table.detailed) ? expandInlined(inl, info, at - hit.start - (call ? 1 : 0), this.lineFrame) : null;
+      if (frames) {
+        for (const f of frames) out.push(f);
+        this.inlining.inlined += frames.length - 1;
+        return true;
+      }
+      this.inlining.unexpanded++;
+    }
     let f = this.frames.get(info);
     if (!f) {
       f = info.file ? { name: info.name, file: info.file, line: info.line, column: info.column } : { name: info.name };
       this.frames.set(info, f);
     }
-    return f;
+    out.push(f);
+    return true;
   }
+
+  /**
+   * The frame of a function executing at a line (0: unknown, the function's first). Lines only,
+   * not columns: a frame per column would make a row per expression sampled, and the rows are
+   * what the profile's memory grows with (the stress test of memory).
+   */
+  private readonly lineFrame = (info: FunctionInfo, line: number, inlined: boolean): Frame => {
+    let byLine = this.lineFrames.get(info);
+    if (!byLine) {
+      byLine = new Map();
+      this.lineFrames.set(info, byLine);
+    }
+    if (line <= 0) line = info.line;
+    const key = inlined ? -line : line;
+    let f = byLine.get(key);
+    if (!f) {
+      f = { name: info.name, ...(info.file ? { file: info.file } : {}), line, startLine: info.line, ...(inlined ? { inlined } : {}) };
+      byLine.set(key, f);
+    }
+    return f;
+  };
 
   /**
    * A native code address as a frame: its function (ELF symbol, demangled) when a symbol of the
@@ -224,4 +314,8 @@ export class Symbolizer {
     }
     return f;
   }
+}
+
+function emptyLog(): CodeEventLog {
+  return { seq: [], type: [], isolateId: [], start: [], len: [], newStart: [], name: [], inline: [] };
 }

@@ -34,9 +34,11 @@ export class FakeBackend {
       nums: new Float64Array(0),
       frames: new Float64Array(0),
       events: new Float64Array(0),
+      inline: new Float64Array(0),
       names: [],
       threads: [],
-      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0 },
+      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
+        inlineTables: 0, inlineFailures: 0, inlineSkipped: 0, inlineNs: 0 },
     });
     return {
       installHandler: () => (self.log('installHandler'), 'default'),
@@ -46,6 +48,7 @@ export class FakeBackend {
       signalInfo: () => ({ timerSignal: 40, timerSignalName: 'SIGRTMIN+6', sigprof: 'ptprof', itimerArmed: self.itimer > 0,
         itimerPeriodNs: self.itimer, itimerSuspensions: 0, sigprofReinstalls: 0, sigprofYielded: false }),
       layout: realBinding.layout,
+      inlineStatus: () => ({ enabled: true, reason: '' }),
       register(opts) {
         self.log('register', opts);
         self.known.set(1000, { js: true, name: opts?.name ?? '' });
@@ -107,6 +110,7 @@ export class FakeBackend {
       },
       configure: (o) => self.log('configure', o),
       demangle: (names) => names,
+      elfFunctions: (p) => realBinding.elfFunctions(p),
       threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
       timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid, valueNs: self.exited.has(t.tid) ? 0 : t.first, intervalNs: self.exited.has(t.tid) ? 0 : t.period })),
       setSamplingPeriod(ns) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "compat.h"
+#include "inline.h"
 #include "napi_util.h"
 #include "ptprof.h"
 
@@ -25,6 +26,7 @@ void ptprof_init_registry(Napi::Env env, Napi::Object exports);
 void ptprof_init_timers(Napi::Env env, Napi::Object exports);
 void ptprof_init_drain(Napi::Env env, Napi::Object exports);
 void ptprof_init_control(Napi::Env env, Napi::Object exports);
+void ptprof_init_elf(Napi::Env env, Napi::Object exports);
 
 // ---------------------------------------------------------------------------------------------
 // Clocks
@@ -184,6 +186,17 @@ static Napi::Value PtprofDemangle(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// inlineStatus() -> { enabled, reason }: whether optimized code's inlined functions are read
+// (inline.cc), and why not.
+static Napi::Value PtprofInlineStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string why = ptprof_inline_disabled_reason();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("enabled", Napi::Boolean::New(env, why.empty()));
+  out.Set("reason", Napi::String::New(env, why));
+  return out;
+}
+
 // layout: the column names of drain()'s arrays and the record flags (layout.h), for
 // src/index.ts to check against its own.
 static Napi::Object ptprof_layout(Napi::Env env) {
@@ -198,6 +211,10 @@ static Napi::Object ptprof_layout(Napi::Env env) {
   layout.Set("recordInts", list({PTPROF_RECORD_INTS(PTPROF_NAME)}));
   layout.Set("recordNums", list({PTPROF_RECORD_NUMS(PTPROF_NAME)}));
   layout.Set("eventNums", list({PTPROF_EVENT_NUMS(PTPROF_NAME)}));
+  layout.Set("inlineHeader", list({PTPROF_INLINE_HEADER(PTPROF_NAME)}));
+  layout.Set("inlineEntry", list({PTPROF_INLINE_ENTRY(PTPROF_NAME)}));
+  layout.Set("inlineSite", list({PTPROF_INLINE_SITE(PTPROF_NAME)}));
+  layout.Set("inlineFunction", list({PTPROF_INLINE_FUNCTION(PTPROF_NAME)}));
 #undef PTPROF_NAME
   Napi::Object flags = Napi::Object::New(env);
 #define PTPROF_FLAG(name, bit) flags.Set(#name, Napi::Number::New(env, bit));
@@ -222,6 +239,7 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   ptprof_init_timers(env, exports);
   ptprof_init_drain(env, exports);
   ptprof_init_control(env, exports);
+  ptprof_init_elf(env, exports);
   exports.Set("gettid", Napi::Function::New(env, PtprofGettid, "gettid"));
   exports.Set("threadCpuNs", Napi::Function::New(env, PtprofThreadCpuNs, "threadCpuNs"));
   exports.Set("processCpuNs", Napi::Function::New(env, PtprofProcessCpuNs, "processCpuNs"));
@@ -231,6 +249,7 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   exports.Set("setSamplingPeriod", Napi::Function::New(env, PtprofSetSamplingPeriod, "setSamplingPeriod"));
   exports.Set("samplingPeriod", Napi::Function::New(env, PtprofSamplingPeriod, "samplingPeriod"));
   exports.Set("demangle", Napi::Function::New(env, PtprofDemangle, "demangle"));
+  exports.Set("inlineStatus", Napi::Function::New(env, PtprofInlineStatus, "inlineStatus"));
   exports.Set("layout", ptprof_layout(env));
   return exports;
 }

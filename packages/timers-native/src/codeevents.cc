@@ -21,6 +21,7 @@
 // Events may come from GC helper threads: code_mu guards the log. The callback finds its isolate
 // without registry_mu (ptprof.h, "Locks").
 #include "compat.h"
+#include "inline.h"
 #include "ptprof.h"
 
 static constexpr size_t kPtprofIdleEvents = 32768;
@@ -30,7 +31,7 @@ static constexpr size_t kPtprofMaxBytes = 64u << 20;
 // code_mu held. Appends e with the next sequence number and publishes it.
 static void ptprof_log_locked(PtprofCodeEvent&& e) {
   e.seq = g->code_seq.load(std::memory_order_relaxed) + 1;
-  g->code_log_bytes += sizeof(PtprofCodeEvent) + e.name.size();
+  g->code_log_bytes += sizeof(PtprofCodeEvent) + e.name.size() + (e.inl ? e.inl->bytes() : 0);
   uint64_t seq = e.seq;
   g->code_log.push_back(std::move(e));
   // Published after the event is in the log: a record that reads seq N finds events 1..N.
@@ -76,6 +77,8 @@ static void ptprof_code_event(const v8::JitCodeEvent* ev) {
   e.type = static_cast<uint8_t>(ev->type);
   e.code_type = static_cast<uint8_t>(ev->code_type);
   if (ev->type == v8::JitCodeEvent::CODE_ADDED && ev->name.str != nullptr) e.name.assign(ev->name.str, ev->name.len);
+  // Optimized code: what it inlined, read now (the code may be gone when the sample is read).
+  if (ev->type == v8::JitCodeEvent::CODE_ADDED && entry) e.inl = ptprof_inline_decode(ev, iso);
   std::lock_guard<std::mutex> lock(g->code_mu);
   if (entry && ptprof_log_full_locked()) {
     // From here on this isolate's map is stale until it enumerates its code again.
@@ -88,12 +91,21 @@ static void ptprof_code_event(const v8::JitCodeEvent* ev) {
   ptprof_log_locked(std::move(e));
 }
 
-void ptprof_code_events_on(v8::Isolate* isolate) { ptprof_code_events_start(isolate, ptprof_code_event); }
+void ptprof_code_events_on(v8::Isolate* isolate) {
+  PtprofIsolateEntry* entry = ptprof_isolate_entry(isolate);
+  // Detailed source positions from here on; the code listed now, the first time, was optimized
+  // before (inline.cc, "Positions").
+  bool first = entry && ptprof_inline_positions_on(isolate, entry->id.load(std::memory_order_acquire));
+  ptprof_inline_enumerating(first);
+  ptprof_code_events_start(isolate, ptprof_code_event);
+  ptprof_inline_enumerating(false);
+}
 
 void ptprof_code_events_off(v8::Isolate* isolate) { ptprof_code_events_stop(isolate); }
 
 void ptprof_code_retire(uint32_t isolate_id) {
   if (isolate_id == 0) return;
+  ptprof_inline_retire(isolate_id);
   std::lock_guard<std::mutex> lock(g->code_mu);
   ptprof_log_locked(ptprof_marker(kPtprofEventRetire, isolate_id));
 }

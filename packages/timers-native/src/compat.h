@@ -32,6 +32,7 @@
 #include <node.h>
 #include <node_version.h>
 #include <sys/prctl.h>
+#include <v8-profiler.h>
 #include <v8-version.h>
 #include <v8.h>
 
@@ -107,6 +108,13 @@ static inline PtprofStackSample ptprof_stack_sample(v8::Isolate* isolate, const 
 // JIT code events for one isolate: the code that exists now, then every change.
 static inline void ptprof_code_events_start(v8::Isolate* isolate, v8::JitCodeEventHandler handler) {
   isolate->SetJitCodeEventHandler(v8::kJitCodeEventEnumExisting, handler);
+}
+
+// V8 records a source position for every instruction of the code it optimizes from now on, not only
+// for calls (what V8's own profiler turns on; public API since V8 7). inline.cc needs it to place
+// a leaf pc inside inlined code.
+static inline void ptprof_detailed_source_positions(v8::Isolate* isolate) {
+  v8::CpuProfiler::UseDetailedSourcePositionsForProfiling(isolate);
 }
 
 static inline void ptprof_code_events_stop(v8::Isolate* isolate) {

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "compat.h"
+#include "inline.h"
 #include "napi_util.h"
 #include "ptprof.h"
 
@@ -224,6 +225,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   res.Set("nums", ptprof_typed<double, Napi::Float64Array>(env, out.nums));
   res.Set("frames", ptprof_typed<double, Napi::Float64Array>(env, out.frames));
   std::vector<double> ev(events.size() * kPtprofEventNums);
+  std::vector<double> inl;
   Napi::Array names = Napi::Array::New(env, events.size());
   for (size_t i = 0; i < events.size(); i++) {
     const PtprofCodeEvent& e = events[i];
@@ -235,9 +237,12 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
     row[PTPROF_EV_start] = static_cast<double>(e.start);
     row[PTPROF_EV_len] = static_cast<double>(e.len);
     row[PTPROF_EV_newStart] = static_cast<double>(e.new_start);
+    row[PTPROF_EV_inlineAt] = e.inl ? static_cast<double>(inl.size()) : -1;
+    if (e.inl) ptprof_inline_emit(*e.inl, &inl);
     names.Set(static_cast<uint32_t>(i), Napi::String::New(env, e.name));
   }
   res.Set("events", ptprof_typed<double, Napi::Float64Array>(env, ev));
+  res.Set("inline", ptprof_typed<double, Napi::Float64Array>(env, inl));
   Napi::Array slots = Napi::Array::New(env, out.slots.size());
   for (size_t i = 0; i < out.slots.size(); i++) {
     Napi::Object o = Napi::Object::New(env);
@@ -266,6 +271,11 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   c.Set("itimerSuspensions", Napi::Number::New(env, static_cast<double>(g->itimer_suspensions.load())));
   c.Set("sigprofReinstalls", Napi::Number::New(env, static_cast<double>(g->sigprof_reinstalls.load())));
   c.Set("collectorError", Napi::Number::New(env, collector_error));
+  PtprofInlineCounters ic = ptprof_inline_counters();
+  c.Set("inlineTables", Napi::Number::New(env, static_cast<double>(ic.tables)));
+  c.Set("inlineFailures", Napi::Number::New(env, static_cast<double>(ic.failures)));
+  c.Set("inlineSkipped", Napi::Number::New(env, static_cast<double>(ic.skipped)));
+  c.Set("inlineNs", Napi::Number::New(env, static_cast<double>(ic.ns)));
   res.Set("counters", c);
   return res;
 }

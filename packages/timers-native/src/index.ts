@@ -17,7 +17,17 @@ if (process.platform !== 'linux') {
  */
 export const RECORD_INTS = ['tid', 'code', 'overrun', 'flags', 'vmState', 'nframes', 'isolateId', 'signo'] as const;
 export const RECORD_NUMS = ['timeNs', 'codeSeq', 'pc', 'externalCallback', 'threadCpuNs', 'timerTag'] as const;
-export const EVENT_NUMS = ['seq', 'type', 'codeType', 'isolateId', 'start', 'len', 'newStart'] as const;
+export const EVENT_NUMS = ['seq', 'type', 'codeType', 'isolateId', 'start', 'len', 'newStart', 'inlineAt'] as const;
+/**
+ * The inlining tables of optimized code in drain()'s `inline` array (src/inline.cc): at an event's
+ * `inlineAt` a header, then `entries` rows of INLINE_ENTRY (the source position table in pc order),
+ * `sites` rows of INLINE_SITE (one per inlining id) and `functions` rows of INLINE_FUNCTION. Lines
+ * and columns are 1-based (0: unknown); a site or caller of -1 is the code's own function.
+ */
+export const INLINE_HEADER = ['entries', 'sites', 'functions', 'outer', 'detailed'] as const;
+export const INLINE_ENTRY = ['pcOffset', 'line', 'column', 'site'] as const;
+export const INLINE_SITE = ['line', 'column', 'caller', 'function'] as const;
+export const INLINE_FUNCTION = ['bytecode'] as const;
 
 type Columns<T extends readonly string[]> = { readonly [K in T[number]]: number };
 function columns<T extends readonly string[]>(names: T): Columns<T> {
@@ -29,6 +39,11 @@ export const RI = columns(RECORD_INTS);
 export const RN = columns(RECORD_NUMS);
 /** Column of each field in an event's row of `events`. */
 export const EV = columns(EVENT_NUMS);
+/** Columns of an inlining table's header and rows (see INLINE_HEADER). */
+export const IH = columns(INLINE_HEADER);
+export const IE = columns(INLINE_ENTRY);
+export const IS = columns(INLINE_SITE);
+export const IF = columns(INLINE_FUNCTION);
 export const INTS_PER_RECORD = RECORD_INTS.length;
 export const NUMS_PER_RECORD = RECORD_NUMS.length;
 export const NUMS_PER_EVENT = EVENT_NUMS.length;
@@ -80,6 +95,14 @@ export interface DrainCounters {
   sigprofReinstalls: number;
   /** errno of the collector thread's creation, 0 when it runs (rings then emptied by drain() alone). */
   collectorError: number;
+  /** Optimized code objects whose inlining table was read (cumulative; src/inline.cc). */
+  inlineTables: number;
+  /** Optimized code objects whose inlining could not be read: V8's heap was not as expected (cumulative). */
+  inlineFailures: number;
+  /** Optimized code objects not read: expansion is off (inlineStatus) or the code came on another thread (cumulative). */
+  inlineSkipped: number;
+  /** CPU time spent reading the tables, ns (cumulative): what reading them costs the program. */
+  inlineNs: number;
 }
 
 export interface SignalInfo {
@@ -100,10 +123,24 @@ export interface SignalInfo {
   sigprofYielded: boolean;
 }
 
+export interface ElfFunctions {
+  segments: { offset: number; vaddr: number; filesz: number }[];
+  values: Float64Array;
+  sizes: Float64Array;
+  /** Offsets of the names in the string table. */
+  names: Uint32Array;
+  strtabOffset: number;
+  strtabSize: number;
+}
+
 export interface Layout {
   recordInts: string[];
   recordNums: string[];
   eventNums: string[];
+  inlineHeader: string[];
+  inlineEntry: string[];
+  inlineSite: string[];
+  inlineFunction: string[];
   flags: Record<string, number>;
   eventTypes: { reset: number; retire: number; drop: number };
 }
@@ -114,6 +151,8 @@ export interface RawDrain {
   nums: Float64Array;
   frames: Float64Array;
   events: Float64Array;
+  /** The inlining tables of optimized code events (INLINE_HEADER). */
+  inline: Float64Array;
   names: string[];
   /** The known threads whose rings were read (including ones that exited since the last drain). */
   threads: { tid: number; isolateId: number; js: boolean; name: string }[];
@@ -171,6 +210,11 @@ export interface Binding {
   configure(opts: { framesLimit?: number; ringBytes?: number; collectIntervalMs?: number; backlogBytes?: number; timerSignal?: number; keepTable?: number }): void;
   /** C++ symbol names demangled (names that are not mangled come back unchanged). */
   demangle(names: string[]): string[];
+  /**
+   * The defined function symbols of an ELF file (.symtab, else .dynsym) with a size, sorted by
+   * address, and its PT_LOAD segments; null when it is not a readable 64-bit little-endian ELF.
+   */
+  elfFunctions(path: string): ElfFunctions | null;
   /** Every known thread. */
   threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
   /**
@@ -186,6 +230,8 @@ export interface Binding {
   /** Signals the handler has seen since load (cheap: one atomic read). */
   signalCount(): number;
   drain(): RawDrain;
+  /** Whether the inlined functions of optimized code are read (src/inline.cc), and why not. */
+  inlineStatus(): { enabled: boolean; reason: string };
 }
 
 /**
@@ -268,7 +314,8 @@ export function checkLayout(layout: Layout | undefined): void {
   const same = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
     Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
   const ok = layout !== undefined && same(layout.recordInts, RECORD_INTS) && same(layout.recordNums, RECORD_NUMS)
-    && same(layout.eventNums, EVENT_NUMS) && Object.entries(FLAGS).every(([k, v]) => layout.flags?.[k] === v)
+    && same(layout.eventNums, EVENT_NUMS) && same(layout.inlineHeader, INLINE_HEADER) && same(layout.inlineEntry, INLINE_ENTRY)
+    && same(layout.inlineSite, INLINE_SITE) && same(layout.inlineFunction, INLINE_FUNCTION) && Object.entries(FLAGS).every(([k, v]) => layout.flags?.[k] === v)
     && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE && layout.eventTypes?.drop === CODE_DROP;
   if (!ok) {
     throw new Error('@ptprof/timers-native: the addon binary was built from another version of src/layout.h than this '
@@ -311,6 +358,37 @@ export interface CodeEvent {
   len: number;
   newStart: number;
   name: string;
+  /** Optimized code: what it inlined (undefined when its table could not be read, or other code). */
+  inline?: InlineTable;
+}
+
+/** One optimized code object's inlining table, as src/inline.cc copied it out of V8's heap. */
+export interface InlineTable {
+  /** The source position table in pc order, INLINE_ENTRY.length numbers per entry (IE columns). */
+  entries: Int32Array;
+  /** Per inlining id, INLINE_SITE.length numbers (IS columns). */
+  sites: Int32Array;
+  /** Per inlined function, the address of its first bytecode (0: unknown). */
+  functions: number[];
+  /** The first bytecode of the code's own function (0: unknown). */
+  outer: number;
+  /** Positions at every instruction (true), or at calls only (code optimized before ptprof registered). */
+  detailed: boolean;
+}
+
+/** The table at `at` in a drain's `inline` array (an event's inlineAt), or undefined for -1. */
+export function readInlineTable(data: Float64Array, at: number): InlineTable | undefined {
+  if (!(at >= 0)) return undefined;
+  const ne = data[at + IH.entries];
+  const ns = data[at + IH.sites];
+  const nf = data[at + IH.functions];
+  let o = at + INLINE_HEADER.length;
+  const entries = Int32Array.from(data.subarray(o, o + ne * INLINE_ENTRY.length));
+  o += ne * INLINE_ENTRY.length;
+  const sites = Int32Array.from(data.subarray(o, o + ns * INLINE_SITE.length));
+  o += ns * INLINE_SITE.length;
+  const functions = Array.from(data.subarray(o, o + nf * INLINE_FUNCTION.length));
+  return { entries, sites, functions, outer: data[at + IH.outer], detailed: data[at + IH.detailed] === 1 };
 }
 
 /** Turns a raw drain into one object per record and per event. */
@@ -356,6 +434,7 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
       len: e[EV.len],
       newStart: e[EV.newStart],
       name: raw.names[i],
+      inline: readInlineTable(raw.inline, e[EV.inlineAt]),
     });
   }
   return { records, events, counters: raw.counters };

@@ -1,7 +1,7 @@
 // layout.h: the one definition of what drain() hands to JavaScript.
 //
 // Each list below is the column order of one typed array; JavaScript reads the columns by the
-// names in src/index.ts (RECORD_INTS, RECORD_NUMS, EVENT_NUMS, FLAGS), and the addon exports these
+// names in src/index.ts (RECORD_INTS, RECORD_NUMS, EVENT_NUMS, INLINE_*, FLAGS), and the addon exports these
 // lists as `layout` so that src/index.ts checks, when it loads the binary, that both sides agree
 // (a prebuild from another commit fails there, by name, rather than reading the wrong column).
 // Adding a column: add it here, fill it in drain.cc, add its name in src/index.ts.
@@ -38,7 +38,27 @@
   X(isolateId)               \
   X(start)                   \
   X(len)                     \
-  X(newStart)
+  X(newStart)                \
+  X(inlineAt) /* where its inlining table starts in `inline`, -1: none */
+
+// Float64Array `inline`: the inlining tables of optimized code (inline.cc), one after another. A
+// table is a header (PTPROF_INLINE_HEADER), then `entries` rows of PTPROF_INLINE_ENTRY (the
+// source position table, in pc order), `sites` rows of PTPROF_INLINE_SITE (one per inlining id)
+// and `functions` rows of PTPROF_INLINE_FUNCTION. Lines and columns are 1-based, 0: unknown; a
+// site or caller of -1 is the code's own function.
+#define PTPROF_INLINE_HEADER(X)                                                   \
+  X(entries)                                                                      \
+  X(sites)                                                                        \
+  X(functions)                                                                    \
+  X(outer)    /* first bytecode of the code's own function (0: unknown) */        \
+  X(detailed) /* 1: positions at every instruction; 0: at calls only */
+#define PTPROF_INLINE_ENTRY(X) X(pcOffset) X(line) X(column) X(site)
+#define PTPROF_INLINE_SITE(X) \
+  X(line)                     \
+  X(column)                   \
+  X(caller)   /* the caller's site */ \
+  X(function) /* row in the table's functions */
+#define PTPROF_INLINE_FUNCTION(X) X(bytecode) /* its first bytecode: V8 named it in a BYTE_CODE event; 0: unknown */
 
 // Record flags.
 #define PTPROF_RECORD_FLAGS(X)                                                    \
@@ -50,9 +70,15 @@
 #define PTPROF_RI_ENUM(name) PTPROF_RI_##name,
 #define PTPROF_RN_ENUM(name) PTPROF_RN_##name,
 #define PTPROF_EV_ENUM(name) PTPROF_EV_##name,
+#define PTPROF_COUNT(name) +1
 enum PtprofRecordInt { PTPROF_RECORD_INTS(PTPROF_RI_ENUM) kPtprofRecordInts };
 enum PtprofRecordNum { PTPROF_RECORD_NUMS(PTPROF_RN_ENUM) kPtprofRecordNums };
 enum PtprofEventNum { PTPROF_EVENT_NUMS(PTPROF_EV_ENUM) kPtprofEventNums };
+static constexpr int kPtprofInlineHeader = 0 PTPROF_INLINE_HEADER(PTPROF_COUNT);
+static constexpr int kPtprofInlineEntry = 0 PTPROF_INLINE_ENTRY(PTPROF_COUNT);
+static constexpr int kPtprofInlineSite = 0 PTPROF_INLINE_SITE(PTPROF_COUNT);
+static constexpr int kPtprofInlineFunction = 0 PTPROF_INLINE_FUNCTION(PTPROF_COUNT);
+#undef PTPROF_COUNT
 #undef PTPROF_RI_ENUM
 #undef PTPROF_RN_ENUM
 #undef PTPROF_EV_ENUM

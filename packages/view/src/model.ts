@@ -43,6 +43,8 @@ export interface ViewProcess {
   pid?: number;
   /** The profiled command line (ptprof's `cmd=` comment). */
   command?: string;
+  /** Its short name in a merged profile (the `process` label: `node test/a.test.js`). */
+  name?: string;
   /** Wall-clock duration of the profile, ns; 0 when unknown. */
   durationNanos: number;
   /** Samples per second of CPU (ptprof's rate, or 1e9 / period for a CPU period in ns). */

@@ -3,8 +3,8 @@
 // unless asked, the decoded pprof checked) and folded stacks parsed by its parseFolded.
 import * as path from 'node:path';
 import {
-  numberFact, parseFacts, parseFolded, readProfileFile, sampleThread, stringAt, stringFact, toNumber,
-  type Profile, type ProfileFile, type ReadProfileOptions,
+  formatFacts, MERGE_LABELS, numberFact, parseFacts, parseFolded, parseProcessFrame, readProcesses, readProfileFile, sampleThread, stringAt,
+  stringFact, toNumber, type Profile, type ProfileFile, type ReadProfileOptions,
 } from '@ptprof/pprof-writer';
 import { ViewBuilder, type ViewProcess, type ViewProfile } from './model';
 
@@ -42,7 +42,63 @@ function ptprofFacts(comments: readonly string[], p: ViewProcess): void {
   for (const [k, v] of Object.entries(known)) if (v !== undefined) Object.assign(p, { [k]: v });
 }
 
-/** Adds one pprof profile (one process) to the builder. */
+/**
+ * The processes of a merged profile (a process tree, or `ptprof merge`): its samples' `pid` and
+ * `profile` labels say which process each is of, its facts (`proc.<i>.*`) what each process is.
+ * Returns the process of each sample, or undefined for a profile of one process.
+ */
+function mergedProcesses(b: ViewBuilder, profile: Profile, base: ViewProcess, comments: readonly string[]): ((s: Profile['sample'][number]) => number) | undefined {
+  const listed = readProcesses(parseFacts(comments));
+  const labelOf = (s: Profile['sample'][number]): string | undefined => {
+    let pid: number | undefined;
+    let prof: string | undefined;
+    for (const l of s.label) {
+      const k = stringAt(profile, l.key);
+      if (k === MERGE_LABELS.pid && toNumber(l.str) === 0) pid = toNumber(l.num);
+      else if (k === MERGE_LABELS.profile) prof = stringAt(profile, l.str);
+    }
+    return pid === undefined && prof === undefined ? undefined : `${prof ?? ''}\u0000${pid ?? ''}`;
+  };
+  if (listed.length === 0 && !profile.sample.some((s) => labelOf(s) !== undefined)) return undefined;
+  // The processes the facts list come first, in their order (the run's first process first).
+  const own = comments.filter((c) => !/^proc\.\d+\./.test(c));
+  const index = new Map<string, number>();
+  const add = (key: string, p: Partial<ViewProcess>): number => {
+    const i = b.addProcess({ ...base, comments: index.size === 0 ? own : [], ...p });
+    index.set(key, i);
+    return i;
+  };
+  for (const p of listed) {
+    const f = p.facts;
+    const shown: Partial<ViewProcess> = { comments: [...(index.size === 0 ? own : []), ...formatFacts(f)] };
+    if (p.pid !== undefined) shown.pid = p.pid;
+    const command = stringFact(f, 'cmd') ?? p.name;
+    if (command !== undefined) shown.command = command;
+    if (p.name !== undefined) shown.name = p.name;
+    const hz = numberFact(f, 'hz');
+    if (hz !== undefined) shown.hz = hz;
+    const os = numberFact(f, 'process_cpu_nanos');
+    shown.osCpuNanos = os;
+    add(`${p.profile ?? ''}\u0000${p.pid ?? ''}`, shown);
+  }
+  const si = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === 'samples');
+  const samples = new Map<number, number>();
+  return (s) => {
+    const key = labelOf(s) ?? '\u0000';
+    let i = index.get(key);
+    if (i === undefined) {
+      const pid = key.split('\u0000')[1];
+      i = add(key, { ...(pid ? { pid: Number(pid) } : {}), osCpuNanos: undefined });
+    }
+    if (si >= 0) {
+      samples.set(i, (samples.get(i) ?? 0) + toNumber(s.value[si]));
+      b.processes[i]!.samples = samples.get(i);
+    }
+    return i;
+  };
+}
+
+/** Adds one pprof profile (one process, or each process of a merged one) to the builder. */
 export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
   const vi = valueIndex(profile);
   const st = profile.sampleType[vi]!;
@@ -55,9 +111,13 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
   const periodType = profile.periodType ? stringAt(profile, profile.periodType.unit) : '';
   const period = toNumber(profile.period);
   if (proc.hz === undefined && periodType === 'nanoseconds' && period > 0) proc.hz = Math.round(1e9 / period);
-  const si = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === 'samples');
-  if (si >= 0) proc.samples = profile.sample.reduce((a, s) => a + toNumber(s.value[si]), 0);
-  const pi = b.addProcess(proc);
+  const processOf = mergedProcesses(b, profile, proc, comments);
+  let pi = -1;
+  if (!processOf) {
+    const si = profile.sampleType.findIndex((t) => stringAt(profile, t.type) === 'samples');
+    if (si >= 0) proc.samples = profile.sample.reduce((a, s) => a + toNumber(s.value[si]), 0);
+    pi = b.addProcess(proc);
+  }
 
   // A function is shown as (name, file, start line): the line a location executes is left out, so
   // that the calls of a function from different lines are one frame, as in pprof's flame graph.
@@ -80,14 +140,15 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
   const threadOf = new Map<string, number>();
   for (const s of profile.sample) {
     const value = toNumber(s.value[vi]);
+    const p = processOf ? processOf(s) : pi;
     if (!(value > 0)) continue; // nothing to draw (and no thread made for it)
     const { threadId: tid, threadName: name, threadKind } = sampleThread(profile, s);
     // ptprof says whether the thread ran JS ('js') or not ('native'); other values are not ours.
     const js = threadKind === 'js' ? true : threadKind === 'native' ? false : undefined;
-    const key = `${tid ?? ''}\u0000${name ?? ''}`;
+    const key = `${p}\u0000${tid ?? ''}\u0000${name ?? ''}`;
     let t = threadOf.get(key);
     if (t === undefined) {
-      t = b.thread(pi, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid, js);
+      t = b.thread(p, name ?? (tid !== undefined ? `thread ${tid}` : 'all samples'), tid, js);
       threadOf.set(key, t);
     }
     const frames: number[] = [];
@@ -106,15 +167,28 @@ export function addPprof(b: ViewBuilder, profile: Profile, file: string): void {
 export function addFolded(b: ViewBuilder, text: string, file: string): void {
   const folded = parseFolded(text);
   b.setUnit(folded.unit, folded.unit === 'nanoseconds' ? 'cpu' : 'samples');
-  const pi = b.addProcess({ file, durationNanos: 0, comments: [], sampleType: folded.unit === 'nanoseconds' ? 'cpu (nanoseconds)' : 'samples (count)' });
+  const base: ViewProcess = { file, durationNanos: 0, comments: [], sampleType: folded.unit === 'nanoseconds' ? 'cpu (nanoseconds)' : 'samples (count)' };
+  // A merged profile's folded stacks begin with the process (`[name (pid N)];[thread];...`).
+  const processes = new Map<string, number>();
+  const processOf = (roots: readonly string[] | undefined): number => {
+    const key = roots && roots.length > 1 ? roots[0]! : '';
+    let i = processes.get(key);
+    if (i === undefined) {
+      const p: { name?: string; pid?: number } = key === '' ? {} : parseProcessFrame(key);
+      i = b.addProcess({ ...base, ...(p.pid !== undefined ? { pid: p.pid } : {}), ...(p.name !== undefined ? { command: p.name, name: p.name } : {}) });
+      processes.set(key, i);
+    }
+    return i;
+  };
   const threads = new Map<string, number>();
   for (const s of folded.stacks) {
     if (!(s.value > 0)) continue;
+    const pi = processOf(s.roots);
     const name = s.root ?? 'all samples';
-    let t = threads.get(name);
+    let t = threads.get(`${pi}\u0000${name}`);
     if (t === undefined) {
       t = b.thread(pi, name);
-      threads.set(name, t);
+      threads.set(`${pi}\u0000${name}`, t);
     }
     const frames: number[] = [];
     for (let j = s.frames.length - 1; j >= 0; j--) {
@@ -123,6 +197,7 @@ export function addFolded(b: ViewBuilder, text: string, file: string): void {
     }
     b.addStack(t, frames, s.value);
   }
+  if (processes.size === 0) processOf(undefined); // the file is a process, even with nothing to draw
 }
 
 /** Adds a profile as readProfileFile gave it (one process) to the builder. */

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { encodePprof, ProfileReadError, toFolded, toPprof, writePprofFileSync, Profile } from '@ptprof/pprof-writer';
+import { encodePprof, mergeProfiles, ProfileReadError, toFolded, toPprof, treeRootFrames, writePprofFileSync, Profile } from '@ptprof/pprof-writer';
 import { Function as PFunction, Label, Line, Location, Mapping, Sample, StringTable, ValueType } from 'pprof-format';
-import { ProfileFileError, readProfiles, threadKind, valueIndex, viewOfPprof, type ViewProfile } from '../src';
+import { outputFiles, ProfileFileError, readProfiles, selections, threadKind, threadOrder, toSpeedscope, valueIndex, viewOfPprof, type ViewProfile } from '../src';
 import { ptprofLike } from './fixtures';
 import { scratch, truth } from './helpers';
 
@@ -180,6 +180,37 @@ describe('reading profiles into the view', () => {
       assert.deepEqual(two.processes.map((p) => [p.pid, p.command]), [[4242, 'node /app/index.js'], [5000, 'node child.js']]);
       assert.equal(two.threads.length, 10);
       assert.equal(two.threads.filter((t) => t.process === 1).length, 5);
+    } finally {
+      s.remove();
+    }
+  });
+
+  it("a merged profile (a process tree): each pid is a process, with its command and OS CPU; pprof and folded alike", () => {
+    const child = { ...ptprofLike(), facts: { ...ptprofLike().facts, pid: 5000, ppid: 4242, process_cpu_nanos: 1_000_000_000, cmd: 'node child.js', process_name: 'node child.js' } };
+    const merged = mergeProfiles([{ name: 'a', profile: ptprofLike() }, { name: 'b', profile: child }]).profile;
+    const v = viewOfPprof(toPprof(merged), '/tmp/tree.pb.gz');
+    assert.deepEqual(v.processes.map((p) => [p.pid, p.command, p.osCpuNanos, p.samples]), [
+      [4242, 'node /app/index.js', 2_000_000_000, 190], [5000, 'node child.js', 1_000_000_000, 190]]);
+    assert.equal(v.threads.length, 10);
+    assert.deepEqual(v.threads.filter((t) => t.process === 1).map((t) => t.name).sort(), ['main', 'node', 'node', 'node', 'worker 1']);
+    // The thread selector groups them by process, as for several files.
+    const labels = selections(v, threadOrder(v)).map((x) => x.label);
+    assert.ok(labels.includes('all threads of pid 4242') && labels.includes('all threads of pid 5000'), labels.join(' | '));
+    assert.deepEqual(toSpeedscope(v).profiles.slice(0, 2).map((p) => p.name), ['pid 4242 main', 'pid 4242 worker 1']);
+    // .cpuprofile: the first process's main thread keeps the name asked for.
+    assert.deepEqual(outputFiles(v, 'cpuprofile', '/d/o.cpuprofile').map((f) => f.file),
+      ['/d/o.cpuprofile', '/d/o.pid-4242-worker-1.cpuprofile', '/d/o.pid-5000-main.cpuprofile', '/d/o.pid-5000-worker-1.cpuprofile']);
+    // Converted to folded stacks, each line begins with its process.
+    const folded = outputFiles(v, 'folded', '/d/o.folded')[0]!.data;
+    assert.match(folded, /^\[node child\.js \(pid 5000\)\];\[worker 1\];onMessage \(\/app\/worker\.js:5\);hashChunk \(\/app\/worker\.js:42\) 800000000$/m);
+    assert.ok(folded.split('\n').filter(Boolean).every((l) => /^\[[^\]]+ \(pid (4242|5000)\)\];\[/.test(l)), folded);
+    // Folded stacks with [process (pid N)];[thread] roots: the same processes and threads.
+    const s = scratch('merged');
+    try {
+      fs.writeFileSync(s.file('tree.folded'), toFolded(merged, { value: 'cpu', rootFrames: treeRootFrames }));
+      const f = readProfiles([s.file('tree.folded')]);
+      assert.deepEqual(f.processes.map((p) => [p.pid, p.command]), [[4242, 'node /app/index.js'], [5000, 'node child.js']]);
+      assert.deepEqual(f.threads.map((t) => `${t.process}:${t.name}`).sort(), ['0:main', '0:node', '0:worker 1', '1:main', '1:node', '1:worker 1']);
     } finally {
       s.remove();
     }

@@ -12,6 +12,8 @@ import { Pusher } from './push';
 import { reason, warn, writeReport } from './report';
 import { watchStopSignals, type StopSignals } from './stop';
 import { SignalWindows } from './windows';
+import { Handoff } from '../handoff';
+import { VERSION } from '../version';
 
 export function samplerOptions(cfg: AgentConfig): SamplerOptions {
   return {
@@ -50,14 +52,17 @@ export class MainAgent {
   private endpoint: Endpoint | undefined;
   private stops: StopSignals | undefined;
   private pusher: Pusher | undefined;
+  /** The whole run handed to the CLI in parts (a process tree's one profile), instead of `run`. */
+  private handoff: Handoff | undefined;
   private readonly written: Written[] = [];
   private readonly failures: string[] = [];
   private readonly onExit = (code: number): void => this.finish(`exit(${code})`);
 
   constructor(
     private readonly cfg: AgentConfig,
-    private readonly who: AgentStart,
+    private readonly who: AgentStart & { name: string },
     private readonly reportDir: string | undefined,
+    private readonly tree?: { handoffMs: number },
   ) {}
 
   /** No whole-run profile: recording only when asked (--signal, --listen), or pushed (--push). */
@@ -69,7 +74,16 @@ export class MainAgent {
   start(): void {
     const cfg = this.cfg;
     this.recorder = processRecorder(() => samplerOptions(cfg));
-    if (!this.onDemand) this.run = this.recorder.begin('the whole run');
+    if (!this.onDemand) {
+      const run = this.recorder.begin('the whole run');
+      if (this.tree && this.reportDir) {
+        // Each part is the recording's take since the previous one; the last one closes it.
+        const parts = { window: () => run.take(), stop: () => run.close() };
+        this.handoff = new Handoff(parts, this.reportDir, this.who).start(this.tree.handoffMs);
+      } else {
+        this.run = run;
+      }
+    }
     this.stops = watchStopSignals({ finish: (end) => this.finish(end), busy: () => this.recorder.busy || this.writing > 0 });
     if (cfg.signal) {
       this.windows = new SignalWindows(cfg.signal, this.recorder, { write: (p, n, end) => this.writeWindow(p, n, end) }, this.reportDir).start();
@@ -168,6 +182,21 @@ export class MainAgent {
     // A stop signal during this write waits for it (no interrupt, no deadline).
     this.stops?.pause();
     this.writing++;
+    if (this.handoff) {
+      // The last part to the CLI: what could not be handed over is reported like a file that could not be written.
+      try {
+        this.handoff.final(end, this.cfg.sourceMaps !== false, { ptprof: VERSION });
+      } catch (err) {
+        const why = `could not hand the profile over to ptprof: ${reason(err)}`;
+        if (!this.reportDir || !writeReport(this.reportDir, { ...this.who, format: this.cfg.format, end, state: 'failed', error: why })) {
+          warn(`process ${process.pid}: ${why}`);
+        }
+      } finally {
+        this.writing--;
+        this.recorder.cancelAll();
+      }
+      return;
+    }
     try {
       if (this.run) {
         const run = this.run;
@@ -200,6 +229,7 @@ export class MainAgent {
     this.finished = true;
     process.removeListener('exit', this.onExit);
     this.stops?.cancel();
+    this.handoff?.stop();
     this.windows?.cancel();
     this.endpoint?.close();
     this.pusher?.cancel();

@@ -12,6 +12,8 @@ import { writeProfileSync } from '../write-profile';
 export interface Who {
   root: boolean;
   command: string;
+  /** The short command line (process-name.ts): the `process` label of a merged profile. */
+  name?: string;
 }
 
 /**
@@ -25,7 +27,7 @@ export function labelled(raw: Profile, who: Who, facts: ProfileFacts, sourceMaps
   const profile = withSourceMaps(raw, sourceMaps);
   profile.facts = {
     ptprof: VERSION, pid: process.pid, ppid: process.ppid, process: who.root ? 'root' : 'descendant',
-    ...facts, ...profile.facts, cmd: who.command,
+    ...facts, ...profile.facts, ...(who.name !== undefined ? { process_name: who.name } : {}), cmd: who.command,
   };
   return profile;
 }

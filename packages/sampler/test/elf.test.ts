@@ -1,0 +1,42 @@
+// Native frames are named from the ELF symbol tables of the mapped files. The addon reads and
+// sorts a file's function symbols (elfFunctions: milliseconds); elf.ts can parse them in
+// TypeScript too (tens of milliseconds for Node's binary). Both must name every address alike.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { binding } from '@ptprof/timers-native';
+import { ElfSymbols, readMaps } from '../src/elf';
+
+describe('ELF symbols', () => {
+  const exe = fs.realpathSync(process.execPath);
+  const files = [...new Set(readMaps().filter((m) => m.path === exe || /\/libc\.so/.test(m.path)).map((m) => m.path))];
+
+  it('the addon and the TypeScript parser name the same addresses of node and libc', () => {
+    assert.ok(files.includes(exe), 'node is mapped');
+    for (const file of files) {
+      const t0 = process.hrtime.bigint();
+      const ts = new ElfSymbols(file);
+      const t1 = process.hrtime.bigint();
+      const nat = new ElfSymbols(file, (p) => binding.elfFunctions(p));
+      const t2 = process.hrtime.bigint();
+      assert.ok(ts.ok && nat.ok, file);
+      console.log(`      ${file}: TypeScript ${(Number(t1 - t0) / 1e6).toFixed(1)} ms, addon ${(Number(t2 - t1) / 1e6).toFixed(1)} ms`);
+      const text = readMaps().filter((m) => m.path === file);
+      let named = 0;
+      for (let i = 0; i < 2000; i++) {
+        const m = text[i % text.length];
+        const off = m.offset + Math.floor(((i * 2654435761) % 1000003) / 1000003 * (m.end - m.start));
+        const a = ts.symbolAtFileOffset(off);
+        assert.equal(nat.symbolAtFileOffset(off), a, `${file} at file offset 0x${off.toString(16)}`);
+        if (a) named++;
+      }
+      assert.ok(named > 100, `${named} of 2000 addresses in ${file} named`);
+    }
+  });
+
+  it('a file that is not ELF, or missing, gives no symbols and no error', () => {
+    assert.equal(binding.elfFunctions('/etc/hostname'), null);
+    assert.equal(binding.elfFunctions('/nonexistent/file'), null);
+    assert.equal(new ElfSymbols('/etc/hostname', (p) => binding.elfFunctions(p)).ok, false);
+    assert.equal(new ElfSymbols('/etc/hostname').ok, false);
+  });
+});
