@@ -218,7 +218,7 @@ export function pushLine(r: AgentReport): string | undefined {
  * When inlined functions could not all be shown: `inlined functions: 12 of 4210 frames in optimized
  * code keep their outer function ...`, or why none are (`inline.off`). Nothing when all were.
  */
-function inliningLine(f: Facts): string | undefined {
+export function inliningLine(f: Facts): string | undefined {
   const off = stringFact(f, 'inline.off');
   if (off !== undefined) return `inlined functions not shown: ${printable(off, 200)}`;
   const unexpanded = numberFact(f, 'inline.unexpanded_frames');

@@ -9,7 +9,7 @@ import {
 } from '@ptprof/pprof-writer';
 import type { RunCommand } from './args';
 import type { AgentReport } from './config';
-import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, readReports, type RunReports } from './summary';
+import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, inliningLine, readReports, type RunReports } from './summary';
 import { sourceMapSummary } from './sourcemaps';
 import type { TreeCollector, TreeProcess } from './tree';
 import { VERSION } from './version';
@@ -70,6 +70,8 @@ function describeTree(file: string, merged: MergeResult, procs: readonly TreePro
     lines.push(`    and ${rest.length} more: ${sum((p) => p.profiledNanos)} / ${sum((p) => p.osCpuNanos)}`);
   }
   for (const l of sourceMapSummary(facts as Facts)) lines.push(`  ${printable(l, 1000)}`);
+  const inlined = inliningLine(facts as Facts);
+  if (inlined) lines.push(`  ${inlined}`);
   return lines;
 }
 

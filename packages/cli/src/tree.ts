@@ -14,10 +14,11 @@ import { decodePart, every, MAX_PART_BYTES, PART_NAME, type Part, type PartProce
 export const COUNTER_FACTS: readonly string[] = [
   'records', 'kept', 'filtered.setitimer', 'filtered.timer_create', 'dropped.ring', 'dropped.shared', 'foreign', 'late', 'misdelivered',
   'errors', 'unresolved_js_frames', 'js_frames', 'setitimer_suspended', 'sigprof_reinstalled', 'code_events_dropped', 'handoff_errors',
-  'threads',
+  'threads', 'inline.optimized_frames', 'inline.inlined_frames', 'inline.unexpanded_frames', 'inline.tables', 'inline.failures',
+  'inline.read_nanos',
 ];
-/** Groups of facts combined over the processes (the source maps': counts added, failures listed). */
-export const FACT_GROUPS: readonly string[] = ['source_maps.'];
+/** Groups of facts combined over the processes (counts added, failures and reasons listed). */
+export const FACT_GROUPS: readonly string[] = ['source_maps.', 'inline.'];
 /** Facts the tree has when every process agrees. */
 export const SAME_FACTS: readonly string[] = ['hz', 'period_nanos', 'mode', 'timer_signal', 'timers', 'overrun_weights'];
 

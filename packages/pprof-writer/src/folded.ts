@@ -3,7 +3,9 @@
 //   root;caller;leaf 42
 //
 // Frames root first, joined with ';', then one space and the value. A frame is written
-// `name (file:line)` when its file is known (`name (file)` when the line is not), else `name`.
+// `name (file:line)` when its file is known (`name (file)` when the line is not), else `name`; the
+// line is the function's first (startLine), so that a function is one frame of a flame graph
+// however many of its lines were sampled (pprof keeps the executing lines).
 // The characters that would break the format are percent-escaped in names and files:
 // '%' -> %25, ';' -> %3B, '\n' -> %0A, '\r' -> %0D. Lines are merged (equal stacks summed), lines
 // whose value is 0 are left out, and the lines are sorted (by UTF-16 code units).
@@ -23,7 +25,8 @@ function frameText(f: NormFrame): string {
   const name = escapeFoldedName(f.name);
   if (f.file === '') return name;
   const file = escapeFoldedName(f.file);
-  return f.line > 0 ? `${name} (${file}:${f.line})` : `${name} (${file})`;
+  const line = f.startLine > 0 ? f.startLine : f.line;
+  return line > 0 ? `${name} (${file}:${line})` : `${name} (${file})`;
 }
 
 /** Renders the profile as folded stacks, one line per distinct stack, each ending with '\n'. */

@@ -652,6 +652,7 @@ export class Sampler {
     this.startWall = p.startTimeNanos + BigInt(p.durationNanos);
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
+    this.inlining0 = { ...this.symbolizer.inlining };
     const collectorError = this.stats.collectorError;
     this.stats = emptyStats();
     this.stats.collectorError = collectorError;

@@ -252,11 +252,16 @@ export class Symbolizer {
       byLine = new Map();
       this.lineFrames.set(info, byLine);
     }
-    if (line <= 0) line = info.line;
-    const key = inlined ? -line : line;
+    // An unknown line (0) is the function's own position (its start, with its column), as the
+    // frames of unoptimized code have it; a known one is the executing line, with the function's
+    // start beside it (startLine/startColumn: @ptprof/sourcemaps maps both).
+    const key = inlined ? -Math.max(line, 0) - 1 : Math.max(line, 0);
     let f = byLine.get(key);
     if (!f) {
-      f = { name: info.name, ...(info.file ? { file: info.file } : {}), line, startLine: info.line, ...(inlined ? { inlined } : {}) };
+      const file = info.file ? { file: info.file } : {};
+      f = line <= 0
+        ? { name: info.name, ...file, line: info.line, ...(info.column !== undefined ? { column: info.column } : {}), ...(inlined ? { inlined } : {}) }
+        : { name: info.name, ...file, line, startLine: info.line, ...(info.column !== undefined ? { startColumn: info.column } : {}), ...(inlined ? { inlined } : {}) };
       byLine.set(key, f);
     }
     return f;

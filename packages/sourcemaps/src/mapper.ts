@@ -137,6 +137,10 @@ export function mapScript(loaded: LoadedMap, script: string, frames: readonly Ma
         } else hi = mid - 1;
       }
       if (i < 0) i = 0; // before the line's first mapping: that one
+    } else {
+      // A line without a column (an executing line in optimized code): its first mapping that has
+      // an original place.
+      while (i < segs.length - 1 && segs[i].length < 4) i++;
     }
     // A segment of one field marks generated code with no original (a bundler's runtime).
     return segs[i].length >= 4 ? { segs, i } : undefined;

@@ -14,7 +14,8 @@ type Sampled = MappableProfile & { samples: { frames: Frameish[]; cpuNanos: numb
 function cumByFunction(p: Sampled): Map<string, number> {
   const cum = new Map<string, number>();
   for (const s of p.samples) {
-    for (const k of new Set(s.frames.map((f) => `${f.name} ${f.file}:${f.line}`))) cum.set(k, (cum.get(k) ?? 0) + s.cpuNanos);
+    // A function by its first line (a frame in optimized code also has the line it was executing).
+    for (const k of new Set(s.frames.map((f) => `${f.name} ${f.file}:${f.startLine ?? f.line}`))) cum.set(k, (cum.get(k) ?? 0) + s.cpuNanos);
   }
   return cum;
 }
