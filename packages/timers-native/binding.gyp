@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "ptprof_timers",
-      "sources": ["src/binding.cc", "src/handler.cc", "src/signals.cc", "src/registry.cc", "src/timers.cc", "src/codeevents.cc", "src/drain.cc", "src/napi_util.cc", "src/elf.cc", "src/inline.cc", "src/v8layout.cc"],
+      "sources": ["src/binding.cc", "src/handler.cc", "src/signals.cc", "src/registry.cc", "src/timers.cc", "src/codeevents.cc", "src/drain.cc", "src/control.cc", "src/napi_util.cc", "src/elf.cc", "src/inline.cc", "src/v8layout.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_DISABLE_CPP_EXCEPTIONS",
@@ -12,7 +12,7 @@
       "cflags_cc!": ["-std=gnu++17", "-std=c++17"],
       "ldflags": ["-Wl,-z,now", "-Wl,-z,nodelete"],
       "conditions": [
-        ["OS!='linux'", { "sources!": ["src/binding.cc", "src/handler.cc", "src/signals.cc", "src/registry.cc", "src/timers.cc", "src/codeevents.cc", "src/drain.cc", "src/napi_util.cc", "src/elf.cc", "src/inline.cc", "src/v8layout.cc"] }]
+        ["OS!='linux'", { "sources!": ["src/binding.cc", "src/handler.cc", "src/signals.cc", "src/registry.cc", "src/timers.cc", "src/codeevents.cc", "src/drain.cc", "src/control.cc", "src/napi_util.cc", "src/elf.cc", "src/inline.cc", "src/v8layout.cc"] }]
       ]
     }
   ]

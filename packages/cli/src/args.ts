@@ -2,6 +2,7 @@
 // Values echoed in a message go through printable(): a message stays one line.
 import { DEFAULT_MAX_READ_BYTES, printable } from '@ptprof/pprof-writer';
 import { DEFAULT_HZ, MAX_HZ, MIN_HZ, formatList, isFormat, parseIntStrict, type Format, type ThreadsMode } from './config';
+import { LONG_RUN_HELP, checkLongRun, readLongRunOption, type LongRunOptions } from './long-args';
 
 /** A mistake in the command line: one line for stderr, exit code 2. */
 export class UsageError extends Error {
@@ -24,6 +25,8 @@ export interface RunCommand {
   html?: true;
   /** false with --no-source-maps: frames are written as they ran. */
   sourceMaps?: false;
+  /** --signal, --listen: profiles on demand (long-args.ts). */
+  longRun?: LongRunOptions;
   /** --split: each Node process writes its own file (by default the run writes one profile of the whole tree). */
   split?: true;
 }
@@ -77,7 +80,7 @@ Options (before the command):
   --no-source-maps   write frames as they ran: no original names, files and lines from the
                      scripts' source maps (by default each JS frame whose script has a map is
                      named by it, in every format: TypeScript builds, bundles, tsx)
-  -q, --quiet        print no summary
+${LONG_RUN_HELP}  -q, --quiet        print no summary
   -h, --help         print this help
   --version          print the version
 
@@ -213,6 +216,7 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   let command: string[] | undefined;
   let shorthand = false;
   let sourceMaps = true;
+  const longRun: LongRunOptions = {};
   while (i < argv.length) {
     const a = argv[i];
     if (a === '--') {
@@ -279,16 +283,23 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
         i = v.next;
         continue;
       }
-      default:
+      default: {
+        const next = longRunOption(argv, i, longRun);
+        if (next !== undefined) {
+          i = next;
+          continue;
+        }
         if (/^-o./.test(a)) {
           output = checkedOutputName('-o', a.slice(2));
           i++;
           continue;
         }
         throw new UsageError(`unknown option '${printable(a)}' (ptprof's options go before the command, which follows '--'; ${HINT})`);
+      }
     }
   }
   if (!command) throw new UsageError(`no command to profile (usage: ptprof [options] -- node app.js, or ptprof app.js; ${HINT})`);
+  longRunCheck(longRun);
   format ??= formatOfOutput(output) ?? 'pprof';
   if (html && format !== 'pprof' && format !== 'folded') {
     throw new UsageError(`--html reads the profile back: use it with --format pprof or folded, not ${format} (or run ptprof convert later)`);
@@ -296,7 +307,26 @@ export function parseArgs(argv: readonly string[], execPath: string = process.ex
   return {
     kind: 'run', hz, ...(output !== undefined ? { output } : {}), threads, format, quiet, command, shorthand, ...(html ? { html: true as const } : {}),
     ...(sourceMaps ? {} : { sourceMaps: false as const }), ...(split ? { split: true as const } : {}),
+    ...(Object.keys(longRun).length ? { longRun } : {}),
   };
+}
+
+/** checkLongRun, its errors as usage errors. */
+function longRunCheck(opts: LongRunOptions): void {
+  try {
+    checkLongRun(opts);
+  } catch (e) {
+    throw new UsageError(printable((e as Error).message));
+  }
+}
+
+/** readLongRunOption, its errors as usage errors. */
+function longRunOption(argv: readonly string[], i: number, into: LongRunOptions): number | undefined {
+  try {
+    return readLongRunOption(argv, i, into);
+  } catch (e) {
+    throw new UsageError(printable((e as Error).message));
+  }
 }
 
 /** The format an output name asks for when --format does not say: out.folded is folded stacks. */

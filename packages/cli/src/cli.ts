@@ -9,8 +9,9 @@ import * as path from 'node:path';
 import { printable, ProfileReadError, tempPathFor } from '@ptprof/pprof-writer';
 import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
 import { defaultOutput, ENV, formatCommand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
-import { describeProfile, displayPath, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
+import { describeProfile, displayPath, pushLine, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
 import { VERSION } from './version';
+import { checkListen, forwardWindows, isOnDemand, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
 import { pageAfterRun, runConvert, runView } from './view-cmd';
 import { readHandoffMs, TREE_ENV } from './part';
@@ -175,6 +176,7 @@ async function run(cmd: RunCommand): Promise<number> {
   checkScript(cmd, cwd);
   const output = resolveOutput(cmd, cwd);
   checkOutput(output);
+  if (cmd.longRun?.listen) await checkListen(cmd.longRun.listen);
 
   // The agents report here what they wrote or why they could not: private (0700, ours), so the
   // summary never has to trust a file found by name in the output directory.
@@ -184,10 +186,13 @@ async function run(cmd: RunCommand): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot create a private directory in ${printable(os.tmpdir())} for the run's reports (${errnoText(e)}); set TMPDIR to a writable directory`);
   }
-  const tree = cmd.split ? undefined : new TreeCollector(reportDir);
+  // One profile for the process tree (the processes hand their parts over), unless --split, or on
+  // demand (each window, request or push is one process's own).
+  const tree = cmd.split || isOnDemand(cmd.longRun) ? undefined : new TreeCollector(reportDir);
   const env = childEnv(process.env, {
     output, hz: cmd.hz, threads: cmd.threads, format: cmd.format, reportDir, sourceMaps: cmd.sourceMaps !== false, tree: tree !== undefined,
   });
+  longRunEnv(env, cmd.longRun);
   const t0 = process.hrtime.bigint();
   tree?.startPolling();
 
@@ -211,12 +216,16 @@ async function run(cmd: RunCommand): Promise<number> {
     }
   };
   for (const s of SIGNALS) process.on(s, onSignal);
+  const stopForwarding = cmd.longRun?.signal ? forwardWindows(cmd.longRun.signal, reportDir, (l) => {
+    if (!cmd.quiet) err(l);
+  }) : undefined;
 
   const end = await new Promise<ChildEnd>((resolve) => {
     child.once('error', (e: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error: e }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   for (const s of SIGNALS) process.removeListener(s, onSignal);
+  stopForwarding?.();
   const wallNs = Number(process.hrtime.bigint() - t0);
 
   let exitCode: number;
@@ -232,11 +241,13 @@ async function run(cmd: RunCommand): Promise<number> {
 
   try {
     if (end.error) return exitCode;
+    const onDemand = isOnDemand(cmd.longRun);
     const ended = tree ? finishTree(cmd, tree, output, reportDir, headerLine(cmd, wallNs, end, exitCode), { cmd: formatCommand(shownCommand(cmd)), end: endFact(end) }) : undefined;
     const reports = ended ? ended.reports : readReports(reportDir);
-    let lost = reports.failed.length > 0 || reports.written.length === 0 || ended?.lost === true;
+    // On demand, a run where no window was asked for lost nothing.
+    let lost = reports.failed.length > 0 || (reports.written.length === 0 && !onDemand) || ended?.lost === true;
     if (!cmd.quiet && !tree) printSummary(cmd, reports, wallNs, end, exitCode);
-    printLosses(reports, end, cmd.quiet);
+    printLosses(reports, end, cmd.quiet, onDemand);
     if (cmd.html && reports.written.length > 0 && !writePage(cmd, reports)) lost = true;
     // The command's failure wins; a command that ended well without its profiles (or the page
     // asked for) fails here.
@@ -282,7 +293,7 @@ function writePage(cmd: RunCommand, reports: RunReports): boolean {
 }
 
 /** What was lost and why: printed even with -q (a lost profile is never reported as success). */
-function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean): void {
+function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDemand: boolean): void {
   const lines: string[] = [];
   for (const f of reports.failed) {
     const why = printable(f.error ?? '?');
@@ -296,7 +307,9 @@ function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean): void {
       lines.push(`no profile from pid ${v.pid} (${printable(v.command, 300)}): it ended without writing one (killed by SIGKILL, or crashed)`);
     }
   }
-  if (reports.written.length === 0 && reports.failed.length === 0 && reports.vanished.length === 0) {
+  if (onDemand && reports.written.length === 0 && reports.failed.length === 0 && reports.idle.length > 0) {
+    if (!quiet && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
+  } else if (reports.written.length === 0 && reports.failed.length === 0 && reports.vanished.length === 0) {
     lines.push(end.signal === 'SIGKILL'
       ? 'no profile was written: the command was killed by SIGKILL'
       : 'no profile was written: the command started no Node.js process, or gave its Node processes an environment without NODE_OPTIONS');
@@ -308,6 +321,10 @@ function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end:
   const lines: string[] = [headerLine(cmd, wallNs, end, exitCode)];
   const written = reports.written;
   for (const w of written) lines.push(...describeProfile(w));
+  for (const r of reports.idle) {
+    const pushed = pushLine(r);
+    if (pushed) lines.push(pushed);
+  }
   process.stderr.write(lines.map((l) => `ptprof: ${l}\n`).join(''));
 
   // The top functions of the busiest process (the root's, unless a child did the work, e.g. under npm).

@@ -2,8 +2,11 @@
 // output file names, NODE_OPTIONS quoting, the signals, and the agent's report. No native code:
 // the CLI checks its arguments with this before it runs anything, and the agent loads it in every
 // Node process the profiled program starts. Ranges and defaults come from the sampler's table.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { INT_OPTIONS, THREADS_MODES, optionProblem, parseIntStrict, type IntOptionName, type ThreadsMode } from '@ptprof/sampler/options';
+import { readPushConfig, type PushConfig } from './push-config';
 
 export { parseIntStrict, type ThreadsMode };
 
@@ -25,6 +28,10 @@ export const ENV = {
   warned: 'PTPROF_WARNED',
   /** '0': frames are written as they ran, without their source maps (--no-source-maps). */
   sourceMaps: 'PTPROF_SOURCE_MAPS',
+  /** On demand (--signal): timers off until this signal; each one starts or ends a window. */
+  signal: 'PTPROF_SIGNAL',
+  /** HOST:PORT (--listen): the root process serves /debug/pprof/profile there. */
+  listen: 'PTPROF_LISTEN',
 } as const;
 
 /**
@@ -42,6 +49,83 @@ export const TUNING_ENV = {
  * survives them); the agent writes the profile and lets the process die by the same signal.
  */
 export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * The signals that may start and end windows (--signal). SIGUSR1 starts Node's inspector, the stop
+ * signals already write the profile, and most others are sent by the system or the terminal for
+ * their own reasons (SIGWINCH on a resize, SIGQUIT to the whole foreground group on Ctrl-\).
+ */
+export const WINDOW_SIGNALS = ['SIGUSR2'] as const;
+export type WindowSignal = (typeof WINDOW_SIGNALS)[number];
+
+/** 'SIGUSR2' from 'SIGUSR2', 'USR2', 'usr2' or '12'; undefined for anything else. */
+export function windowSignal(text: string): WindowSignal | undefined {
+  const t = text.trim().toUpperCase();
+  for (const s of WINDOW_SIGNALS) {
+    if (t === s || `SIG${t}` === s || t === String(os.constants.signals[s])) return s;
+  }
+  return undefined;
+}
+
+/** Where the endpoint listens. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * HOST:PORT, :PORT or PORT (the host defaults to loopback, 127.0.0.1), [IPv6]:PORT; port 0 for
+ * any free port (the agent prints the one it got). Throws an Error with a one-line message.
+ */
+export function parseListen(text: string, what: string = '--listen'): ListenAddress {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new Error(`${what} must be HOST:PORT, :PORT or PORT (port 0..65535; the host defaults to 127.0.0.1); got '${JSON.stringify(text).slice(1, -1)}'`);
+  }
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/** The address as a URL's host part: [::1]:6060, 127.0.0.1:6060. */
+export function formatAddress(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/**
+ * When process `pid` started, in clock ticks since boot (/proc/<pid>/stat, field 22): with the pid
+ * it names one process for the life of the system, so a signal is never sent to a pid the kernel
+ * has given to another process since. Undefined when the process is gone.
+ */
+export function processStartTime(pid: number | 'self'): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const t = Number(fields[19]);
+    return Number.isSafeInteger(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file of window N: its number before the extension (ptprof.123.pb.gz -> ptprof.123.2.pb.gz). */
+export function withWindow(file: string, n: number): string {
+  const { stem, ext } = splitExt(file);
+  return `${stem}.${n}${ext}`;
+}
+
+/**
+ * The state of the run's windows, kept by the CLI in its report directory (--signal): which
+ * window is open, if any. Each agent reads it when the signal comes, and when it starts (a process
+ * born during a window joins it), so that window N is the same stretch of time in every process.
+ */
+export const WINDOW_STATE_FILE = 'window.json';
+export interface WindowState {
+  /** The last window started (0: none yet). */
+  n: number;
+  /** Whether window n is open. */
+  open: boolean;
+}
 
 /**
  * What each Node process writes: pprof (gzipped protobuf), folded stacks, speedscope's JSON (a
@@ -122,6 +206,12 @@ export interface AgentConfig {
   ringBytes?: number;
   framesLimit?: number;
   collectIntervalMs?: number;
+  /** On demand: timers off until this signal (PTPROF_SIGNAL). */
+  signal?: WindowSignal;
+  /** PTPROF_LISTEN: the root process serves /debug/pprof/profile here. */
+  listen?: ListenAddress;
+  /** PTPROF_PUSH_URL...: every window goes to Pyroscope (push-config.ts). */
+  push?: PushConfig;
 }
 
 /** A variable's value for a message: control characters escaped (JSON's way), no quotes. */
@@ -161,6 +251,16 @@ export function readAgentConfig(env: NodeJS.ProcessEnv, pid: number, cwd: string
     ...(reportDir ? { reportDir } : {}),
     ...(sourceMapsText === '0' ? { sourceMaps: false as const } : {}),
   };
+  const signalText = env[ENV.signal] ?? '';
+  if (signalText !== '') {
+    const sig = windowSignal(signalText);
+    if (!sig) throw new Error(`${ENV.signal}=${shown(signalText)} is not ${formatList(WINDOW_SIGNALS)} (SIGUSR1 is Node's inspector; SIGINT, SIGTERM and SIGHUP end the program and write its profile)`);
+    cfg.signal = sig;
+  }
+  const listenText = env[ENV.listen] ?? '';
+  if (listenText !== '') cfg.listen = parseListen(listenText, ENV.listen);
+  const push = readPushConfig(env);
+  if (push) cfg.push = push;
   for (const [option, name] of Object.entries(TUNING_ENV) as [keyof typeof TUNING_ENV, string][]) {
     const v = intFromEnv(env, name, option);
     if (v !== undefined) cfg[option] = v;
@@ -188,8 +288,15 @@ export interface AgentReport {
   format: Format;
   /** The command line: argv0, node options, script and arguments. */
   command: string;
-  /** 'written': the file is there; 'failed': no profile, error says why. */
-  state: 'written' | 'failed';
+  /**
+   * 'written': the file is there; 'failed': no profile, error says why; 'none': on demand (--signal,
+   * --listen), no window was asked for: nothing to write, and nothing lost.
+   */
+  state: 'written' | 'failed' | 'none';
+  /** On demand: the windows written (their files are `files`, `file` the first). */
+  windows?: number;
+  /** --push: what was sent where (counts of windows, bytes sent). */
+  pushed?: { to: string; windows: number; sent: number; bytes: number; retries: number; dropped: number; rejected: number; unsent: number };
   /** Why there is no profile: 'ENOSPC: no space left on device', or the configuration error. */
   error?: string;
   /** The file as written (device, inode, size), for the summary to check before it reads it. */
@@ -218,6 +325,8 @@ export interface AgentStart {
   root: boolean;
   file: string;
   command: string;
+  /** processStartTime(pid): the CLI signals this pid only while it is still this process. */
+  startTime?: number;
 }
 
 /** A command line as one string, each word quoted when it needs it (for people to read). */

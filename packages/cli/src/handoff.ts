@@ -11,7 +11,7 @@
 // they ran, and the profile says so (its `complete=false`).
 import * as path from 'node:path';
 import type { Facts, FrameInput } from '@ptprof/pprof-writer';
-import type { Profile, Sampler } from '@ptprof/sampler';
+import type { Profile } from '@ptprof/sampler';
 import { every, partName, PART_VERSION, type Part, type PartProcess } from './part';
 import { withSourceMaps } from './sourcemaps';
 
@@ -21,6 +21,15 @@ type Writer = typeof import('@ptprof/pprof-writer');
 export interface HandoffErrors {
   count: number;
   first?: unknown;
+}
+
+/**
+ * Where the parts come from: a Sampler (window(), then stop()), or the agent's whole-run recording
+ * (its take(), then close()), which shares the process's one sampler with windows, pushes and the API.
+ */
+export interface PartSource {
+  window(): Profile;
+  stop(): Profile;
 }
 
 export class Handoff {
@@ -37,7 +46,7 @@ export class Handoff {
 
   /** `writer`: pprof-writer, loaded at the first part (not at start-up, where the profile would see it). */
   constructor(
-    private readonly sampler: Sampler,
+    private readonly sampler: PartSource,
     private readonly dir: string,
     private readonly who: PartProcess,
     private writer?: Writer,

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DEFAULT_MAX_READ_BYTES,
+  formatBytes,
   formatTop,
   formatValue,
   numberFact,
@@ -43,6 +44,10 @@ export interface RunReports {
   failed: AgentReport[];
   /** Processes that started profiling and never reported: killed (SIGKILL) or crashed. */
   vanished: AgentStart[];
+  /** On demand: processes that recorded nothing (no window was asked for while they ran). */
+  idle: AgentReport[];
+  /** Processes that have not reported their end (still running, or gone without a word). */
+  unfinished: AgentStart[];
 }
 
 /** Reports are small JSON files; anything larger is not one. */
@@ -64,6 +69,7 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
 function asStart(x: unknown): AgentStart | undefined {
   const r = x as Partial<AgentStart> | null;
   if (!r || !isInt(r.pid) || !isInt(r.ppid) || typeof r.root !== 'boolean' || !isStr(r.file) || !isStr(r.command)) return undefined;
+  if (r.startTime !== undefined && !isInt(r.startTime)) return undefined;
   return r as AgentStart;
 }
 
@@ -71,6 +77,10 @@ function asReport(x: unknown): AgentReport | undefined {
   const r = x as Partial<AgentReport> | null;
   if (!asStart(r) || typeof r!.format !== 'string' || !isFormat(r!.format)) return undefined;
   if (r!.state === 'failed') return isStr(r!.error) ? (r as AgentReport) : undefined;
+  if (r!.windows !== undefined && !isInt(r!.windows)) return undefined;
+  const pu = r!.pushed;
+  if (pu !== undefined && !(pu && isStr(pu.to) && ['windows', 'sent', 'bytes', 'retries', 'dropped', 'rejected', 'unsent'].every((k) => isInt((pu as Record<string, unknown>)[k])))) return undefined;
+  if (r!.state === 'none') return r as AgentReport;
   if (r!.state !== 'written') return undefined;
   const w = r!.written;
   if (!w || !isInt(w.dev) || !isInt(w.ino) || !isInt(w.size) || !path.isAbsolute(r!.file!)) return undefined;
@@ -122,6 +132,8 @@ export function readReports(dir: string): RunReports {
     written: all.filter((r) => r.state === 'written').map((r) => ({ file: r.file, format: r.format, report: r })),
     failed: all.filter((r) => r.state === 'failed'),
     vanished: starts.filter((s) => !reports.has(s.pid)).sort(order),
+    idle: all.filter((r) => r.state === 'none'),
+    unfinished: starts.filter((s) => reports.get(s.pid)?.end === undefined).sort(order),
   };
 }
 
@@ -192,6 +204,16 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
 }
 
+/** `pushed 12 windows (48.2KiB) to http://host:4040: 3 retries, 0 dropped...`: what a process pushed (--push). */
+export function pushLine(r: AgentReport): string | undefined {
+  const p = r.pushed;
+  if (!p) return undefined;
+  const lost = [p.dropped && `${p.dropped} dropped (queue full)`, p.rejected && `${p.rejected} refused by the server`, p.unsent && `${p.unsent} not sent when the process ended`]
+    .filter(Boolean);
+  return `pid ${r.pid}: pushed ${p.sent} of ${p.windows} windows (${formatBytes(p.bytes)}) to ${printable(p.to, 200)}`
+    + `${p.retries ? `, ${p.retries} retries` : ''}${lost.length ? `; lost: ${lost.join(', ')}` : ''}`;
+}
+
 /**
  * When inlined functions could not all be shown: `inlined functions: 12 of 4210 frames in optimized
  * code keep their outer function ...`, or why none are (`inline.off`). Nothing when all were.
@@ -209,12 +231,15 @@ export function inliningLine(f: Facts): string | undefined {
 /** The lines about one written profile (without the `ptprof: ` prefix). */
 export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
   const r = w.report;
-  const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)})`];
+  const windows = r.windows !== undefined ? `, ${r.windows} window${r.windows === 1 ? '' : 's'}` : '';
+  const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)}${windows})`];
   if (r.files && r.files.length > 1) lines.push(`  and ${r.files.filter((f) => f !== w.file).map((f) => displayPath(f, cwd)).join(', ')}`);
   const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
   for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
+  const pushed = pushLine(r);
+  if (pushed) lines.push(`  ${pushed}`);
   const inlined = inliningLine(r.facts ?? {});
   if (inlined) lines.push(`  ${inlined}`);
   if (r.mode === 'js') lines.push('  (threads=js: only JS threads have timers of their own; the others are seen through setitimer alone)');

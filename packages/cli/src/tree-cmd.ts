@@ -115,7 +115,7 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
   const agents = readReports(reportDir);
   const procs = tree.processes().filter((p) => p.parts > 0);
   const handed = new Set(procs.map((p) => p.pid));
-  const reports: RunReports = { written: [], failed: agents.failed, vanished: agents.vanished.filter((v) => !handed.has(v.pid)) };
+  const reports: RunReports = { written: [], failed: agents.failed, vanished: agents.vanished.filter((v) => !handed.has(v.pid)), idle: [], unfinished: [] };
   let lost = false;
   const losses: string[] = [];
   for (const p of tree.processes()) {

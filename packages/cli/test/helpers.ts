@@ -108,23 +108,33 @@ export function ptprofSignal(args: readonly string[], sig: NodeJS.Signals, opts:
  */
 export function ptprofAsync(args: readonly string[], opts: {
   cwd: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; onStdout?: (all: string, pid: number) => void;
+  onStderr?: (all: string, pid: number) => void; timeoutMs?: number;
 }): Promise<Run> {
   return new Promise((resolve, reject) => {
+    // A process group of its own: a test that times out kills the command with ptprof (a program
+    // stuck in a loop would otherwise outlive the test, spinning).
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       reject(new Error(`timed out; stdout: ${stdout} stderr: ${stderr}`));
-    }, 60_000);
+    }, opts.timeoutMs ?? 60_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       opts.onStdout?.(stdout, child.pid!);
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      opts.onStderr?.(stderr, child.pid!);
+    });
     child.on('error', reject);
     child.on('close', (status, signal) => {
       clearTimeout(timer);

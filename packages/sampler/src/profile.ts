@@ -2,6 +2,7 @@
 // Structurally it is what @ptprof/pprof-writer takes (ProfileInput), but neither package imports
 // the other.
 import type { ThreadsMode } from './options';
+import { inliningFacts } from './inlining';
 
 export interface Frame {
   name: string;
@@ -158,6 +159,103 @@ export function emptyStats(): ProfileStats {
   };
 }
 
+/**
+ * The facts that count something over a profile's interval, from its stats (written as the
+ * profile's comments; summed when consecutive windows are merged).
+ */
+export function countFacts(st: ProfileStats): ProfileFacts {
+  return {
+    records: st.records,
+    kept: st.kept,
+    'filtered.setitimer': st.filtered.setitimer,
+    'filtered.timer_create': st.filtered.timer_create,
+    'dropped.ring': st.dropped.ring,
+    'dropped.shared': st.dropped.shared,
+    foreign: st.foreign,
+    late: st.late,
+    misdelivered: st.misdelivered,
+    errors: st.errors,
+    unresolved_js_frames: st.unresolvedFrames,
+    js_frames: st.jsFrames,
+    setitimer_suspended: st.sigprof.suspensions,
+    sigprof_reinstalled: st.sigprof.reinstalls,
+    code_events_dropped: st.codeDrops,
+    // Inlined functions (inlining.ts): what could not be expanded is said, never guessed.
+    ...inliningFacts(st.inlining),
+    ...(st.collectorError ? { collector_error: st.collectorError } : {}),
+  };
+}
+
+/** Stats of two consecutive intervals: counts summed; what is a state (code maps held, the collector's error) is the later one's. */
+function addStats(a: ProfileStats, b: ProfileStats): ProfileStats {
+  const sum = (x: Record<string, unknown>, y: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(x)) {
+      const u = x[k];
+      const v = y[k];
+      out[k] = typeof u === 'number' && typeof v === 'number' ? u + v
+        : u && typeof u === 'object' && v && typeof v === 'object' ? sum(u as Record<string, unknown>, v as Record<string, unknown>)
+          : v ?? u;
+    }
+    return out;
+  };
+  const st = sum(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>) as unknown as ProfileStats;
+  st.codeMaps = b.codeMaps;
+  st.collectorError = b.collectorError || a.collectorError;
+  return st;
+}
+
+function stackKey(tid: number, frames: readonly Frame[]): string {
+  let key = String(tid);
+  for (const f of frames) {
+    key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}\u0001${f.startLine ?? ''}${f.inlined ? '\u0001i' : ''}`;
+  }
+  return key;
+}
+
+/**
+ * Two consecutive windows of one process's recording (Sampler.window(), then the next window or
+ * stop()) as one profile: what one profile of both intervals would hold. Rows of the same thread
+ * and stack are summed, threads by tid (named as the later window names them).
+ */
+export function mergeProfiles(first: Profile, next: Profile): Profile {
+  const names = new Map<number, ThreadSummary>();
+  for (const t of first.threads) names.set(t.tid, { ...t });
+  for (const t of next.threads) {
+    const had = names.get(t.tid);
+    names.set(t.tid, had ? { ...t, js: had.js || t.js, count: had.count + t.count, cpuNanos: had.cpuNanos + t.cpuNanos } : { ...t });
+  }
+  const rows = new Map<string, ProfileSample>();
+  for (const s of [...first.samples, ...next.samples]) {
+    const key = stackKey(s.labels.thread_id, s.frames);
+    const row = rows.get(key);
+    if (row) {
+      row.count += s.count;
+      row.cpuNanos += s.cpuNanos;
+    } else {
+      const t = names.get(s.labels.thread_id);
+      rows.set(key, { ...s, labels: { ...s.labels, ...(t ? { thread_name: t.name } : {}) } });
+    }
+  }
+  const threads = [...names.values()].filter((t) => t.count > 0).sort((a, b) => b.cpuNanos - a.cpuNanos);
+  const stats = addStats(first.stats, next.stats);
+  stats.uniqueStacks = rows.size;
+  const processCpuNanos = first.processCpuNanos + next.processCpuNanos;
+  return {
+    samples: [...rows.values()],
+    periodNanos: next.periodNanos,
+    hz: next.hz,
+    mode: next.mode,
+    startTimeNanos: first.startTimeNanos,
+    durationNanos: first.durationNanos + next.durationNanos,
+    processCpuNanos,
+    threads,
+    stats,
+    facts: { ...first.facts, ...next.facts, ...countFacts(stats), threads: threads.length, process_cpu_nanos: processCpuNanos },
+    comments: [...new Set([...first.comments, ...next.comments])],
+  };
+}
+
 export class ProfileBuilder {
   private readonly stacks = new Map<string, { tid: number; frames: Frame[]; count: number; cpuNanos: number }>();
   private readonly frameIds = new Map<Frame, number>();
@@ -237,10 +335,7 @@ export class ProfileBuilder {
   samples(): ProfileSample[] {
     const merged = new Map<string, ProfileSample>();
     for (const s of this.stacks.values()) {
-      let key = String(s.tid);
-      for (const f of s.frames) {
-        key += `\u0000${f.name}\u0001${f.file ?? ''}\u0001${f.line ?? ''}\u0001${f.column ?? ''}\u0001${f.startLine ?? ''}${f.inlined ? '\u0001i' : ''}`;
-      }
+      const key = stackKey(s.tid, s.frames);
       const row = merged.get(key);
       if (row) {
         row.count += s.count;

@@ -19,7 +19,7 @@ import {
   type RawDrain,
 } from '@ptprof/timers-native';
 import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
-import { ProfileBuilder, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
+import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
 import {
   PSEUDO,
   Symbolizer,
@@ -162,6 +162,8 @@ export class Sampler {
   private lastCounters: DrainCounters | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private unwatch: (() => void) | undefined;
+  /** Calls of the sampler's own code in progress (see busy). */
+  private inside = 0;
   /** Records that reached the sampler, and those of them validSIGPROF dropped (the handler drops most before). */
   private filteredHere = { records: 0, setitimer: 0, timer_create: 0 };
 
@@ -196,6 +198,23 @@ export class Sampler {
 
   get isRunning(): boolean {
     return this.state === 'running';
+  }
+
+  /**
+   * Whether the sampler's own code is running now (a drain, a window, stop): what a caller
+   * reached at an interrupt check (the agent's stop signals) asks before it touches the sampler.
+   */
+  get busy(): boolean {
+    return this.inside > 0;
+  }
+
+  private guarded<T>(fn: () => T): T {
+    this.inside++;
+    try {
+      return fn();
+    } finally {
+      this.inside--;
+    }
   }
 
   /** Threads holding a timer right now (tid -> timer id). */
@@ -257,7 +276,7 @@ export class Sampler {
   private tick(): void {
     if (this.state !== 'running') return;
     try {
-      this.tickUnsafe();
+      this.guarded(() => this.tickUnsafe());
     } catch (err) {
       // Runs inside someone else's program: a failure here must never become their uncaught
       // exception. It is counted and reported in the profile, once on stderr.
@@ -391,6 +410,10 @@ export class Sampler {
   /** Collects what the rings hold now. Called on an unref'd timer while running, and at stop. */
   drain(): void {
     if (this.state !== 'running') return;
+    this.guarded(() => this.drainNow());
+  }
+
+  private drainNow(): void {
     const n = this.native;
     n.guardSigprof();
     const raw = n.drain();
@@ -401,6 +424,10 @@ export class Sampler {
 
   stop(): Profile {
     if (this.state !== 'running') throw new Error('ptprof: stop() needs a running sampler');
+    return this.guarded(() => this.stopNow());
+  }
+
+  private stopNow(): Profile {
     const n = this.native;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -603,6 +630,10 @@ export class Sampler {
    */
   window(): Profile {
     if (this.state !== 'running') throw new Error('ptprof: window() needs a running sampler');
+    return this.guarded(() => this.windowNow());
+  }
+
+  private windowNow(): Profile {
     const n = this.native;
     this.drain();
     // Records that refer to code events logged during that drain wait for them (their seq is
@@ -658,33 +689,17 @@ export class Sampler {
     const threads = this.builder.threadSummaries();
     // Named facts, written into the pprof's comments by @ptprof/pprof-writer (facts.ts) and read
     // back with its parseFacts: no one parses these from free text.
+    const counts = countFacts(st);
     const facts: ProfileFacts = {
       hz: this.hz,
       period_nanos: this.periodNs,
       mode: this.mode,
       ...(this.useTimers ? {} : { timers: false }),
       ...(this.overrunWeights ? {} : { overrun_weights: false }),
-      records: st.records,
-      kept: st.kept,
-      'filtered.setitimer': st.filtered.setitimer,
-      'filtered.timer_create': st.filtered.timer_create,
-      'dropped.ring': st.dropped.ring,
-      'dropped.shared': st.dropped.shared,
-      foreign: st.foreign,
-      late: st.late,
-      misdelivered: st.misdelivered,
-      errors: st.errors,
+      ...counts,
       threads: threads.length,
-      unresolved_js_frames: st.unresolvedFrames,
-      js_frames: st.jsFrames,
       process_cpu_nanos: processCpuNanos,
       timer_signal: this.native.signalInfo().timerSignalName,
-      setitimer_suspended: st.sigprof.suspensions,
-      sigprof_reinstalled: st.sigprof.reinstalls,
-      code_events_dropped: st.codeDrops,
-      // Inlined functions (inlining.ts): what could not be expanded is said, never guessed.
-      ...inliningFacts(st.inlining),
-      ...(st.collectorError ? { collector_error: st.collectorError } : {}),
     };
     return {
       samples: this.builder.samples(),

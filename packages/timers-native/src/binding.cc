@@ -25,6 +25,7 @@ void ptprof_init_signals(Napi::Env env, Napi::Object exports);
 void ptprof_init_registry(Napi::Env env, Napi::Object exports);
 void ptprof_init_timers(Napi::Env env, Napi::Object exports);
 void ptprof_init_drain(Napi::Env env, Napi::Object exports);
+void ptprof_init_control(Napi::Env env, Napi::Object exports);
 void ptprof_init_elf(Napi::Env env, Napi::Object exports);
 
 // ---------------------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ static Napi::Object PtprofInit(Napi::Env env, Napi::Object exports) {
   ptprof_init_registry(env, exports);
   ptprof_init_timers(env, exports);
   ptprof_init_drain(env, exports);
+  ptprof_init_control(env, exports);
   ptprof_init_elf(env, exports);
   exports.Set("gettid", Napi::Function::New(env, PtprofGettid, "gettid"));
   exports.Set("threadCpuNs", Napi::Function::New(env, PtprofThreadCpuNs, "threadCpuNs"));

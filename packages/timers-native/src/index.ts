@@ -234,6 +234,49 @@ export interface Binding {
   inlineStatus(): { enabled: boolean; reason: string };
 }
 
+/**
+ * The addon's signal control (src/control.cc), apart from Binding so that a fake sampler backend
+ * need not have it.
+ */
+export interface ControlBinding {
+  /**
+   * Stop signals that reach a JS thread even when it never returns to its event loop (src/control.cc).
+   * The calling thread (the main thread) receives each signal taken below as callback(signo,
+   * fromInterrupt): from its event loop, or, when the loop has not turned for graceMs, at an
+   * interrupt check of the running JavaScript (the callback must then touch only its own state
+   * and never return into the program, or return false at once to be called from the loop later).
+   * It returns whether it handled the signal. Once per process.
+   */
+  controlStart(callback: (signo: number, fromInterrupt: boolean) => boolean): void;
+  /**
+   * Our handler on signo if its action is SIG_DFL, the default recorded before, or (isDefault)
+   * whatever is there now, recorded as the default put back on release. An ignored signal stays
+   * ignored. Whether ours is there now.
+   */
+  controlTake(signo: number, isDefault?: boolean): boolean;
+  /** The signal's default action back (when ours is there). */
+  controlRelease(signo: number): void;
+  /** The default action back and the signal raised on this thread: returns (false) only if the process survived. */
+  controlRaise(signo: number): boolean;
+  /** How long a request waits for the event loop before an interrupt (0: never), and before the default action is taken (0: never). */
+  controlArm(opts: { graceMs: number; deadlineMs: number }): void;
+  controlInfo(): ControlInfo;
+}
+
+export interface ControlInfo {
+  /** Signals our handler is on now. */
+  taken: number[];
+  requests: number;
+  /** The last request whose callback was entered. */
+  entered: number;
+  /** Requests delivered at an interrupt (the event loop had not turned in graceMs). */
+  interrupts: number;
+  /** Requests whose callback was not entered by deadlineMs: the process ended by the signal without it. */
+  giveUps: number;
+  graceMs: number;
+  deadlineMs: number;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load: (dir: string) => Binding = require('node-gyp-build');
 
@@ -263,7 +306,7 @@ export function replacementAddonPath(env: NodeJS.ProcessEnv = process.env): stri
 
 /** The replacement addon loaded from PTPROF_ADDON_PATH, or undefined for the installed one. */
 export const replacementAddon: string | undefined = replacementAddonPath();
-export const binding: Binding = replacementAddon ? require(replacementAddon) : load(path.join(__dirname, '..', '..'));
+export const binding: Binding & ControlBinding = replacementAddon ? require(replacementAddon) : load(path.join(__dirname, '..', '..'));
 checkLayout(binding.layout);
 
 /** Throws when the binary's drain layout is not the one this file reads (a stale or foreign build). */

@@ -10,6 +10,9 @@
 //   inline.cc      what optimized code inlined, read from V8's heap when the code is reported
 //   v8layout.cc    where V8 keeps it (v8layout.h: postmortem metadata and per-version offsets)
 //   drain.cc       the collector thread, bounded backlogs, drain()
+//   control.cc     stop signals delivered to a JS thread that may never return to its event loop:
+//                  a handler that posts a semaphore, a native thread, a thread-safe function, and
+//                  an interrupt of the running JavaScript when the loop does not turn
 //   elf.cc         the function symbols of an ELF file, read and sorted (for naming native pcs)
 //   binding.cc     module init (the exports), clocks, configuration
 //   ring.h         the lock-free rings (no V8, no N-API: unit-tested alone)
@@ -22,6 +25,7 @@
 //   drain_mu -> code_mu
 //   sig_mu (alone)
 //   collect_mu (alone)
+//   control.cc's mutex (alone; its state is that file's own)
 //   inline_mu (alone: inline.cc's caches, released before the code-event callback takes code_mu)
 // No JS value is created while any of them is held: creating one may allocate, allocating may run
 // a full GC, and a GC reports code moves to codeevents.cc, on this thread (issue: a deadlock in
