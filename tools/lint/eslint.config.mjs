@@ -9,7 +9,15 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'tools/**', 'packages/*/prebuilds/**', 'packages/view/page/**', 'artifacts/**'],
+    // packages/sourcemaps/test/fixtures/app: a user's TypeScript app that the tests compile with
+    // tsc, esbuild and tsx themselves (no project of ours includes it, on purpose).
+    ignores: ['**/dist/**', '**/node_modules/**', 'tools/**', 'packages/*/prebuilds/**', 'packages/view/page/**', 'artifacts/**',
+      'packages/sourcemaps/test/fixtures/app/**'],
+  },
+  {
+    // The JavaScript (fixtures, bins) is Node's CommonJS: a top-level return is legal there.
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
   },
   {
     files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts'],
@@ -23,6 +31,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // Tests read JSON from child processes: `any` is the honest type there.
       '@typescript-eslint/no-explicit-any': 'off',
+      // require() is deliberate: the agent and the sampler load a package when it is first needed
+      // (start-up cost is paid by every profiled process), and tests load builds chosen at run time.
+      '@typescript-eslint/no-require-imports': 'off',
     },
   },
 );

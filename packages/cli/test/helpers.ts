@@ -227,7 +227,7 @@ export function listDir(dir: string): string[] {
 }
 
 /** `go tool pprof ARGS` (Debian's golang-go), with a writable temporary directory, in `cwd` (default this process's). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const tools = require('../../../../scripts/lib/optional-tools.js') as { requireGo(ctx?: Mocha.Context): string };
 
 /** `go tool pprof ARGS`; without go the running test is skipped, saying what to install. */

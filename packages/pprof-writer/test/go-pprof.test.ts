@@ -1,7 +1,6 @@
 // The real client: `go tool pprof` (Debian's golang-go) reads what we write, and its numbers are
 // the input's. Without go these tests are skipped, saying so (CI installs golang-go).
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writePprofFileSync, type ProfileInput } from '../src';
 import {

@@ -86,7 +86,7 @@ export function inputTotals(input: ProfileInput): { count: number; cpu: number }
 // ---- go tool pprof -------------------------------------------------------------------------------
 
 /** `go` on PATH or at /usr/lib/go/bin/go; throws (the tests must FAIL, not skip) when neither exists. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const tools = require('../../../../scripts/lib/optional-tools.js') as { requireGo(ctx?: Mocha.Context): string };
 
 /** `go`; without it the running test (or the suite of the hook `ctx`) is skipped, saying why. */

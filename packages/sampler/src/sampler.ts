@@ -33,7 +33,7 @@ import {
   VM_PARSER,
 } from './symbolizer';
 import { listTids, threadComm } from './threads';
-import { inliningFacts, inliningOff, inliningStats } from './inlining';
+import { inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
 
 export type { ThreadsMode } from './options';
@@ -225,6 +225,7 @@ export class Sampler {
   start(): this {
     if (this.state !== 'new') throw new Error('ptprof: this sampler was already started; create a new Sampler');
     if (running) throw new Error('ptprof: a sampler is already running in this process; stop it before starting another');
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the process's one running sampler (runningSampler())
     running = this;
     const n = this.native;
     n.installHandler();

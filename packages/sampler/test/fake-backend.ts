@@ -27,6 +27,7 @@ export class FakeBackend {
   }
 
   binding(): Binding {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the fake binding's functions read the backend's state
     const self = this;
     const emptyDrain = (): RawDrain => ({
       count: 0,

@@ -31,7 +31,6 @@ function threadCpu(): number {
 
 /** Runs a hog named `name` on the calling thread; returns its CPU in ns. */
 export function hogHere(name: string, ms: number): number {
-  // eslint-disable-next-line no-eval
   const fn = (0, eval)(hogSource(name)) as (ms: number, cpu: () => number) => number;
   return fn(ms, threadCpu);
 }

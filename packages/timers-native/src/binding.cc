@@ -39,7 +39,9 @@ static Napi::Value ptprof_clock_value(Napi::Env env, clockid_t clk, const std::s
 }
 
 // gettid() -> the calling thread's kernel tid
-static Napi::Value PtprofGettid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ptprof_gettid()); }
+static Napi::Value PtprofGettid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ptprof_gettid());
+}
 
 // threadCpuNs([tid]) -> CPU time of a thread of this process (the caller by default), in ns.
 static Napi::Value PtprofThreadCpuNs(const Napi::CallbackInfo& info) {
@@ -104,7 +106,8 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
   if (!fl.IsUndefined()) {
     double v = number(fl);
     if (!(v >= 1 && v <= kPtprofFramesCap) || v != static_cast<int>(v))
-      return ptprof_throw_type(env, "configure: framesLimit must be an integer in 1.." + std::to_string(kPtprofFramesCap));
+      return ptprof_throw_type(env,
+                               "configure: framesLimit must be an integer in 1.." + std::to_string(kPtprofFramesCap));
     g->frames_limit.store(static_cast<uint32_t>(v));
   }
   Napi::Value ci = o.Get("collectIntervalMs");
@@ -139,7 +142,9 @@ static Napi::Value PtprofConfigure(const Napi::CallbackInfo& info) {
   if (!kt.IsUndefined()) {
     double v = number(kt);
     if (!(v >= 0 && v <= 255) || v != static_cast<int>(v))
-      return ptprof_throw_type(env, "configure: keepTable must be an integer in 0..255 (bit (SI_TIMER << 2 | known << 1 | timerValid) = keep)");
+      return ptprof_throw_type(
+          env,
+          "configure: keepTable must be an integer in 0..255 (bit (SI_TIMER << 2 | known << 1 | timerValid) = keep)");
     g->keep_table.store(static_cast<uint32_t>(v), std::memory_order_relaxed);
   }
   Napi::Value ts = o.Get("timerSignal");

@@ -64,8 +64,7 @@ static_assert(v8::IDLE_EXTERNAL == 10, "v8::StateTag changed: update VM_STATES i
 static_assert(v8::JitCodeEvent::CODE_ADDED == 0 && v8::JitCodeEvent::CODE_MOVED == 1 &&
                   v8::JitCodeEvent::CODE_REMOVED == 2,
               "v8::JitCodeEvent::EventType changed: update CODE_ADDED/MOVED/REMOVED in src/index.ts");
-static_assert(v8::JitCodeEvent::BYTE_CODE == 0 && v8::JitCodeEvent::JIT_CODE == 1 &&
-                  v8::JitCodeEvent::WASM_CODE == 2,
+static_assert(v8::JitCodeEvent::BYTE_CODE == 0 && v8::JitCodeEvent::JIT_CODE == 1 && v8::JitCodeEvent::WASM_CODE == 2,
               "v8::JitCodeEvent::CodeType changed: update CODE_TYPE_* in src/index.ts");
 
 // ---------------------------------------------------------------------------------------------
@@ -87,17 +86,17 @@ static inline int32_t ptprof_vm_state(v8::StateTag tag) { return static_cast<int
 
 // One stack walk, as the handler records it.
 struct PtprofStackSample {
-  size_t frames;              // frames written
-  int32_t vm_state;           // ptprof_vm_state(SampleInfo::vm_state)
-  uint64_t external_callback; // SampleInfo::external_callback_entry (0 from V8 12.4 unless V8's
-                              // own profiler runs, see above)
+  size_t frames;               // frames written
+  int32_t vm_state;            // ptprof_vm_state(SampleInfo::vm_state)
+  uint64_t external_callback;  // SampleInfo::external_callback_entry (0 from V8 12.4 unless V8's
+                               // own profiler runs, see above)
 };
 
 // Isolate::GetStackSample from the signal handler, on the isolate's own thread. Async-signal-safe
 // as V8 documents it (no allocation, no locks); SampleInfo is zeroed first because V8 leaves its
 // fields unset when the walk fails early.
-static inline PtprofStackSample ptprof_stack_sample(v8::Isolate* isolate, const v8::RegisterState& regs,
-                                                    void** frames, size_t limit) {
+static inline PtprofStackSample ptprof_stack_sample(v8::Isolate* isolate, const v8::RegisterState& regs, void** frames,
+                                                    size_t limit) {
   v8::SampleInfo si;
   memset(&si, 0, sizeof(si));
   isolate->GetStackSample(regs, frames, limit, &si);

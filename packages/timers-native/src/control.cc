@@ -57,13 +57,13 @@ struct PtprofControl {
   napi_env env = nullptr;
   napi_ref callback = nullptr;
   napi_threadsafe_function tsfn = nullptr;
-  uint64_t requested = 0;     // requests queued to the callback
-  uint64_t entered = 0;       // the last request whose callback was entered (and accepted)
-  uint64_t current_seq = 0;   // the request the control thread waits on, and its signals
+  uint64_t requested = 0;    // requests queued to the callback
+  uint64_t entered = 0;      // the last request whose callback was entered (and accepted)
+  uint64_t current_seq = 0;  // the request the control thread waits on, and its signals
   uint64_t current_bits = 0;
-  uint32_t grace_ms = 0;      // 0: never interrupt
-  uint32_t deadline_ms = 0;   // 0: never give up
-  uint64_t interrupts = 0;    // requests delivered at an interrupt
+  uint32_t grace_ms = 0;     // 0: never interrupt
+  uint32_t deadline_ms = 0;  // 0: never give up
+  uint64_t interrupts = 0;   // requests delivered at an interrupt
   uint64_t give_ups = 0;
   struct sigaction defaults[kMaxSignal + 1];
   bool has_default[kMaxSignal + 1] = {};
@@ -191,8 +191,8 @@ void ptprof_control_interrupt(v8::Isolate* isolate, void* data) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb = nullptr;
-  bool handled = napi_get_reference_value(env, ref, &cb) == napi_ok && cb != nullptr &&
-                 ptprof_control_invoke(env, cb, bits, true);
+  bool handled =
+      napi_get_reference_value(env, ref, &cb) == napi_ok && cb != nullptr && ptprof_control_invoke(env, cb, bits, true);
   napi_close_handle_scope(env, scope);
   if (!handled) return;
   {
@@ -305,7 +305,8 @@ Napi::Value PtprofControlStart(const Napi::CallbackInfo& info) {
   napi_value name;
   napi_create_string_utf8(env, "ptprof-control", NAPI_AUTO_LENGTH, &name);
   napi_threadsafe_function f;
-  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1, nullptr, nullptr, nullptr, ptprof_control_call, &f) != napi_ok)
+  if (napi_create_threadsafe_function(env, info[0], nullptr, name, 0, 1, nullptr, nullptr, nullptr, ptprof_control_call,
+                                      &f) != napi_ok)
     return ptprof_throw_type(env, "controlStart: napi_create_threadsafe_function failed");
   napi_unref_threadsafe_function(env, f);  // it must not keep the program alive
   napi_ref ref;
@@ -370,13 +371,18 @@ Napi::Value PtprofControlTake(const Napi::CallbackInfo& info) {
         sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
         struct sigaction old;
-        if (sigaction(sig, &sa, &old) != 0) err = errno;
-        else if (!ptprof_same_action(old, cur)) sigaction(sig, &old, nullptr);  // someone else's came first: it stays
-        else ours = true;
+        if (sigaction(sig, &sa, &old) != 0)
+          err = errno;
+        else if (!ptprof_same_action(old, cur))
+          sigaction(sig, &old, nullptr);  // someone else's came first: it stays
+        else
+          ours = true;
       }
     }
-    if (ours) ctl->taken.fetch_or(uint64_t{1} << sig, std::memory_order_acq_rel);
-    else ctl->taken.fetch_and(~(uint64_t{1} << sig), std::memory_order_acq_rel);
+    if (ours)
+      ctl->taken.fetch_or(uint64_t{1} << sig, std::memory_order_acq_rel);
+    else
+      ctl->taken.fetch_and(~(uint64_t{1} << sig), std::memory_order_acq_rel);
   }
   if (err != 0) return ptprof_throw_errno(env, "sigaction(" + std::to_string(sig) + ")", err);
   return Napi::Boolean::New(env, ours);
@@ -409,12 +415,14 @@ Napi::Value PtprofControlRaise(const Napi::CallbackInfo& info) {
 // delivered at an interrupt (0: never), and before the signal's default action is taken (0: never).
 Napi::Value PtprofControlArm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) return ptprof_throw_type(env, "controlArm: expected { graceMs, deadlineMs }");
+  if (info.Length() < 1 || !info[0].IsObject())
+    return ptprof_throw_type(env, "controlArm: expected { graceMs, deadlineMs }");
   Napi::Object o = info[0].As<Napi::Object>();
   auto ms = [](Napi::Value v) -> double { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1; };
   double grace = ms(o.Get("graceMs")), deadline = ms(o.Get("deadlineMs"));
   auto ok = [](double v) { return v >= 0 && v <= 600000 && v == static_cast<uint32_t>(v); };
-  if (!ok(grace) || !ok(deadline)) return ptprof_throw_type(env, "controlArm: graceMs and deadlineMs must be integers in 0..600000");
+  if (!ok(grace) || !ok(deadline))
+    return ptprof_throw_type(env, "controlArm: graceMs and deadlineMs must be integers in 0..600000");
   {
     std::lock_guard<std::mutex> lk(ctl->mu);
     ctl->grace_ms = static_cast<uint32_t>(grace);

@@ -50,8 +50,10 @@ static void ptprof_collect_slot(PtprofSlot* s) {
 static void ptprof_collect_shared() {
   PtprofRecord r;
   while (g->shared.pop(&r)) {
-    if (g->shared_backlog.size() < kPtprofSharedBacklogCap) g->shared_backlog.push_back(r);
-    else g->shared_backlog_drops++;
+    if (g->shared_backlog.size() < kPtprofSharedBacklogCap)
+      g->shared_backlog.push_back(r);
+    else
+      g->shared_backlog_drops++;
   }
   g->shared_backlog_size.store(g->shared_backlog.size(), std::memory_order_relaxed);
 }

@@ -64,7 +64,12 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
   do {
     uint8_t h[64];
     if (!ptprof_pread_all(fd, h, sizeof(h), 0)) break;
-    if (memcmp(h, "\x7f" "ELF", 4) != 0 || h[4] != 2 /* ELFCLASS64 */ || h[5] != 1 /* little-endian */) break;
+    if (memcmp(h,
+               "\x7f"
+               "ELF",
+               4) != 0 ||
+        h[4] != 2 /* ELFCLASS64 */ || h[5] != 1 /* little-endian */)
+      break;
     uint64_t phoff = ptprof_get<uint64_t>(h + 0x20), shoff = ptprof_get<uint64_t>(h + 0x28);
     uint16_t phentsize = ptprof_get<uint16_t>(h + 0x36), phnum = ptprof_get<uint16_t>(h + 0x38);
     uint16_t shentsize = ptprof_get<uint16_t>(h + 0x3a), shnum = ptprof_get<uint16_t>(h + 0x3c);

@@ -277,7 +277,7 @@ export interface ControlInfo {
   deadlineMs: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const load: (dir: string) => Binding = require('node-gyp-build');
 
 /**

@@ -15,8 +15,8 @@
 //
 // Safety. Where things are comes from V8's postmortem metadata and a per-version table
 // (v8layout.h). Every pointer followed is read with process_vm_readv on our own pid (or, where
-// that is refused, through a pipe), which turns a bad address into an error instead of a crash, and every object is checked to have the
-// instance type expected (its map checked to be a map). Anything unexpected fails closed: the code
+// that is refused, through a pipe), which turns a bad address into an error instead of a crash, and every object is
+// checked to have the instance type expected (its map checked to be a map). Anything unexpected fails closed: the code
 // gets no table, is counted, and its samples keep today's outer frame. The sampler checks each
 // table once more against V8's own names (the code's function, read here through the deopt data,
 // must be the function V8 named the code after).
@@ -117,13 +117,15 @@ bool init_layout() {
   // profile may forbid it; qemu-user does not implement it), a pipe (below).
   uint64_t probe = 0x5054'5052'4f46ull, copy = 0;
   struct iovec local = {&copy, sizeof(copy)}, remote = {&probe, sizeof(probe)};
-  if (!L.test_pipe && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof(copy)) && copy == probe)
-    return true;
-  int why = errno;
-  if (pipe2(read_pipe, O_CLOEXEC | O_NONBLOCK) == 0 && pipe_read(reinterpret_cast<uint64_t>(&probe), &copy, sizeof(copy)) &&
+  if (!L.test_pipe && process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof(copy)) &&
       copy == probe)
     return true;
-  disabled_reason = std::string("neither process_vm_readv (") + strerror(why) + ") nor a pipe can read this process's memory safely";
+  int why = errno;
+  if (pipe2(read_pipe, O_CLOEXEC | O_NONBLOCK) == 0 &&
+      pipe_read(reinterpret_cast<uint64_t>(&probe), &copy, sizeof(copy)) && copy == probe)
+    return true;
+  disabled_reason =
+      std::string("neither process_vm_readv (") + strerror(why) + ") nor a pipe can read this process's memory safely";
   L.ok = false;
   return false;
 }
@@ -189,9 +191,9 @@ class Heap {
 
   // One of the types this file reads (their maps are read-only roots).
   static bool is_read_type(int t) {
-    for (int k : {L.t_code, L.t_istream, L.t_sfi, L.t_sfi_wrapper, L.t_script, L.t_fixed, L.t_trusted_fixed, L.t_protected_fixed,
-                  L.t_weak_fixed, L.t_trusted_weak_fixed, L.t_protected_weak_fixed, L.t_bytes, L.t_trusted_bytes, L.t_bytecode,
-                  L.t_bytecode_wrapper, L.t_interpreter_data})
+    for (int k : {L.t_code, L.t_istream, L.t_sfi, L.t_sfi_wrapper, L.t_script, L.t_fixed, L.t_trusted_fixed,
+                  L.t_protected_fixed, L.t_weak_fixed, L.t_trusted_weak_fixed, L.t_protected_weak_fixed, L.t_bytes,
+                  L.t_trusted_bytes, L.t_bytecode, L.t_bytecode_wrapper, L.t_interpreter_data})
       if (k >= 0 && t == k) return true;
     return false;
   }
@@ -222,7 +224,8 @@ class Heap {
   // The bytes of a (trusted) byte array.
   bool bytes(uint64_t array, int64_t cap, std::vector<uint8_t>* out) {
     int64_t len;
-    if (!is(array, L.t_bytes, L.t_trusted_bytes) || !smi(array, L.array_length, &len) || len < 0 || len > cap) return false;
+    if (!is(array, L.t_bytes, L.t_trusted_bytes) || !smi(array, L.array_length, &len) || len < 0 || len > cap)
+      return false;
     out->resize(static_cast<size_t>(len));
     return len == 0 || direct(array - 1 + L.array_data, out->data(), static_cast<size_t>(len));
   }
@@ -254,9 +257,12 @@ uint64_t first_bytecode(Heap& h, uint64_t sfi) {
     if (t < 0) return 0;
     if (t == L.t_bytecode) return d - 1 + L.bytecode_data;
     int next = -1;
-    if (t == L.t_code) next = L.code_bytecode;
-    else if (t == L.t_interpreter_data) next = L.interpreter_data_bytecode;
-    else if (t == L.t_bytecode_wrapper) next = 8;
+    if (t == L.t_code)
+      next = L.code_bytecode;
+    else if (t == L.t_interpreter_data)
+      next = L.interpreter_data_bytecode;
+    else if (t == L.t_bytecode_wrapper)
+      next = 8;
     if (next < 0 || !h.field(d, next, &d)) return 0;
   }
   return 0;
@@ -309,8 +315,10 @@ bool string_chars(Heap& h, uint64_t s, std::vector<uint8_t>* one, std::vector<ui
     if (!string_chars(h, p, &o, &w, depth + 1)) return false;
     size_t total = o.empty() ? w.size() : o.size();
     if (off < 0 || static_cast<size_t>(off) + static_cast<size_t>(len) > total) return false;
-    if (!o.empty() || w.empty()) one->assign(o.begin() + off, o.begin() + off + len);
-    else two->assign(w.begin() + off, w.begin() + off + len);
+    if (!o.empty() || w.empty())
+      one->assign(o.begin() + off, o.begin() + off + len);
+    else
+      two->assign(w.begin() + off, w.begin() + off + len);
     return true;
   }
   if (repr == L.external_tag) {
@@ -358,8 +366,10 @@ bool read_lines(Heap& h, uint64_t script, std::vector<int32_t>* out) {
   std::vector<uint8_t> one;
   std::vector<uint16_t> two;
   if (!h.field(script, L.script_source, &source) || !string_chars(h, source, &one, &two)) return false;
-  if (!two.empty()) line_ends_of(two.data(), two.size(), out);
-  else line_ends_of(one.data(), one.size(), out);
+  if (!two.empty())
+    line_ends_of(two.data(), two.size(), out);
+  else
+    line_ends_of(one.data(), one.size(), out);
   return true;
 }
 
@@ -435,7 +445,8 @@ struct Pos {
   bool external;
 };
 Pos pos_of(uint64_t raw) {
-  return {static_cast<int64_t>((raw >> 1) & 0x3fffffff) - 1, static_cast<int32_t>((raw >> 31) & 0xffff) - 1, (raw & 1) != 0};
+  return {static_cast<int64_t>((raw >> 1) & 0x3fffffff) - 1, static_cast<int32_t>((raw >> 31) & 0xffff) - 1,
+          (raw & 1) != 0};
 }
 
 PtprofInlinePtr fail(const char* what, uint64_t v) {
@@ -451,7 +462,8 @@ void PtprofInlineDelete::operator()(PtprofInline* t) const { delete t; }
 static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t isolate_id);
 
 PtprofInlinePtr ptprof_inline_decode(const v8::JitCodeEvent* ev, uint32_t isolate_id) {
-  if (ev->type != v8::JitCodeEvent::CODE_ADDED || ev->code_type != v8::JitCodeEvent::JIT_CODE || ev->code_start == nullptr)
+  if (ev->type != v8::JitCodeEvent::CODE_ADDED || ev->code_type != v8::JitCodeEvent::JIT_CODE ||
+      ev->code_start == nullptr)
     return nullptr;
   // Optimized code by its name ("JS:*f" TurboFan, "JS:+f" Maglev, "JS:o*f" on-stack replacement in
   // V8 14, codemap.ts): builtins, stubs, baseline code and bytecode are never read.
@@ -483,11 +495,13 @@ static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t i
   uint64_t istream = start - L.istream_header + 1;  // tagged
   if (!h.is(istream, L.t_istream)) return fail("InstructionStream", start);
   uint64_t code;
-  if (!h.field(istream, L.istream_code, &code) || !h.is(code, L.t_code)) return fail("InstructionStream -> Code", start);
+  if (!h.field(istream, L.istream_code, &code) || !h.is(code, L.t_code))
+    return fail("InstructionStream -> Code", start);
   uint64_t istart;
   if (!h.field(code, L.code_istart, &istart) || istart != start) return fail("Code::instruction_start", istart);
   uint64_t back;
-  if (L.code_istream >= 0 && (!h.field(code, L.code_istream, &back) || back != istream)) return fail("Code::instruction_stream", back);
+  if (L.code_istream >= 0 && (!h.field(code, L.code_istream, &back) || back != istream))
+    return fail("Code::instruction_stream", back);
   uint32_t flags;
   if (!h.read(code - 1 + L.code_flags, &flags, 4)) return fail("Code::flags", code);
   int kind = static_cast<int>((flags >> L.kind_shift) & static_cast<uint32_t>(L.kind_mask));
@@ -524,14 +538,15 @@ static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t i
   std::vector<ScriptRef> fscripts(static_cast<size_t>(count) + 1);
   if (!script_of(h, isolate_id, outer, &fscripts[0])) return fail("own Script", outer);
   // The script V8 itself says the code is from (public API) must be the one read from its heap.
-  if (!ev->script.IsEmpty() && ev->script->GetId() != fscripts[0].id) return fail("Script::id", static_cast<uint64_t>(fscripts[0].id));
+  if (!ev->script.IsEmpty() && ev->script->GetId() != fscripts[0].id)
+    return fail("Script::id", static_cast<uint64_t>(fscripts[0].id));
   t->outer = first_bytecode(h, outer);
   t->functions.resize(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; i++) {
     uint64_t sfi;
     if (!h.element(literals, i, &sfi)) return fail("literal", static_cast<uint64_t>(i));
     if ((sfi & 3) == 3) sfi &= ~static_cast<uint64_t>(2);  // a weak reference (cleared: 0x3, not an object)
-    if (!h.is(sfi, L.t_sfi)) continue;                       // collected: its sites stay unnamed
+    if (!h.is(sfi, L.t_sfi)) continue;                     // collected: its sites stay unnamed
     t->functions[static_cast<size_t>(i)] = first_bytecode(h, sfi);
     if (!script_of(h, isolate_id, sfi, &fscripts[static_cast<size_t>(i) + 1])) t->functions[static_cast<size_t>(i)] = 0;
   }
@@ -567,7 +582,8 @@ static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t i
 
   // The source position table: pc offset -> position, as deltas from (-1, 0).
   uint64_t spt;
-  if (!h.field(code, L.code_positions, &spt) || !h.bytes(spt, kMaxPositionBytes, &raw)) return fail("source positions", spt);
+  if (!h.field(code, L.code_positions, &spt) || !h.bytes(spt, kMaxPositionBytes, &raw))
+    return fail("source positions", spt);
   int64_t pc = -1, sp = 0;
   for (size_t i = 0; i < raw.size();) {
     int64_t dpc, dsp;
@@ -575,15 +591,18 @@ static PtprofInlinePtr ptprof_inline_read(const v8::JitCodeEvent* ev, uint32_t i
       return fail("source position entry", i);
     // The pc delta carries whether the position is a statement: as its sign up to V8 13 (negative:
     // not one), in its low 2 bits (statement, breakable) from V8 14.
-    if (L.positions_flag_bits) pc += dpc >> 2;
-    else pc += dpc >= 0 ? dpc : -(dpc + 1);
+    if (L.positions_flag_bits)
+      pc += dpc >> 2;
+    else
+      pc += dpc >= 0 ? dpc : -(dpc + 1);
     sp += dsp;
     if (pc < 0) return fail("source position pc", static_cast<uint64_t>(-pc));
     // V8 14.6 records a position or two past the instructions (in the code's metadata, measured):
     // no pc is sampled there.
     if (static_cast<uint64_t>(pc) >= ev->code_len) break;
     Pos at = pos_of(static_cast<uint64_t>(sp));
-    if (at.external || at.site >= static_cast<int32_t>(nsites)) return fail("source position", static_cast<uint64_t>(sp));
+    if (at.external || at.site >= static_cast<int32_t>(nsites))
+      return fail("source position", static_cast<uint64_t>(sp));
     int32_t line, column;
     position(script_of_site(at.site), at.offset, &line, &column);
     t->entries.insert(t->entries.end(), {static_cast<int32_t>(pc), line, column, at.site});
@@ -620,8 +639,9 @@ std::string ptprof_inline_disabled_reason() {
 }
 
 void ptprof_inline_emit(const PtprofInline& t, std::vector<double>* out) {
-  static_assert(kPtprofInlineHeader == 5 && kPtprofInlineEntry == 4 && kPtprofInlineSite == 4 && kPtprofInlineFunction == 1,
-                "layout.h's PTPROF_INLINE_* changed: write them here in their order");
+  static_assert(
+      kPtprofInlineHeader == 5 && kPtprofInlineEntry == 4 && kPtprofInlineSite == 4 && kPtprofInlineFunction == 1,
+      "layout.h's PTPROF_INLINE_* changed: write them here in their order");
   out->push_back(static_cast<double>(t.entries.size() / kPtprofInlineEntry));
   out->push_back(static_cast<double>(t.sites.size() / kPtprofInlineSite));
   out->push_back(static_cast<double>(t.functions.size()));

@@ -32,8 +32,8 @@ struct PtprofInline {
 };
 
 // Owned by the code event that carries it. A unique_ptr with a deleter declared in ptprof.h and
-// defined in inline.cc: every file can hold one without this header, and std::shared_ptr's atomics would make the addon need
-// glibc 2.32 (__libc_single_threaded, see compat.h).
+// defined in inline.cc: every file can hold one without this header, and std::shared_ptr's atomics would make the addon
+// need glibc 2.32 (__libc_single_threaded, see compat.h).
 using PtprofInlinePtr = std::unique_ptr<PtprofInline, PtprofInlineDelete>;
 
 // The table of the code a CODE_ADDED event reports, when it is optimized code (Maglev, TurboFan)

@@ -11,34 +11,34 @@
 #include <cstdint>
 
 // Int32Array, one row per record.
-#define PTPROF_RECORD_INTS(X) \
-  X(tid)                      \
-  X(code)      /* si_code */  \
-  X(overrun)   /* si_overrun (SI_TIMER), else 0 */ \
-  X(flags)     /* PTPROF_F_* */ \
-  X(vmState)   /* v8::StateTag widened, -1 when no walk */ \
-  X(nframes)                  \
-  X(isolateId) /* 0 when none */ \
+#define PTPROF_RECORD_INTS(X)                            \
+  X(tid)                                                 \
+  X(code)    /* si_code */                               \
+  X(overrun) /* si_overrun (SI_TIMER), else 0 */         \
+  X(flags)   /* PTPROF_F_* */                            \
+  X(vmState) /* v8::StateTag widened, -1 when no walk */ \
+  X(nframes)                                             \
+  X(isolateId) /* 0 when none */                         \
   X(signo)     /* the signal's number: the timers' real-time signal or SIGPROF */
 
 // Float64Array, one row per record (user-space addresses are below 2^48: exact in a double).
-#define PTPROF_RECORD_NUMS(X)                                        \
-  X(timeNs)           /* CLOCK_MONOTONIC */                          \
-  X(codeSeq)          /* JIT code events published before it */      \
-  X(pc)                                                              \
-  X(externalCallback) /* SampleInfo::external_callback_entry */      \
-  X(threadCpuNs)      /* the receiving thread's CPU clock */         \
+#define PTPROF_RECORD_NUMS(X)                                   \
+  X(timeNs)  /* CLOCK_MONOTONIC */                              \
+  X(codeSeq) /* JIT code events published before it */          \
+  X(pc)                                                         \
+  X(externalCallback) /* SampleInfo::external_callback_entry */ \
+  X(threadCpuNs)      /* the receiving thread's CPU clock */    \
   X(timerTag)         /* SI_TIMER: the timer's sigev_value (its tag) */
 
 // Float64Array, one row per JIT code event.
-#define PTPROF_EVENT_NUMS(X) \
-  X(seq)                     \
+#define PTPROF_EVENT_NUMS(X)                                        \
+  X(seq)                                                            \
   X(type)     /* v8::JitCodeEvent::EventType, or PTPROF_EV_RESET */ \
-  X(codeType) /* v8::JitCodeEvent::CodeType */ \
-  X(isolateId)               \
-  X(start)                   \
-  X(len)                     \
-  X(newStart)                \
+  X(codeType) /* v8::JitCodeEvent::CodeType */                      \
+  X(isolateId)                                                      \
+  X(start)                                                          \
+  X(len)                                                            \
+  X(newStart)                                                       \
   X(inlineAt) /* where its inlining table starts in `inline`, -1: none */
 
 // Float64Array `inline`: the inlining tables of optimized code (inline.cc), one after another. A
@@ -46,26 +46,26 @@
 // source position table, in pc order), `sites` rows of PTPROF_INLINE_SITE (one per inlining id)
 // and `functions` rows of PTPROF_INLINE_FUNCTION. Lines and columns are 1-based, 0: unknown; a
 // site or caller of -1 is the code's own function.
-#define PTPROF_INLINE_HEADER(X)                                                   \
-  X(entries)                                                                      \
-  X(sites)                                                                        \
-  X(functions)                                                                    \
-  X(outer)    /* first bytecode of the code's own function (0: unknown) */        \
+#define PTPROF_INLINE_HEADER(X)                                            \
+  X(entries)                                                               \
+  X(sites)                                                                 \
+  X(functions)                                                             \
+  X(outer)    /* first bytecode of the code's own function (0: unknown) */ \
   X(detailed) /* 1: positions at every instruction; 0: at calls only */
 #define PTPROF_INLINE_ENTRY(X) X(pcOffset) X(line) X(column) X(site)
-#define PTPROF_INLINE_SITE(X) \
-  X(line)                     \
-  X(column)                   \
-  X(caller)   /* the caller's site */ \
-  X(function) /* row in the table's functions */
+#define PTPROF_INLINE_SITE(X)                                         \
+  X(line)                                                             \
+  X(column)                                                           \
+  X(caller)                                   /* the caller's site */ \
+  X(function)                                 /* row in the table's functions */
 #define PTPROF_INLINE_FUNCTION(X) X(bytecode) /* its first bytecode: V8 named it in a BYTE_CODE event; 0: unknown */
 
 // Record flags.
-#define PTPROF_RECORD_FLAGS(X)                                                    \
-  X(known, 1)       /* the thread had a slot (Go: it has an M) */                 \
-  X(timerValid, 2)  /* the slot's timer was marked valid at that instant */       \
-  X(js, 4)          /* the slot owns an isolate: a JS stack walk was attempted */ \
-  X(truncated, 8)   /* the walk filled the frame limit (or the ring's room) */
+#define PTPROF_RECORD_FLAGS(X)                                                   \
+  X(known, 1)      /* the thread had a slot (Go: it has an M) */                 \
+  X(timerValid, 2) /* the slot's timer was marked valid at that instant */       \
+  X(js, 4)         /* the slot owns an isolate: a JS stack walk was attempted */ \
+  X(truncated, 8)  /* the walk filled the frame limit (or the ring's room) */
 
 #define PTPROF_RI_ENUM(name) PTPROF_RI_##name,
 #define PTPROF_RN_ENUM(name) PTPROF_RN_##name,

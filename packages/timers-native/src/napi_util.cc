@@ -51,8 +51,8 @@ bool ptprof_arg_uint(const Napi::CallbackInfo& info, size_t i, const char* fn, c
   }
   double v = info[i].As<Napi::Number>().DoubleValue();
   if (!(v >= 0) || v > 9007199254740991.0 || v != static_cast<double>(static_cast<uint64_t>(v))) {
-    ptprof_throw_type(info.Env(), std::string(fn) + ": " + what + " must be a non-negative integer, got " +
-                                      std::to_string(v));
+    ptprof_throw_type(info.Env(),
+                      std::string(fn) + ": " + what + " must be a non-negative integer, got " + std::to_string(v));
     return false;
   }
   *out = v;

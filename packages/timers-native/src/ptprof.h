@@ -202,9 +202,9 @@ struct PtprofState {
   std::atomic<int> timer_signo{0};
   int timer_signo_wanted = 0;  // configure({ signal }), 0: the default (sig_mu)
   std::mutex sig_mu;
-  std::atomic<uint64_t> itimer_period_ns{0};  // what the sampler asked setitimer for
-  std::atomic<bool> itimer_armed{false};      // what setitimer is now
-  std::atomic<bool> sigprof_yielded{false};   // the program takes SIGPROF (a JS listener)
+  std::atomic<uint64_t> itimer_period_ns{0};    // what the sampler asked setitimer for
+  std::atomic<bool> itimer_armed{false};        // what setitimer is now
+  std::atomic<bool> sigprof_yielded{false};     // the program takes SIGPROF (a JS listener)
   std::atomic<uint64_t> itimer_suspensions{0};  // times setitimer went off because SIGPROF was not ours
   std::atomic<uint64_t> sigprof_reinstalls{0};  // times ours went back after SIG_DFL/SIG_IGN was found
 
@@ -213,9 +213,9 @@ struct PtprofState {
   PtprofIsolateEntry isolates[kPtprofMaxSlots];
   uint32_t next_isolate_id = 1;
 
-  std::mutex drain_mu;  // one consumer at a time (the collector thread or drain())
-  std::vector<PtprofRecord> shared_backlog;                // the shared ring's records, collected
-  std::atomic<uint64_t> shared_backlog_size{0};            // its size, readable without drain_mu
+  std::mutex drain_mu;                           // one consumer at a time (the collector thread or drain())
+  std::vector<PtprofRecord> shared_backlog;      // the shared ring's records, collected
+  std::atomic<uint64_t> shared_backlog_size{0};  // its size, readable without drain_mu
   uint64_t shared_backlog_drops = 0;
   uint64_t backlog_bytes_cap = 16 * 1024 * 1024;  // per slot (drain_mu)
 
@@ -231,8 +231,8 @@ struct PtprofState {
   size_t code_log_bytes = 0;
   std::atomic<uint64_t> code_seq{0};
   std::atomic<uint64_t> seq_at_disable{0};  // code_seq when recording last stopped
-  std::atomic<uint64_t> code_drops{0};     // events not logged (their isolate was dropping)
-  std::atomic<int32_t> code_dropping{0};   // isolates dropping now: they enumerate again when asked
+  std::atomic<uint64_t> code_drops{0};      // events not logged (their isolate was dropping)
+  std::atomic<int32_t> code_dropping{0};    // isolates dropping now: they enumerate again when asked
 
   PtprofState() { memset(timers, 0, sizeof(timers)); }
 };
@@ -261,8 +261,8 @@ void ptprof_code_take(std::vector<PtprofCodeEvent>* out);
 
 // registry.cc
 PtprofIsolateEntry* ptprof_isolate_entry(v8::Isolate* isolate);  // lock-free
-void ptprof_code_resync_all();  // asks every dropping isolate to enumerate its code again
-void ptprof_delete_timers_of_locked(pid_t tid);     // timers.cc
+void ptprof_code_resync_all();                   // asks every dropping isolate to enumerate its code again
+void ptprof_delete_timers_of_locked(pid_t tid);  // timers.cc
 
 // drain.cc
 void ptprof_collector_ensure(int* err);

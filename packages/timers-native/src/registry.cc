@@ -138,9 +138,11 @@ void ptprof_code_resync_all() {
       if (!r->code_events) continue;
       PtprofIsolateEntry* e = ptprof_isolate_entry(r->isolate);
       if (e == nullptr || !e->dropping.load(std::memory_order_acquire)) continue;
-      if (r->isolate == self) here = true;
+      if (r->isolate == self)
+        here = true;
       else if (r->env != nullptr)
-        node::RequestInterrupt(r->env, ptprof_resync_interrupt, reinterpret_cast<void*>(static_cast<uintptr_t>(r->isolate_id)));
+        node::RequestInterrupt(r->env, ptprof_resync_interrupt,
+                               reinterpret_cast<void*>(static_cast<uintptr_t>(r->isolate_id)));
     }
   }
   if (here) ptprof_code_resync(self);
@@ -275,7 +277,8 @@ static Napi::Value PtprofReleaseThread(const Napi::CallbackInfo& info) {
 static Napi::Value PtprofSetTimerValid(const Napi::CallbackInfo& info) {
   double tid;
   if (!ptprof_arg_uint(info, 0, "setTimerValid", "tid", &tid)) return info.Env().Undefined();
-  if (info.Length() < 2 || !info[1].IsBoolean()) return ptprof_throw_type(info.Env(), "setTimerValid: valid must be a boolean");
+  if (info.Length() < 2 || !info[1].IsBoolean())
+    return ptprof_throw_type(info.Env(), "setTimerValid: valid must be a boolean");
   bool valid = info[1].As<Napi::Boolean>().Value();
   int i;
   {
@@ -303,7 +306,8 @@ static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
     for (int32_t i = 0; i < high; i++) {
       PtprofSlot* s = &g->slots[i];
       if (s->state.load() != PTPROF_SLOT_ACTIVE) continue;
-      rows.push_back({s->tid.load(), i, s->isolate_id.load(), s->isolate.load() != nullptr, s->timer_valid.load(), s->name});
+      rows.push_back(
+          {s->tid.load(), i, s->isolate_id.load(), s->isolate.load() != nullptr, s->timer_valid.load(), s->name});
     }
   }
   Napi::Env env = info.Env();

@@ -187,7 +187,8 @@ static Napi::Value PtprofGuardSigprof(const Napi::CallbackInfo& info) {
 // yieldSigprof(yielded): the program takes SIGPROF (true: setitimer off now, and ours is not put
 // back) or has let it go (false).
 static Napi::Value PtprofYieldSigprof(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsBoolean()) return ptprof_throw_type(info.Env(), "yieldSigprof: expected a boolean");
+  if (info.Length() < 1 || !info[0].IsBoolean())
+    return ptprof_throw_type(info.Env(), "yieldSigprof: expected a boolean");
   {
     std::lock_guard<std::mutex> lk(g->sig_mu);
     g->sigprof_yielded.store(info[0].As<Napi::Boolean>().Value(), std::memory_order_release);

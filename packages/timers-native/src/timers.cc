@@ -20,9 +20,7 @@ static inline int ptprof_sys_timer_settime(int kid, const struct itimerspec* its
   return static_cast<int>(syscall(SYS_timer_settime, kid, 0, its, nullptr));
 }
 static inline int ptprof_sys_timer_delete(int kid) { return static_cast<int>(syscall(SYS_timer_delete, kid)); }
-static inline int ptprof_sys_timer_getoverrun(int kid) {
-  return static_cast<int>(syscall(SYS_timer_getoverrun, kid));
-}
+static inline int ptprof_sys_timer_getoverrun(int kid) { return static_cast<int>(syscall(SYS_timer_getoverrun, kid)); }
 
 static double ptprof_timer_id(int index) {
   return static_cast<double>(g->timers[index].gen) * kPtprofMaxTimers + index;
@@ -135,9 +133,9 @@ static Napi::Value PtprofTimerSettime(const Napi::CallbackInfo& info) {
       its.it_value = ptprof_ts(first);
       its.it_interval = ptprof_ts(period);
       if (ptprof_sys_timer_settime(t->kid, &its) != 0)
-        fail.set(errno, "timer_settime(tid=" + std::to_string(t->tid) + ", first=" +
-                            std::to_string(static_cast<uint64_t>(first)) + "ns, period=" +
-                            std::to_string(static_cast<uint64_t>(period)) + "ns)");
+        fail.set(errno, "timer_settime(tid=" + std::to_string(t->tid) +
+                            ", first=" + std::to_string(static_cast<uint64_t>(first)) +
+                            "ns, period=" + std::to_string(static_cast<uint64_t>(period)) + "ns)");
     }
   }
   if (fail) return ptprof_throw_errno(env, fail.call, fail.err);

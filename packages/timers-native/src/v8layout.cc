@@ -29,13 +29,17 @@ static int ptprof_find_symbol(struct dl_phdr_info* info, size_t, void* arg) {
   auto* q = static_cast<PtprofSymbolQuery*>(arg);
   const ElfW(Dyn)* dyn = nullptr;
   for (int i = 0; i < info->dlpi_phnum; i++)
-    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
   if (dyn == nullptr) return 0;
   uintptr_t symtab = 0, strtab = 0, gnu_hash = 0;
   for (; dyn->d_tag != DT_NULL; dyn++) {
-    if (dyn->d_tag == DT_SYMTAB) symtab = dyn->d_un.d_ptr;
-    else if (dyn->d_tag == DT_STRTAB) strtab = dyn->d_un.d_ptr;
-    else if (dyn->d_tag == DT_GNU_HASH) gnu_hash = dyn->d_un.d_ptr;
+    if (dyn->d_tag == DT_SYMTAB)
+      symtab = dyn->d_un.d_ptr;
+    else if (dyn->d_tag == DT_STRTAB)
+      strtab = dyn->d_un.d_ptr;
+    else if (dyn->d_tag == DT_GNU_HASH)
+      gnu_hash = dyn->d_un.d_ptr;
   }
   if (symtab == 0 || strtab == 0 || gnu_hash == 0) return 0;
   // The dynamic linker relocates these in place on x86-64 and arm64; an unrelocated one is below
@@ -84,10 +88,18 @@ static void ptprof_v8_layout_test_override(PtprofV8Layout* L) {
     const char* name;
     int* field;
   } fields[] = {
-      {"istream_code", &L->istream_code},   {"code_deopt", &L->code_deopt},   {"code_positions", &L->code_positions},
-      {"code_flags", &L->code_flags},       {"dd_literals", &L->dd_literals}, {"dd_positions", &L->dd_positions},
-      {"sfi_data", &L->sfi_data},           {"sfi_script", &L->sfi_script},   {"script_id", &L->script_id},
-      {"script_line_ends", &L->script_line_ends}, {"script_source", &L->script_source}, {"bytecode_data", &L->bytecode_data},
+      {"istream_code", &L->istream_code},
+      {"code_deopt", &L->code_deopt},
+      {"code_positions", &L->code_positions},
+      {"code_flags", &L->code_flags},
+      {"dd_literals", &L->dd_literals},
+      {"dd_positions", &L->dd_positions},
+      {"sfi_data", &L->sfi_data},
+      {"sfi_script", &L->sfi_script},
+      {"script_id", &L->script_id},
+      {"script_line_ends", &L->script_line_ends},
+      {"script_source", &L->script_source},
+      {"bytecode_data", &L->bytecode_data},
   };
   std::string s(spec);
   size_t at = 0;
@@ -209,7 +221,8 @@ PtprofV8Layout ptprof_v8_layout() {
       if (ptprof_dbg(n, out)) return;
     missing += missing.empty() ? *names.begin() : std::string(", ") + *names.begin();
   };
-  one_of({"v8dbg_class_SharedFunctionInfo__script__Tagged_HeapObject_", "v8dbg_class_SharedFunctionInfo__script_or_debug_info__HeapObject"},
+  one_of({"v8dbg_class_SharedFunctionInfo__script__Tagged_HeapObject_",
+          "v8dbg_class_SharedFunctionInfo__script_or_debug_info__HeapObject"},
          &L.sfi_script);
   maybe("v8dbg_class_Code__instruction_start__Address", &L.code_istart);
   maybe("v8dbg_class_Code__flags__uint32_t", &L.code_flags);

@@ -17,7 +17,7 @@ import { SI_TIMER } from './support';
 const pkgRoot = path.resolve(__dirname, '..', '..');
 const repoRoot = path.resolve(pkgRoot, '..', '..');
 const prebuildScript = path.join(repoRoot, 'scripts', 'prebuild.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const prebuild = require(prebuildScript) as {
   CACHE_ROOT: string;
   PREBUILDS_DIR: string;
@@ -32,7 +32,7 @@ const entry = path.join(pkgRoot, 'dist', 'src', 'index.js');
 const nodeGypBuild = require.resolve('node-gyp-build', { paths: [pkgRoot] });
 
 // The prebuilds' names, as the prebuild script makes them (scripts/lib/prebuilds.js).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { prebuildFile } = require(path.join(pkgRoot, '..', '..', 'scripts', 'lib', 'prebuilds.js')) as {
   prebuildFile(arch: string, abi: string | number): string;
 };

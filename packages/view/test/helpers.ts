@@ -1,4 +1,7 @@
+// The page's scripts are plain browser scripts (globals, no modules): their types come by reference.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../dist/page/decode.d.ts" />
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="../dist/page/tree.d.ts" />
 // Shared by the tests: a scratch directory, the page's own scripts run in Node, and sums computed
 // straight from a view's stacks (not through the code under test).

@@ -11,14 +11,14 @@
 #include <vector>
 
 static int failures = 0;
-#define CHECK(cond, ...)                        \
-  do {                                          \
-    if (!(cond)) {                              \
+#define CHECK(cond, ...)                                        \
+  do {                                                          \
+    if (!(cond)) {                                              \
       std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);        \
-      std::fprintf(stderr, "\n");               \
-      failures++;                               \
-    }                                           \
+      std::fprintf(stderr, __VA_ARGS__);                        \
+      std::fprintf(stderr, "\n");                               \
+      failures++;                                               \
+    }                                                           \
   } while (0)
 
 struct Header {
