@@ -1,7 +1,10 @@
 // The sampler's options as plain data: names, ranges, defaults. The one source of these limits:
 // the Sampler checks its options against this table, and the CLI checks its command line and its
-// environment variables against it before it runs anything. This module imports nothing (in
-// particular not the native addon): `require('@ptprof/sampler/options')` is safe anywhere.
+// environment variables against it before it runs anything. This module imports nothing at run
+// time (types only; in particular not the native addon): `require('@ptprof/sampler/options')` is
+// safe anywhere.
+import type { Binding } from '@ptprof/timers-native';
+import type { Rng } from './lifecycle';
 
 /** 'all': a timer on every OS thread; 'js': timers on registered JS threads only (Go's behaviour). */
 export type ThreadsMode = 'all' | 'js';
@@ -64,4 +67,53 @@ export function checkThreadsMode(value: unknown): ThreadsMode {
 /** Parses a strictly decimal integer (no sign, no spaces, no exponent); NaN otherwise. */
 export function parseIntStrict(s: string): number {
   return /^[0-9]+$/.test(s) ? Number(s) : NaN;
+}
+
+/** The ranges and defaults of these options are in ./options.ts (INT_OPTIONS). */
+export interface SamplerOptions {
+  /** Samples per second of each thread's CPU time, 1..10000. Default 100. */
+  hz?: number;
+  /** 'all' (default): a timer on every OS thread; 'js': only registered JS threads (Go's behaviour). */
+  threads?: ThreadsMode;
+  /** How often the rings are drained, in ms (10..10000). Default 100. */
+  drainIntervalMs?: number;
+  /** Frames kept per JS stack, 1..512. Default 128. */
+  framesLimit?: number;
+  /** Ring size per thread in bytes (power of two). Default 256 KiB. */
+  ringBytes?: number;
+  /**
+   * How often a native thread moves the rings' records into unbounded backlogs, in ms (0..1000,
+   * default 20). Rings are emptied even while the JS thread that drains them is busy; 0 leaves it
+   * to the drain alone (a full ring drops, and counts).
+   */
+  collectIntervalMs?: number;
+  /**
+   * The most each thread's records may take while its JS thread is too busy to drain them (the
+   * native collector holds them meanwhile), in bytes; beyond it records are dropped and counted.
+   * 64 KiB..1 GiB, default 16 MiB.
+   */
+  backlogBytes?: number;
+  /**
+   * The per-thread timers signal SIGRTMIN + timerSignal (1..30, default 6, or the next free one):
+   * a real-time signal of ptprof's own, so that V8's CPU profiler and the program's SIGPROF
+   * listeners, which own SIGPROF while they run, cannot take the timers' signals or kill with
+   * them. Takes effect for the first sampler of the process only.
+   */
+  timerSignal?: number;
+  /**
+   * Frames for the functions V8 inlined into optimized code (default true): each sample's stack
+   * shows them, innermost first, at the line they were executing. false keeps one frame per code
+   * object, as V8's code events name it (the inlined functions' CPU is then their caller's).
+   */
+  inlinedFrames?: boolean;
+  /**
+   * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
+   * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
+   * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).
+   */
+  _timers?: boolean;
+  _overrunWeights?: boolean;
+  /** For tests: the backend and random source. */
+  _backend?: Binding;
+  _rng?: Rng;
 }

@@ -1,130 +1,32 @@
 // The sampler: per-thread CPU timers on every thread (or only JS threads), setitimer for the
 // rest, drained on an unref'd timer, filtered with validSIGPROF, weighted by 1 + si_overrun,
 // symbolized and aggregated.
-import { isMainThread, threadId } from 'node:worker_threads';
+import { isMainThread } from 'node:worker_threads';
 import { SI_KERNEL, SI_TIMER, classify, validSIGPROF } from '@ptprof/sigprof-filter';
 import {
   binding as nativeBinding,
   FLAG_JS,
   FLAG_KNOWN,
   FLAG_TIMER_VALID,
-  FLAG_TRUNCATED,
   INTS_PER_RECORD,
   NUMS_PER_RECORD,
   RI,
   RN,
-  keepTableBit,
   type Binding,
   type DrainCounters,
   type RawDrain,
 } from '@ptprof/timers-native';
 import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
 import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
-import {
-  PSEUDO,
-  Symbolizer,
-  VM_ATOMICS_WAIT,
-  VM_BYTECODE_COMPILER,
-  VM_COMPILER,
-  VM_EXTERNAL,
-  VM_GC,
-  VM_IDLE,
-  VM_IDLE_EXTERNAL,
-  VM_PARSER,
-} from './symbolizer';
+import { Symbolizer } from './symbolizer';
 import { listTids, threadComm } from './threads';
 import { inliningOff, inliningStats } from './inlining';
-import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type ThreadsMode } from './options';
+import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
+import { jsStack, jsThreadName, keepTable, threadStack, type PendingRecord } from './stacks';
 
-export type { ThreadsMode } from './options';
+export type { SamplerOptions, ThreadsMode } from './options';
+export { jsThreadName, keepTable } from './stacks';
 
-/** The ranges and defaults of these options are in ./options.ts (INT_OPTIONS). */
-export interface SamplerOptions {
-  /** Samples per second of each thread's CPU time, 1..10000. Default 100. */
-  hz?: number;
-  /** 'all' (default): a timer on every OS thread; 'js': only registered JS threads (Go's behaviour). */
-  threads?: ThreadsMode;
-  /** How often the rings are drained, in ms (10..10000). Default 100. */
-  drainIntervalMs?: number;
-  /** Frames kept per JS stack, 1..512. Default 128. */
-  framesLimit?: number;
-  /** Ring size per thread in bytes (power of two). Default 256 KiB. */
-  ringBytes?: number;
-  /**
-   * How often a native thread moves the rings' records into unbounded backlogs, in ms (0..1000,
-   * default 20). Rings are emptied even while the JS thread that drains them is busy; 0 leaves it
-   * to the drain alone (a full ring drops, and counts).
-   */
-  collectIntervalMs?: number;
-  /**
-   * The most each thread's records may take while its JS thread is too busy to drain them (the
-   * native collector holds them meanwhile), in bytes; beyond it records are dropped and counted.
-   * 64 KiB..1 GiB, default 16 MiB.
-   */
-  backlogBytes?: number;
-  /**
-   * The per-thread timers signal SIGRTMIN + timerSignal (1..30, default 6, or the next free one):
-   * a real-time signal of ptprof's own, so that V8's CPU profiler and the program's SIGPROF
-   * listeners, which own SIGPROF while they run, cannot take the timers' signals or kill with
-   * them. Takes effect for the first sampler of the process only.
-   */
-  timerSignal?: number;
-  /**
-   * Frames for the functions V8 inlined into optimized code (default true): each sample's stack
-   * shows them, innermost first, at the line they were executing. false keeps one frame per code
-   * object, as V8's code events name it (the inlined functions' CPU is then their caller's).
-   */
-  inlinedFrames?: boolean;
-  /**
-   * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
-   * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
-   * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).
-   */
-  _timers?: boolean;
-  _overrunWeights?: boolean;
-  /** For tests: the backend and random source. */
-  _backend?: Binding;
-  _rng?: Rng;
-}
-
-/** One record of a drain, kept while its code events have not arrived yet. */
-interface PendingRecord {
-  tid: number;
-  code: number;
-  overrun: number;
-  flags: number;
-  vmState: number;
-  isolateId: number;
-  codeSeq: number;
-  pc: number;
-  ext: number;
-  threadCpuNs: number;
-  timerTag: number;
-  frames: Float64Array;
-  periodNs: number;
-}
-
-/** The name of the calling JS thread: 'main' or 'worker <threadId>'. */
-export function jsThreadName(): string {
-  return isMainThread ? 'main' : `worker ${threadId}`;
-}
-
-/**
- * validSIGPROF for every (source, known, timer valid), as the 8 bits the native handler reads: it
- * then walks no stack and takes no ring space for a signal this filter would drop (it counts it).
- * The decision stays @ptprof/sigprof-filter's; the handler only looks it up.
- */
-export function keepTable(): number {
-  let bits = 0;
-  for (const timer of [false, true]) {
-    for (const known of [false, true]) {
-      for (const timerValid of [false, true]) {
-        if (validSIGPROF({ code: timer ? SI_TIMER : SI_KERNEL, known, timerValid })) bits |= 1 << keepTableBit(timer, known, timerValid);
-      }
-    }
-  }
-  return bits;
-}
 
 let running: Sampler | undefined;
 const POLL_MS = 10;
@@ -565,61 +467,11 @@ export class Sampler {
   }
 
   private jsFrames(r: PendingRecord): Frame[] {
-    const sym = this.symbolizer;
-    const out: Frame[] = [];
-    // The VM's own work first; its C++ frames would only be noise under these names.
-    switch (r.vmState) {
-      case VM_GC:
-        out.push(PSEUDO.gc);
-        break;
-      case VM_PARSER:
-      case VM_BYTECODE_COMPILER:
-      case VM_COMPILER:
-        out.push(PSEUDO.compiler);
-        break;
-      case VM_ATOMICS_WAIT:
-        out.push(PSEUDO.atomicsWait);
-        break;
-      case VM_IDLE:
-      case VM_IDLE_EXTERNAL:
-        out.push(PSEUDO.idle);
-        break;
-    }
-    if (out.length === 0) {
-      // GetStackSample's frames are the callers' return addresses: the function the CPU was in
-      // is at the pc (V8's own profiler resolves sample.pc as the leaf too). In JS code or a
-      // builtin, the code map knows it; in C++ (a runtime function, a syscall), the ELF symbols of the
-      // mapped file do (nativeFrame). With the functions V8 inlined at the pc: several frames for one
-      // address, the innermost (the leaf) last.
-      let leaf: Frame | undefined;
-      if (sym.jsFrames(r.isolateId, r.pc, false, this.inlinedFrames, out)) leaf = out[out.length - 1];
-      else {
-        leaf = sym.nativeFrame(r.pc);
-        out.push(leaf);
-      }
-      if (r.vmState === VM_EXTERNAL) {
-        // Native code called from JS: the API callback V8 entered.
-        const cb = r.ext ? sym.nativeFrame(r.ext) : undefined;
-        if (cb !== leaf) out.push(cb ?? PSEUDO.native);
-      }
-    }
-    for (let i = 0; i < r.frames.length; i++) {
-      // Return addresses: the call is the instruction before.
-      this.stats.jsFrames++;
-      if (!sym.jsFrames(r.isolateId, r.frames[i], true, this.inlinedFrames, out)) {
-        this.stats.unresolvedFrames++;
-        out.push(PSEUDO.unknown);
-      }
-    }
-    if (out.length === 0) out.push(PSEUDO.program);
-    if (r.flags & FLAG_TRUNCATED) out.push(PSEUDO.truncated);
-    return out;
+    return jsStack(this.symbolizer, r, this.inlinedFrames, this.stats);
   }
 
   private threadFrames(r: PendingRecord, thread: string): Frame[] {
-    const leaf = this.symbolizer.nativeFrame(r.pc);
-    const root = this.symbolizer.threadFrame(thread);
-    return leaf ? [leaf, root] : [root];
+    return threadStack(this.symbolizer, r, thread);
   }
 
   /**
