@@ -132,10 +132,19 @@ static inline void ptprof_set_thread_name(const char* name) { prctl(PR_SET_NAME,
 // pthread_create moved from libpthread into libc in glibc 2.34 under a new symbol version; linked
 // against a newer glibc, the addon would need 2.34. Its older version is still in every glibc, so
 // the reference is bound to that one (the version of the architecture's first glibc).
+// The same holds for the semaphores and pthread_condattr_setclock (control.cc).
 #if defined(__GLIBC__) && defined(__x86_64__)
 __asm__(".symver pthread_create,pthread_create@GLIBC_2.2.5");
+__asm__(".symver sem_init,sem_init@GLIBC_2.2.5");
+__asm__(".symver sem_post,sem_post@GLIBC_2.2.5");
+__asm__(".symver sem_wait,sem_wait@GLIBC_2.2.5");
+__asm__(".symver pthread_condattr_setclock,pthread_condattr_setclock@GLIBC_2.3.3");
 #elif defined(__GLIBC__) && defined(__aarch64__)
 __asm__(".symver pthread_create,pthread_create@GLIBC_2.17");
+__asm__(".symver sem_init,sem_init@GLIBC_2.17");
+__asm__(".symver sem_post,sem_post@GLIBC_2.17");
+__asm__(".symver sem_wait,sem_wait@GLIBC_2.17");
+__asm__(".symver pthread_condattr_setclock,pthread_condattr_setclock@GLIBC_2.17");
 #endif
 
 #endif  // PTPROF_COMPAT_H_

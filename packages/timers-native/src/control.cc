@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <mutex>
 
 #include "compat.h"
 #include "napi_util.h"
@@ -45,13 +45,44 @@ namespace {
 
 constexpr int kMaxSignal = 64;
 
+// A condition variable whose timed waits are on CLOCK_MONOTONIC. std::condition_variable's
+// wait_until(steady_clock) calls pthread_cond_clockwait, which glibc has only since 2.30: the
+// prebuilds would no longer load on glibc 2.28 (RHEL 8), which Node 20 supports.
+// pthread_cond_timedwait on a condition variable created with CLOCK_MONOTONIC does the same and is
+// in every glibc.
+class PtprofMonoCond {
+ public:
+  PtprofMonoCond() {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&cond_, &a);
+    pthread_condattr_destroy(&a);
+  }
+  void notify_all() { pthread_cond_broadcast(&cond_); }
+  // Waits (lk held) until pred() or CLOCK_MONOTONIC reaches deadline_ns; returns pred().
+  template <class Pred>
+  bool wait_until_ns(std::unique_lock<std::mutex>& lk, uint64_t deadline_ns, Pred pred) {
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(deadline_ns / 1000000000u);
+    ts.tv_nsec = static_cast<long>(deadline_ns % 1000000000u);
+    while (!pred()) {
+      if (pthread_cond_timedwait(&cond_, lk.mutex()->native_handle(), &ts) == ETIMEDOUT) return pred();
+    }
+    return true;
+  }
+
+ private:
+  pthread_cond_t cond_;
+};
+
 struct PtprofControl {
   sem_t wake;
   std::atomic<uint64_t> pending{0};  // bit n: signal n arrived (set in the handler)
   std::atomic<uint64_t> taken{0};    // bit n: our handler is installed on signal n
 
   std::mutex mu;  // everything below
-  std::condition_variable cv;
+  PtprofMonoCond cv;
   bool thread_started = false;
   v8::Isolate* isolate = nullptr;  // the registered JS thread's, while its environment lives
   napi_env env = nullptr;
@@ -246,16 +277,16 @@ void* ptprof_control_thread(void*) {
         continue;
       }
     }
-    auto t0 = std::chrono::steady_clock::now();
+    uint64_t t0 = ptprof_clock_ns(CLOCK_MONOTONIC);
     std::unique_lock<std::mutex> lk(ctl->mu);
     auto entered = [seq] { return ctl->entered >= seq; };
-    if (grace > 0 && !ctl->cv.wait_until(lk, t0 + std::chrono::milliseconds(grace), entered)) {
+    if (grace > 0 && !ctl->cv.wait_until_ns(lk, t0 + uint64_t{grace} * 1000000u, entered)) {
       // V8's RequestInterrupt may be called from any thread without a Locker; the isolate is
       // alive while it is registered (the cleanup hook withdraws it under this lock).
       if (ctl->isolate != nullptr && ctl->grace_ms > 0)
         ctl->isolate->RequestInterrupt(ptprof_control_interrupt, reinterpret_cast<void*>(static_cast<uintptr_t>(seq)));
     }
-    if (deadline > 0 && !ctl->cv.wait_until(lk, t0 + std::chrono::milliseconds(deadline), entered)) {
+    if (deadline > 0 && !ctl->cv.wait_until_ns(lk, t0 + uint64_t{deadline} * 1000000u, entered)) {
       bool still = ctl->deadline_ms > 0 && ctl->tsfn != nullptr;
       lk.unlock();
       if (still) ptprof_give_up(bits);
