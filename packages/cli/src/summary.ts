@@ -200,6 +200,8 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
   if (x.samples !== undefined) facts.push(`${x.samples} samples`);
   if (num('dropped.ring') !== undefined) facts.push(`${num('dropped.ring')! + (num('dropped.shared') ?? 0)} dropped`);
   if (num('filtered.setitimer') !== undefined) facts.push(`${num('filtered.setitimer')! + (num('filtered.timer_create') ?? 0)} filtered`);
+  const self = num('ptprof_nanos');
+  if (self && x.profiledNanos > 0) facts.push(`ptprof's own ${formatSeconds(self)} (${((100 * self) / x.profiledNanos).toFixed(1)}%, under (ptprof))`);
   if (x.durationNanos !== undefined) facts.push(`${formatSeconds(x.durationNanos)} wall`);
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
 }

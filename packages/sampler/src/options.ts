@@ -107,6 +107,14 @@ export interface SamplerOptions {
    */
   inlinedFrames?: boolean;
   /**
+   * Directories whose JavaScript is the profiler's own: a sample taken in it keeps its frames from
+   * the leaf up to the outermost such frame, under one `(ptprof)` root instead of the program's
+   * callers (a drain runs from a timer of the program's event loop), and is counted in the
+   * `ptprof_nanos` fact. The sampler's own package, timers-native and sigprof-filter always are;
+   * a tool built on the sampler adds its own (the CLI adds its packages).
+   */
+  ownCode?: readonly string[];
+  /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
    * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).

@@ -81,6 +81,11 @@ export interface ProfileStats {
   collectorError: string;
   /** JS frames that no code event covered. */
   unresolvedFrames: number;
+  /**
+   * CPU of the samples taken in ptprof's own JavaScript (a drain, symbolizing, the agent), put
+   * under the one `(ptprof)` root frame (stacks.ts, ownCode), and how many samples.
+   */
+  self: { nanos: number; samples: number };
   jsFrames: number;
   /** JIT code events replayed during this profile, and the moves among them. */
   codeEvents: number;
@@ -151,6 +156,7 @@ export function emptyStats(): ProfileStats {
     codeMaps: 0,
     collectorError: '',
     unresolvedFrames: 0,
+    self: { nanos: 0, samples: 0 },
     jsFrames: 0,
     codeEvents: 0,
     codeMoves: 0,
@@ -176,6 +182,7 @@ export function countFacts(st: ProfileStats): ProfileFacts {
     misdelivered: st.misdelivered,
     errors: st.errors,
     unresolved_js_frames: st.unresolvedFrames,
+    ptprof_nanos: st.self.nanos,
     js_frames: st.jsFrames,
     setitimer_suspended: st.sigprof.suspensions,
     sigprof_reinstalled: st.sigprof.reinstalls,

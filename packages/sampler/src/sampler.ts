@@ -22,7 +22,7 @@ import { Symbolizer } from './symbolizer';
 import { listTids, threadComm } from './threads';
 import { inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
-import { jsStack, jsThreadName, keepTable, threadStack, type PendingRecord } from './stacks';
+import { OwnCode, jsStack, jsThreadName, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
 
 export type { SamplerOptions, ThreadsMode } from './options';
 export { jsThreadName, keepTable } from './stacks';
@@ -38,6 +38,7 @@ export class Sampler {
   private readonly useTimers: boolean;
   private readonly overrunWeights: boolean;
   private readonly inlinedFrames: boolean;
+  private readonly ownCode: OwnCode;
   private readonly lifecycle: TimerLifecycle;
   private readonly symbolizer: Symbolizer;
   private builder = new ProfileBuilder();
@@ -79,6 +80,7 @@ export class Sampler {
     this.useTimers = opts._timers ?? true;
     this.overrunWeights = opts._overrunWeights ?? true;
     this.inlinedFrames = opts.inlinedFrames ?? true;
+    this.ownCode = new OwnCode([...samplerOwnCode(), ...(opts.ownCode ?? [])]);
     this.cpuCredit = this.useTimers && this.overrunWeights;
     this.native = opts._backend ?? nativeBinding;
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
@@ -450,7 +452,15 @@ export class Sampler {
       st.kept++;
       const js = (r.flags & FLAG_JS) !== 0;
       const thread = this.threadName(r.tid);
-      const frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
+      let frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
+      if (js) {
+        const own = this.ownCode.reroot(frames);
+        if (own) {
+          frames = own;
+          st.self.nanos += cpuNanos;
+          st.self.samples++;
+        }
+      }
       this.builder.add(r.tid, js, frames, 1, cpuNanos);
     }
     sym.replay(sym.maxSeq);

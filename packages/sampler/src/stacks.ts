@@ -1,6 +1,7 @@
 // A record's stack, and the few decisions about stacks the sampler hands the native handler: the
 // frames of a JS thread (the VM's state, the leaf at the pc with the functions V8 inlined there,
 // the callers' return addresses) or of a thread without JS (its native leaf under its name).
+import * as path from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { SI_KERNEL, SI_TIMER, validSIGPROF } from '@ptprof/sigprof-filter';
 import { FLAG_TRUNCATED, keepTableBit } from '@ptprof/timers-native';
@@ -114,4 +115,59 @@ export function threadStack(sym: Symbolizer, r: PendingRecord, thread: string): 
 const leaf = sym.nativeFrame(r.pc);
 const root = sym.threadFrame(thread);
   return leaf ? [leaf, root] : [root];
+}
+
+/**
+ * Which frames are ptprof's own code, by the directory of their file (a frame object is asked
+ * once: the symbolizer hands out one per function and line). A stack that has one is cut above the
+ * outermost and put under `(ptprof)`: the profiler's own work is shown honestly, in one place, not
+ * mixed into the callers of the program's timers (issue: a profiler that does not profile itself).
+ */
+export class OwnCode {
+  private readonly dirs: string[];
+  private readonly known = new WeakMap<Frame, boolean>();
+
+  constructor(dirs: readonly string[]) {
+    this.dirs = [...new Set(dirs.map((d) => path.resolve(d) + path.sep))];
+  }
+
+  private isOwn(f: Frame): boolean {
+    let own = this.known.get(f);
+    if (own === undefined) {
+      const file = f.file;
+      own = file !== undefined && file.startsWith('/') && this.dirs.some((d) => file.startsWith(d));
+      this.known.set(f, own);
+    }
+    return own;
+  }
+
+  /** The stack under `(ptprof)` when some frame of it is ptprof's own, else undefined. */
+  reroot(frames: Frame[]): Frame[] | undefined {
+    for (let i = frames.length - 1; i >= 0; i--) {
+      if (this.isOwn(frames[i]!)) {
+        frames.length = i + 1;
+        frames.push(PSEUDO.ptprof);
+        return frames;
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The code that is always the sampler's own: its compiled sources (this directory), the addon's
+ * JS and the filter's (their dist/src; the filter's esm too). Not the packages' tests or fixtures,
+ * which are programs like any other.
+ */
+export function samplerOwnCode(): string[] {
+  const dirs = [__dirname];
+  for (const pkg of ['@ptprof/timers-native', '@ptprof/sigprof-filter']) {
+    try {
+      const root = path.dirname(require.resolve(`${pkg}/package.json`));
+      dirs.push(path.join(root, 'dist', 'src'), path.join(root, 'esm'));
+    } catch {
+      /* not resolvable by name (a bundled copy): its frames count as the program's */
+    }
+  }
+  return dirs;
 }

@@ -78,6 +78,8 @@ export const PSEUDO = {
   idle: { name: '(idle)' },
   unknown: { name: '(unknown)' },
   truncated: { name: '(truncated)' },
+  /** The root of the samples taken in ptprof's own code (stacks.ts, OwnCode). */
+  ptprof: { name: '(ptprof)' },
 } satisfies Record<string, Frame>;
 
 export class Symbolizer {

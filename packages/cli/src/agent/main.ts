@@ -12,6 +12,7 @@ import { Pusher } from './push';
 import { reason, warn, writeReport } from './report';
 import { watchStopSignals, type StopSignals } from './stop';
 import { SignalWindows } from './windows';
+import { agentOwnCode } from '../own-code';
 import { Handoff } from '../handoff';
 import { VERSION } from '../version';
 
@@ -22,6 +23,7 @@ export function samplerOptions(cfg: AgentConfig): SamplerOptions {
     ...(cfg.ringBytes !== undefined ? { ringBytes: cfg.ringBytes } : {}),
     ...(cfg.framesLimit !== undefined ? { framesLimit: cfg.framesLimit } : {}),
     ...(cfg.collectIntervalMs !== undefined ? { collectIntervalMs: cfg.collectIntervalMs } : {}),
+    ownCode: agentOwnCode(),
   };
 }
 
