@@ -93,7 +93,7 @@ function output(bench, runs, minutes, m) {
       `each function burns ${MS} ms of CPU per run.`,
     '### Goal: each inlined function within 2% (ptprof, worst function)',
     ['| Node | ptprof (worst) | |', '|---|---:|---|', ...rows].join('\n'),
-    ...whyMissed(runs),
+    ...whyMissed(runs, bench),
     bench.inliningTables(runs),
     '### What it costs the program',
     ['| Node | tsc CPU, detailed positions ÷ without | optimized functions read (tsc) | µs per function | share of tsc\'s CPU |', '|---|---:|---:|---:|---:|',
@@ -116,7 +116,7 @@ function output(bench, runs, minutes, m) {
  * before they set up their frame) against V8's own profiler where it expands the same frames, and
  * the other functions' worst.
  */
-function whyMissed(runs) {
+function whyMissed(runs, bench) {
   const hz = RATES.split(',')[0];
   const fig = (S, p, fn) => S.get(`inlined|${p}|${hz}`)?.fns?.[fn];
   const range = (xs) => {
