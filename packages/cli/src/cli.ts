@@ -247,7 +247,7 @@ async function run(cmd: RunCommand): Promise<number> {
     // On demand, a run where no window was asked for lost nothing.
     let lost = reports.failed.length > 0 || (reports.written.length === 0 && !onDemand) || ended?.lost === true;
     if (!cmd.quiet && !tree) printSummary(cmd, reports, wallNs, end, exitCode);
-    printLosses(reports, end, cmd.quiet, onDemand);
+    printLosses(reports, end, cmd.quiet, onDemand, cmd.longRun?.signal !== undefined);
     if (cmd.html && reports.written.length > 0 && !writePage(cmd, reports)) lost = true;
     // The command's failure wins; a command that ended well without its profiles (or the page
     // asked for) fails here.
@@ -293,7 +293,7 @@ function writePage(cmd: RunCommand, reports: RunReports): boolean {
 }
 
 /** What was lost and why: printed even with -q (a lost profile is never reported as success). */
-function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDemand: boolean): void {
+function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDemand: boolean, bySignal: boolean): void {
   const lines: string[] = [];
   for (const f of reports.failed) {
     const why = printable(f.error ?? '?');
@@ -308,7 +308,8 @@ function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDeman
     }
   }
   if (onDemand && reports.written.length === 0 && reports.failed.length === 0 && reports.idle.length > 0) {
-    if (!quiet && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
+    // (Profiles served by --listen or pushed are not files: only --signal's windows would be.)
+    if (!quiet && bySignal && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
   } else if (reports.written.length === 0 && reports.failed.length === 0 && reports.vanished.length === 0) {
     lines.push(end.signal === 'SIGKILL'
       ? 'no profile was written: the command was killed by SIGKILL'
