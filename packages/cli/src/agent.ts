@@ -5,7 +5,7 @@
 // program: every error is caught. Under the CLI it reports through the private report directory
 // (the CLI says what went wrong, once); used alone, it warns on stderr.
 import { isMainThread } from 'node:worker_threads';
-import { ENV, formatCommand, processStartTime, readAgentConfig, withPid, type AgentConfig } from './config';
+import { ENV, formatCommand, isOnDemand, processStartTime, readAgentConfig, withPid, type AgentConfig } from './config';
 import { MainAgent } from './agent/main';
 import { readTreeConfig } from './part';
 import { shortCommand } from './process-name';
@@ -45,7 +45,7 @@ function startMain(handle: { cancel: () => void }): void {
     cfg = readAgentConfig(process.env, process.pid, process.cwd());
     // Under the CLI (unless --split, or on demand) the process hands its whole-run profile over in
     // parts (handoff.ts) and writes no file of its own.
-    tree = cfg.signal || cfg.listen || cfg.push ? undefined : readTreeConfig(process.env, reportDir);
+    tree = isOnDemand(cfg) ? undefined : readTreeConfig(process.env, reportDir);
     file = tree ? '' : root ? cfg.output : withPid(cfg.output, process.pid);
   } catch (err) {
     notProfiling(err, reportDir, { ...who, file: '' });

@@ -8,10 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { printable, ProfileReadError, tempPathFor } from '@ptprof/pprof-writer';
 import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
-import { defaultOutput, ENV, formatCommand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
+import { defaultOutput, ENV, formatCommand, isOnDemand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
 import { describeProfile, displayPath, pushLine, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
 import { VERSION } from './version';
-import { checkListen, forwardWindows, isOnDemand, longRunEnv } from './long-run';
+import { checkListen, forwardWindows, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
 import { pageAfterRun, runConvert, runView } from './view-cmd';
 import { readHandoffMs, TREE_ENV } from './part';
@@ -247,7 +247,7 @@ async function run(cmd: RunCommand): Promise<number> {
     // On demand, a run where no window was asked for lost nothing.
     let lost = reports.failed.length > 0 || (reports.written.length === 0 && !onDemand) || ended?.lost === true;
     if (!cmd.quiet && !tree) printSummary(cmd, reports, wallNs, end, exitCode);
-    printLosses(reports, end, cmd.quiet, onDemand, cmd.longRun?.signal !== undefined);
+    printLosses(reports, end, cmd.quiet, cmd.longRun);
     if (cmd.html && reports.written.length > 0 && !writePage(cmd, reports)) lost = true;
     // The command's failure wins; a command that ended well without its profiles (or the page
     // asked for) fails here.
@@ -293,7 +293,7 @@ function writePage(cmd: RunCommand, reports: RunReports): boolean {
 }
 
 /** What was lost and why: printed even with -q (a lost profile is never reported as success). */
-function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDemand: boolean, bySignal: boolean): void {
+function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, longRun: RunCommand['longRun']): void {
   const lines: string[] = [];
   for (const f of reports.failed) {
     const why = printable(f.error ?? '?');
@@ -307,9 +307,9 @@ function printLosses(reports: RunReports, end: ChildEnd, quiet: boolean, onDeman
       lines.push(`no profile from pid ${v.pid} (${printable(v.command, 300)}): it ended without writing one (killed by SIGKILL, or crashed)`);
     }
   }
-  if (onDemand && reports.written.length === 0 && reports.failed.length === 0 && reports.idle.length > 0) {
+  if (isOnDemand(longRun) && reports.written.length === 0 && reports.failed.length === 0 && reports.idle.length > 0) {
     // (Profiles served by --listen or pushed are not files: only --signal's windows would be.)
-    if (!quiet && bySignal && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
+    if (!quiet && longRun?.signal !== undefined && !reports.idle.some((r) => r.pushed)) lines.push('no window was recorded (none was asked for while the program ran)');
   } else if (reports.written.length === 0 && reports.failed.length === 0 && reports.vanished.length === 0) {
     lines.push(end.signal === 'SIGKILL'
       ? 'no profile was written: the command was killed by SIGKILL'

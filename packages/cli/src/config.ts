@@ -214,6 +214,15 @@ export interface AgentConfig {
   push?: PushConfig;
 }
 
+/**
+ * On demand (--signal, --listen or --push, as the CLI's options or the agent's configuration):
+ * no whole-run profile, recording only when asked, so a process that wrote nothing lost nothing,
+ * and a process tree's processes keep their own files.
+ */
+export function isOnDemand(opts: { signal?: unknown; listen?: unknown; push?: unknown } | undefined): boolean {
+  return opts?.signal !== undefined || opts?.listen !== undefined || opts?.push !== undefined;
+}
+
 /** A variable's value for a message: control characters escaped (JSON's way), no quotes. */
 function shown(value: string): string {
   return JSON.stringify(value).slice(1, -1);

@@ -90,10 +90,6 @@ export function forwardWindows(sig: WindowSignal, reportDir: string, say: (line:
   return () => process.removeListener(sig, onSignal);
 }
 
-/** Whether the run writes no whole-run profile (then a process that wrote nothing lost nothing). */
-export function isOnDemand(opts: LongRunOptions | undefined): boolean {
-  return opts?.signal !== undefined || opts?.listen !== undefined || opts?.push !== undefined;
-}
 
 /** Kept for the summary: the window state file is the CLI's, not a report. */
 export function windowStateExists(reportDir: string): boolean {

@@ -25,7 +25,7 @@ import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type Sampl
 import { OwnCode, jsStack, jsThreadName, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
 
 export type { SamplerOptions, ThreadsMode } from './options';
-export { jsThreadName, keepTable } from './stacks';
+export { jsThreadName, keepTable, packageSources } from './stacks';
 
 
 let running: Sampler | undefined;

@@ -155,19 +155,24 @@ export class OwnCode {
 }
 
 /**
- * The code that is always the sampler's own: its compiled sources (this directory), the addon's
- * JS and the filter's (their dist/src; the filter's esm too). Not the packages' tests or fixtures,
- * which are programs like any other.
+ * The compiled sources of packages (their dist/src, and esm where there is one), resolved from
+ * `from`: not their tests or fixtures, which are programs like any other. A package that cannot be
+ * resolved by name (not installed, or bundled) is left out: its frames count as the program's.
  */
-export function samplerOwnCode(): string[] {
-  const dirs = [__dirname];
-  for (const pkg of ['@ptprof/timers-native', '@ptprof/sigprof-filter']) {
+export function packageSources(packages: readonly string[], from: string): string[] {
+  const dirs: string[] = [];
+  for (const pkg of packages) {
     try {
-      const root = path.dirname(require.resolve(`${pkg}/package.json`));
+      const root = path.dirname(require.resolve(`${pkg}/package.json`, { paths: [from] }));
       dirs.push(path.join(root, 'dist', 'src'), path.join(root, 'esm'));
     } catch {
-      /* not resolvable by name (a bundled copy): its frames count as the program's */
+      /* left out */
     }
   }
   return dirs;
+}
+
+/** The code that is always the sampler's own: its compiled sources (this directory), the addon's JS and the filter's. */
+export function samplerOwnCode(): string[] {
+  return [__dirname, ...packageSources(['@ptprof/timers-native', '@ptprof/sigprof-filter'], __dirname)];
 }

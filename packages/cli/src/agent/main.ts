@@ -4,7 +4,7 @@
 // off until a window is asked for, each window written or served as its own profile.
 import type { FileIdentity } from '@ptprof/pprof-writer';
 import type { Profile, ProfileFacts, SamplerOptions } from '@ptprof/sampler';
-import { withWindow, type AgentConfig, type AgentReport, type AgentStart } from '../config';
+import { isOnDemand, withWindow, type AgentConfig, type AgentReport, type AgentStart } from '../config';
 import { serveProfiles, type Endpoint, type ProfileSource } from './endpoint';
 import { labelled, writeOut, type ReportNumbers, type Written } from './output';
 import { processRecorder, type Recorder, type Recording } from './recorder';
@@ -69,7 +69,7 @@ export class MainAgent {
 
   /** No whole-run profile: recording only when asked (--signal, --listen), or pushed (--push). */
   get onDemand(): boolean {
-    return this.cfg.signal !== undefined || this.cfg.listen !== undefined || this.cfg.push !== undefined;
+    return isOnDemand(this.cfg);
   }
 
   /** Starts what the configuration asks for. Throws when it cannot profile at all. */
