@@ -24,10 +24,13 @@ type Segment = readonly number[];
 export interface ScriptResult {
   /** Input frame -> its mapped frame; frames left as they were are absent. */
   mapped: Map<MappableFrame, MappableFrame>;
-  /** Distinct frames (positions) mapped, and not mapped because the map does not cover them. */
+  /**
+   * Distinct frames mapped, and not mapped because the map does not cover them. A frame is a
+   * function (its start): a function sampled at several executing lines (optimized code) is one.
+   */
   mappedFrames: number;
   unmappedFrames: number;
-  /** Distinct frames whose mapping points outside the map's sources, and why (the first). */
+  /** Distinct frames (functions) whose mapping points outside the map's sources, and why (the first). */
   outsideFrames: number;
   outsideReason?: string;
 }
@@ -182,19 +185,28 @@ export function mapScript(loaded: LoadedMap, script: string, frames: readonly Ma
     return v8Name;
   };
 
+  // Each function counted once per outcome, by its start (the positions below are per executing line).
+  const counted = new Set<string>();
+  const count = (kind: 'mappedFrames' | 'unmappedFrames' | 'outsideFrames', f: MappableFrame, sLine: number, sCol: number | undefined): void => {
+    const key = `${kind}\u0000${f.name}\u0000${sLine}:${sCol}\u0000${f.systemName}`;
+    if (counted.has(key)) return;
+    counted.add(key);
+    result[kind]++;
+  };
+
   const mapFrame = (f: MappableFrame): MappableFrame | undefined => {
     const hasStart = typeof f.startLine === 'number' && f.startLine > 0;
     const sLine = hasStart ? f.startLine! : f.line!;
     const sCol = hasStart ? (f.startColumn ?? (f.startLine === f.line ? f.column : undefined)) : f.column;
     const start = lookup(sLine, sCol);
     if (!start) {
-      result.unmappedFrames++;
+      count('unmappedFrames', f, sLine, sCol);
       return undefined;
     }
     const seg = start.segs[start.i];
     const bad = outside(seg);
     if (bad) {
-      result.outsideFrames++;
+      count('outsideFrames', f, sLine, sCol);
       result.outsideReason ??= bad;
       return undefined;
     }
@@ -209,7 +221,7 @@ export function mapScript(loaded: LoadedMap, script: string, frames: readonly Ma
         column = eseg[3] + 1;
       }
     }
-    result.mappedFrames++;
+    count('mappedFrames', f, sLine, sCol);
     const out: MappableFrame = {
       ...f,
       name: originalName(f.name, sLine, sCol, start),

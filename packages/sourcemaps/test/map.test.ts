@@ -163,6 +163,9 @@ describe('mapProfile: builds made by the real tools', function () {
     const execLine = lineOf('src/cache.ts', /x = \(x \^ \(x << 13\)\)/);
     assert.deepEqual([got.name, got.file, got.line, got.startLine], ['send', 'src/cache.ts', execLine, orig('send', 'src/cache.ts')[2]]);
     assert.equal(got.systemName, `send2 esbuild/server.js:${start.line}:${start.column}`);
+    // The function sampled at its start and at an executing line is one frame in the counts.
+    const { stats } = mapProfile(profileOf([start, { ...exec, startLine: start.line, startColumn: start.column }]), { cwd: dir });
+    assert.equal(stats.mappedFrames, 1);
   });
 
   it('leaves alone the top level of a script, frames of other files, and shares frame objects between samples', () => {
