@@ -169,7 +169,12 @@ function sameLines(text: string, lineLengths: readonly number[]): boolean {
   return false;
 }
 
-function readMapFile(mapPath: string, maxBytes: number, text: string | undefined): Located {
+/**
+ * Reads and parses the map file; `text` (the script's whole text, for checking names against the
+ * generated code) is asked for only once the map is read: a script that names a map its package
+ * did not ship (common on npm) is never read whole (issue 14: TypeScript's 9 MB _tsc.js).
+ */
+function readMapFile(mapPath: string, maxBytes: number, text: () => string | undefined): Located {
   let json: string;
   try {
     const st = fs.statSync(mapPath);
@@ -181,7 +186,7 @@ function readMapFile(mapPath: string, maxBytes: number, text: string | undefined
     const code = (e as NodeJS.ErrnoException).code;
     return failed(code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable', mapPath, errorText(e));
   }
-  return parseMap(json, mapPath, mapPath, Buffer.byteLength(json), text);
+  return parseMap(json, mapPath, mapPath, Buffer.byteLength(json), text());
 }
 
 /** Finds, reads and parses the map of `script` (an absolute path). */
@@ -212,15 +217,15 @@ export function locate(script: string, opts: LocateOptions): Located {
     // No annotation: a map beside the script (esbuild --sourcemap=external, some build setups).
     const sibling = `${script}.map`;
     if (!fs.existsSync(sibling)) return { kind: 'none' };
-    const whole = read.whole ? read : readScript(script, false);
-    return readMapFile(sibling, opts.maxMapBytes, whole?.text);
-  }
-  // The text is needed whole: for an inline map, and to check names against the generated code.
-  if (!read.whole) {
-    read = readScript(script, false);
-    if (!read) return { kind: 'none' };
+    const tail = read;
+    return readMapFile(sibling, opts.maxMapBytes, () => (tail.whole ? tail : readScript(script, false))?.text);
   }
   if (url.startsWith('data:')) {
+    // The text is needed whole: for an inline map, and to check names against the generated code.
+    if (!read.whole) {
+      read = readScript(script, false);
+      if (!read) return { kind: 'none' };
+    }
     let json: string;
     try {
       json = decodeDataUrl(url);
@@ -236,5 +241,6 @@ export function locate(script: string, opts: LocateOptions): Located {
     return failed('unsupported', url, errorText(e));
   }
   if (mapPath === undefined) return failed('unsupported', oneLine(url, 100), 'a URL that is not a file (not fetched)');
-  return readMapFile(mapPath, opts.maxMapBytes, read.text);
+  const tail = read;
+  return readMapFile(mapPath, opts.maxMapBytes, () => (tail.whole ? tail : readScript(script, false))?.text);
 }

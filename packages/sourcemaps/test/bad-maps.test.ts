@@ -101,6 +101,45 @@ describe('mapProfile: bad maps', function () {
     assert.equal(profile.samples[0].frames[0].name, 'hog_big');
   });
 
+  it('a large script that names a map its package did not ship is read only at its end (issue 14)', () => {
+    // As TypeScript's 9 MB lib/_tsc.js, whose package ships no _tsc.js.map: the missing map is
+    // found from the script's last bytes, and the script is never read whole.
+    const file = script(dir, 'large', 'large.js.map');
+    const text = fs.readFileSync(file, 'utf8');
+    const body = text.slice(0, text.lastIndexOf('//# sourceMappingURL'));
+    fs.writeFileSync(file, `${body}${`// ${'x'.repeat(97)}\n`.repeat(20_000)}//# sourceMappingURL=large.js.map\n`);
+    assert.ok(fs.statSync(file).size > 1 << 20);
+    const frame = frameOf(file);
+    const wholeReads: string[] = [];
+    const cjsFs = require('node:fs') as { readFileSync: typeof fs.readFileSync }; // the module object locate.ts reads through
+    const real = cjsFs.readFileSync;
+    const spy = ((target: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      const name = typeof target === 'number' ? fs.readlinkSync(`/proc/self/fd/${target}`) : String(target);
+      wholeReads.push(name);
+      return (real as (...a: unknown[]) => unknown)(target, ...rest);
+    }) as typeof fs.readFileSync;
+    cjsFs.readFileSync = spy;
+    let r;
+    try {
+      r = mapProfile(profileOf([frame]), { cwd: dir });
+    } finally {
+      cjsFs.readFileSync = real;
+    }
+    assert.deepEqual(r.stats.failed.map((f) => [f.kind, f.reason]), [['missing', 'ENOENT']]);
+    assert.equal(r.profile.samples[0].frames[0].name, 'hog_large');
+    assert.deepEqual(wholeReads.filter((n) => n === file), [], 'the script was read whole');
+    // Once the map is there, the script is read whole (its names are checked against the code).
+    write('large.js.map', map({}));
+    cjsFs.readFileSync = spy;
+    try {
+      r = mapProfile(profileOf([frame]), { cwd: dir });
+    } finally {
+      cjsFs.readFileSync = real;
+    }
+    assert.deepEqual(r.stats.failed, []);
+    assert.equal(wholeReads.filter((n) => n === file).length, 1);
+  });
+
   it('a script without a map, that no longer exists, or that is a FIFO (node /dev/stdin) is no failure and does not block', () => {
     const plain = script(dir, 'plain', undefined);
     const gone: MappableFrame = { name: 'gone', file: path.join(dir, 'bad', 'deleted.js'), line: 3, column: 14 };
