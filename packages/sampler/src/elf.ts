@@ -187,17 +187,35 @@ export class ElfSymbols {
     return true;
   }
 
+  /** The file, open while names are being read (release() closes it). */
+  private fd = -1;
+
+  /**
+   * Closes the file names were read from: a batch of samples names many symbols of one binary, and
+   * opening it once per name cost more than the reads (issue 14); no descriptor is kept between
+   * batches, in a program that may count its own.
+   */
+  release(): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already closed: nothing to release
+      }
+      this.fd = -1;
+    }
+  }
+
   /** The NUL-terminated name at `offset` of the string table, read from the file (and kept). */
   private nameAt(offset: number): string | undefined {
     const hit = this.names.get(offset);
     if (hit !== undefined) return hit;
     if (offset >= this.strtabSize) return undefined;
-    let fd = -1;
     try {
-      fd = fs.openSync(this.path, 'r');
+      if (this.fd < 0) this.fd = fs.openSync(this.path, 'r');
       let text = '';
       for (let at = offset, chunk = 256; at < this.strtabSize; at += chunk, chunk = Math.min(chunk * 4, 65536)) {
-        const b = ElfSymbols.read(fd, this.strtabOffset + at, Math.min(chunk, this.strtabSize - at));
+        const b = ElfSymbols.read(this.fd, this.strtabOffset + at, Math.min(chunk, this.strtabSize - at));
         const end = b.indexOf(0);
         text += b.toString('utf8', 0, end < 0 ? b.length : end);
         if (end >= 0) break;
@@ -205,9 +223,8 @@ export class ElfSymbols {
       this.names.set(offset, text);
       return text;
     } catch {
+      this.release();
       return undefined;
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
     }
   }
 
@@ -243,6 +260,11 @@ export class NativeResolver {
 
   refreshMaps(): void {
     this.maps = readMaps();
+  }
+
+  /** Closes the files opened to read names (ElfSymbols.release): at the end of each batch. */
+  release(): void {
+    for (const f of this.files.values()) f.release();
   }
 
   resolve(addr: number): { name?: string; file: string } | undefined {

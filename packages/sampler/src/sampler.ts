@@ -414,56 +414,60 @@ export class Sampler {
     records.sort((x, y) => x.codeSeq - y.codeSeq);
     const sym = this.symbolizer;
     const st = this.stats;
-    for (const r of records) {
-      sym.replay(r.codeSeq);
-      this.filteredHere.records++;
-      const known = (r.flags & FLAG_KNOWN) !== 0;
-      const timerValid = (r.flags & FLAG_TIMER_VALID) !== 0;
-      if (!validSIGPROF({ code: r.code, known, timerValid })) {
-        const src = classify(r.code);
-        if (src === 'setitimer') this.filteredHere.setitimer++;
-        else this.filteredHere.timer_create++;
-        continue;
-      }
-      let cpuNanos: number;
-      if (r.code === SI_TIMER) {
-        // The timer's own period (its tag): a signal queued before a rate change counts old periods.
-        cpuNanos = (this.overrunWeights ? 1 + r.overrun : 1) * (r.timerTag > 0 ? r.timerTag : r.periodNs);
-        // The thread's CPU is accounted up to here: a setitimer sample later (its timer gone at
-        // exit, say) stands only for what comes after.
-        if (this.cpuCredit && r.threadCpuNs > (this.itimerCpu.get(r.tid) ?? 0)) this.itimerCpu.set(r.tid, r.threadCpuNs);
-      } else if (r.code === SI_KERNEL && this.cpuCredit) {
-        // setitimer's SIGPROF is process-directed: the kernel may deliver it to a thread that did
-        // not burn the CPU it stands for, and it cannot say how many periods it missed. The
-        // receiving thread's own CPU clock says what that thread burned since its last sample of
-        // either kind: that, no more, is what this sample stands for. A thread is never credited more
-        // than its own CPU, and one that keeps setitimer's signals (no timer yet, or 'js' mode)
-        // is credited all of it.
-        const last = this.itimerCpu.get(r.tid) ?? 0;
-        cpuNanos = r.threadCpuNs - last;
-        if (!(cpuNanos > 0)) {
-          st.misdelivered++;
+    try {
+      for (const r of records) {
+        sym.replay(r.codeSeq);
+        this.filteredHere.records++;
+        const known = (r.flags & FLAG_KNOWN) !== 0;
+        const timerValid = (r.flags & FLAG_TIMER_VALID) !== 0;
+        if (!validSIGPROF({ code: r.code, known, timerValid })) {
+          const src = classify(r.code);
+          if (src === 'setitimer') this.filteredHere.setitimer++;
+          else this.filteredHere.timer_create++;
           continue;
         }
-        this.itimerCpu.set(r.tid, r.threadCpuNs);
-      } else {
-        cpuNanos = r.periodNs;
-      }
-      st.kept++;
-      const js = (r.flags & FLAG_JS) !== 0;
-      const thread = this.threadName(r.tid);
-      let frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
-      if (js) {
-        const own = this.ownCode.reroot(frames);
-        if (own) {
-          frames = own;
-          st.self.nanos += cpuNanos;
-          st.self.samples++;
+        let cpuNanos: number;
+        if (r.code === SI_TIMER) {
+          // The timer's own period (its tag): a signal queued before a rate change counts old periods.
+          cpuNanos = (this.overrunWeights ? 1 + r.overrun : 1) * (r.timerTag > 0 ? r.timerTag : r.periodNs);
+          // The thread's CPU is accounted up to here: a setitimer sample later (its timer gone at
+          // exit, say) stands only for what comes after.
+          if (this.cpuCredit && r.threadCpuNs > (this.itimerCpu.get(r.tid) ?? 0)) this.itimerCpu.set(r.tid, r.threadCpuNs);
+        } else if (r.code === SI_KERNEL && this.cpuCredit) {
+          // setitimer's SIGPROF is process-directed: the kernel may deliver it to a thread that did
+          // not burn the CPU it stands for, and it cannot say how many periods it missed. The
+          // receiving thread's own CPU clock says what that thread burned since its last sample of
+          // either kind: that, no more, is what this sample stands for. A thread is never credited more
+          // than its own CPU, and one that keeps setitimer's signals (no timer yet, or 'js' mode)
+          // is credited all of it.
+          const last = this.itimerCpu.get(r.tid) ?? 0;
+          cpuNanos = r.threadCpuNs - last;
+          if (!(cpuNanos > 0)) {
+            st.misdelivered++;
+            continue;
+          }
+          this.itimerCpu.set(r.tid, r.threadCpuNs);
+        } else {
+          cpuNanos = r.periodNs;
         }
+        st.kept++;
+        const js = (r.flags & FLAG_JS) !== 0;
+        const thread = this.threadName(r.tid);
+        let frames = js ? this.jsFrames(r) : this.threadFrames(r, thread);
+        if (js) {
+          const own = this.ownCode.reroot(frames);
+          if (own) {
+            frames = own;
+            st.self.nanos += cpuNanos;
+            st.self.samples++;
+          }
+        }
+        this.builder.add(r.tid, js, frames, 1, cpuNanos);
       }
-      this.builder.add(r.tid, js, frames, 1, cpuNanos);
+      sym.replay(sym.maxSeq);
+    } finally {
+      sym.endBatch(); // the files opened to name native frames, closed
     }
-    sym.replay(sym.maxSeq);
   }
 
   private threadName(tid: number): string {

@@ -33,6 +33,41 @@ describe('ELF symbols', () => {
     }
   });
 
+  it('names are read through one open file per batch, closed at its end (no descriptor kept)', () => {
+    const fdsTo = (file: string): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    }).length;
+    const cjsFs = require('node:fs') as { openSync: typeof fs.openSync }; // the module object elf.ts opens through
+    const realOpen = cjsFs.openSync;
+    let opens = 0;
+    cjsFs.openSync = ((...a: Parameters<typeof fs.openSync>) => {
+      if (a[0] === exe) opens++;
+      return realOpen(...a);
+    }) as typeof fs.openSync;
+    const before = fdsTo(exe);
+    const elf = new ElfSymbols(exe, (p) => binding.elfFunctions(p));
+    let named = 0;
+    try {
+      const text = readMaps().filter((m) => m.path === exe);
+      for (let i = 0; i < 300; i++) {
+        const m = text[i % text.length]!;
+        if (elf.symbolAtFileOffset(m.offset + Math.floor(((i * 2654435761) % 1000003) / 1000003 * (m.end - m.start)))) named++;
+      }
+      assert.ok(named > 20, `${named} of 300 addresses named`);
+      assert.equal(opens, 1, 'one open for the batch');
+      assert.equal(fdsTo(exe), before + 1, 'open during the batch');
+      elf.release();
+      assert.equal(fdsTo(exe), before, 'closed at its end');
+    } finally {
+      cjsFs.openSync = realOpen;
+      elf.release();
+    }
+  });
+
   it('a file that is not ELF, or missing, gives no symbols and no error', () => {
     assert.equal(binding.elfFunctions('/etc/hostname'), null);
     assert.equal(binding.elfFunctions('/nonexistent/file'), null);
