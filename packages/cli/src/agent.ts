@@ -4,6 +4,7 @@
 // sampler; on a main thread it records and writes as agent/main.ts says. It must never break the
 // program: every error is caught. Under the CLI it reports through the private report directory
 // (the CLI says what went wrong, once); used alone, it warns on stderr.
+import { cpuSinceLoadNs } from './agent/clock'; // first: what the agent's own loading costs is counted
 import { isMainThread } from 'node:worker_threads';
 import { ENV, formatCommand, isOnDemand, processStartTime, readAgentConfig, withPid, type AgentConfig } from './config';
 import { MainAgent } from './agent/main';
@@ -60,6 +61,7 @@ function startMain(handle: { cancel: () => void }): void {
     const sampling = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
     if (sampling.replacementAddon) warn(`process ${process.pid}: loaded a replacement addon (PTPROF_ADDON_PATH=${sampling.replacementAddon})`);
     agent.start();
+    agent.startCost(cpuSinceLoadNs());
     // (The sampler's drain timer never throws into the program: it counts and reports its errors.)
   } catch (err) {
     agent.cancel();

@@ -75,9 +75,10 @@ export class Handoff {
 
   /**
    * Stops sampling and hands the last part over: the last window, how the process ended, the
-   * frames named through their source maps, and `facts`. Throws when it could not be written.
+   * frames named through their source maps, and `facts`; then late()'s, called just before the
+   * part is queued (what the work above cost). Throws when it could not be written.
    */
-  final(end: string, sourceMaps: boolean, facts: Facts): Part {
+  final(end: string, sourceMaps: boolean, facts: Facts, late?: () => Facts): Part {
     this.stop();
     const profile = this.sampler.stop();
     const part = this.part(profile, true);
@@ -92,6 +93,8 @@ export class Handoff {
     if (renamed.length > 0) part.mapped = renamed;
     part.facts = { ...part.facts, ...facts, ...mapped.facts,
       ...(this.errors.count > 0 ? { handoff_errors: this.errors.count } : {}) };
+    // Last: facts that count the work above (ptprof's own CPU at the process's end).
+    if (late) part.facts = { ...part.facts, ...late() };
     this.queue(part);
     this.flush();
     return part;

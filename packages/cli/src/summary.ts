@@ -143,6 +143,12 @@ export function displayPath(file: string, cwd: string = process.cwd()): string {
   return printable(rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file);
 }
 
+/** The CPU this process (the ptprof command) has used so far, in ns. */
+export function ownCpuNanos(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
+
 export function formatSeconds(ns: number): string {
   return formatValue(ns, 'nanoseconds');
 }
@@ -200,10 +206,35 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
   if (x.samples !== undefined) facts.push(`${x.samples} samples`);
   if (num('dropped.ring') !== undefined) facts.push(`${num('dropped.ring')! + (num('dropped.shared') ?? 0)} dropped`);
   if (num('filtered.setitimer') !== undefined) facts.push(`${num('filtered.setitimer')! + (num('filtered.timer_create') ?? 0)} filtered`);
-  const self = num('ptprof_nanos');
-  if (self && x.profiledNanos > 0) facts.push(`ptprof's own ${formatSeconds(self)} (${((100 * self) / x.profiledNanos).toFixed(1)}%, under (ptprof))`);
   if (x.durationNanos !== undefined) facts.push(`${formatSeconds(x.durationNanos)} wall`);
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
+}
+
+/**
+ * ptprof's own CPU, in and outside the profile (issue 14): `ptprof's own CPU: 0.41s = 5.0% of the
+ * 8.2s used: 10ms sampled under (ptprof), 109ms reading inlining tables, 83ms starting, 189ms
+ * ending the process; 0.21s in this command`. In the window: the samples of ptprof's code (the
+ * (ptprof) root, ptprof_nanos) and the native reads of V8's inlining tables (inline.read_nanos, in
+ * the program's stacks, where V8 reported the code); outside it, the agent's start and end
+ * (ptprof_start_nanos, ptprof_exit_nanos) and the ptprof command's own process (`cliNanos`, when
+ * known). The share is of all of these plus the processes' CPU in the window (`osCpuNanos`).
+ */
+export function ownLine(f: Facts, osCpuNanos: number | undefined, cliNanos?: number, processes = 1): string | undefined {
+  const num = (k: string): number => numberFact(f, k) ?? 0;
+  const parts: [number, string][] = [
+    [num('ptprof_nanos'), 'sampled under (ptprof)'],
+    [num('inline.read_nanos'), 'reading inlining tables'],
+    [num('ptprof_start_nanos'), 'starting'],
+    [num('ptprof_exit_nanos'), `ending the process${processes === 1 ? '' : `es (${processes})`}`],
+  ];
+  const outside = num('ptprof_start_nanos') + num('ptprof_exit_nanos') + (cliNanos ?? 0);
+  const own = parts.reduce((a, [n]) => a + n, 0) + (cliNanos ?? 0);
+  if (own <= 0) return undefined;
+  const used = (osCpuNanos ?? 0) + outside;
+  const share = used > 0 ? ` = ${((100 * own) / used).toFixed(1)}% of the ${formatSeconds(used)} used` : '';
+  const inProcesses = parts.filter(([n]) => n > 0).map(([n, what]) => `${formatSeconds(n)} ${what}`).join(', ');
+  const cli = cliNanos !== undefined ? `${inProcesses ? '; ' : ''}${formatSeconds(cliNanos)} in this command` : '';
+  return `ptprof's own CPU: ${formatSeconds(own)}${share}: ${inProcesses}${cli}`;
 }
 
 /** `pushed 12 windows (48.2KiB) to http://host:4040: 3 retries, 0 dropped...`: what a process pushed (--push). */
@@ -231,7 +262,7 @@ export function inliningLine(f: Facts): string | undefined {
 }
 
 /** The lines about one written profile (without the `ptprof: ` prefix). */
-export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()): string[] {
+export function describeProfile(w: WrittenProfile, cwd: string = process.cwd(), cliNanos?: number): string[] {
   const r = w.report;
   const windows = r.windows !== undefined ? `, ${r.windows} window${r.windows === 1 ? '' : 's'}` : '';
   const lines = [`wrote ${displayPath(w.file, cwd)} (pid ${r.pid}, ${printable(r.command, 300)}${windows})`];
@@ -239,6 +270,8 @@ export function describeProfile(w: WrittenProfile, cwd: string = process.cwd()):
   const cpu = cpuLine({ ...r, facts: r.facts ?? {} });
   if (cpu) lines.push(`  ${cpu}`);
   if (r.threads && r.threads.length) lines.push(`  threads: ${formatThreads(r.threads)}`);
+  const own = ownLine(r.facts ?? {}, r.osCpuNanos, cliNanos);
+  if (own) lines.push(`  ${own}`);
   for (const l of sourceMapSummary(r.facts ?? {})) lines.push(`  ${printable(l, 1000)}`);
   const pushed = pushLine(r);
   if (pushed) lines.push(`  ${pushed}`);

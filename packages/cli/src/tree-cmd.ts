@@ -9,7 +9,7 @@ import {
 } from '@ptprof/pprof-writer';
 import type { RunCommand } from './args';
 import type { AgentReport } from './config';
-import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, inliningLine, readReports, type RunReports } from './summary';
+import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, inliningLine, ownCpuNanos, ownLine, readReports, type RunReports } from './summary';
 import { sourceMapSummary } from './sourcemaps';
 import type { TreeCollector, TreeProcess } from './tree';
 import { VERSION } from './version';
@@ -49,7 +49,7 @@ function processLine(p: TreeProcess): string {
 }
 
 /** The summary of a tree of several processes: the whole, then each process (the busiest first). */
-function describeTree(file: string, merged: MergeResult, procs: readonly TreeProcess[], files: readonly string[]): string[] {
+function describeTree(file: string, merged: MergeResult, procs: readonly TreeProcess[], files: readonly string[], cliNanos: number): string[] {
   const facts = merged.profile.facts ?? {};
   const profiled = procs.reduce((a, p) => a + p.profiledNanos, 0);
   const samples = procs.reduce((a, p) => a + p.samples, 0);
@@ -58,6 +58,8 @@ function describeTree(file: string, merged: MergeResult, procs: readonly TreePro
   const cpu = cpuLine({ profiledNanos: profiled, osCpuNanos: typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined,
     samples, durationNanos: merged.profile.durationNanos ?? 0, facts: facts as Facts }, 'the processes');
   if (cpu) lines.push(`  ${cpu}`);
+  const own = ownLine(facts as Facts, typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined, cliNanos, procs.length);
+  if (own) lines.push(`  ${own}`);
   lines.push('  CPU by process (profiled / OS count):');
   const busiest = [...procs].sort((a, b) => b.profiledNanos - a.profiledNanos);
   for (const p of busiest.slice(0, SHOWN_PROCESSES)) {
@@ -146,8 +148,10 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
     ...(out.files.length > 1 ? { files: out.files } : {}) } });
   if (!cmd.quiet) {
     const lines = [header];
-    if (procs.length === 1) lines.push(...describeProfile(reports.written[0]!));
-    else lines.push(...describeTree(output, merged, procs, out.files));
+    // This command's CPU up to here: reading the parts, merging, writing the file.
+    const cliNanos = ownCpuNanos();
+    if (procs.length === 1) lines.push(...describeProfile(reports.written[0]!, process.cwd(), cliNanos));
+    else lines.push(...describeTree(output, merged, procs, out.files, cliNanos));
     say(lines);
     process.stderr.write(topLines(output, cmd.format, toPprof(merged.profile), procs));
     for (const p of procs) {

@@ -15,6 +15,15 @@ export { listTids, threadComm } from './threads';
 /** The addon build loaded from PTPROF_ADDON_PATH (a development variable), or undefined. */
 export { replacementAddon } from '@ptprof/timers-native';
 
+import { binding } from '@ptprof/timers-native';
+/**
+ * The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in ns: what a tool embedding the sampler
+ * spends on its own work outside the profile's window (the CLI's agent at a process's end).
+ */
+export function threadCpuNs(): number {
+  return binding.threadCpuNs();
+}
+
 import { Sampler, type SamplerOptions } from './sampler';
 import type { Profile } from './profile';
 

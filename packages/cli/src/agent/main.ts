@@ -16,6 +16,15 @@ import { agentOwnCode } from '../own-code';
 import { Handoff } from '../handoff';
 import { VERSION } from '../version';
 
+/** This thread's CPU clock in ns (the sampler is loaded by then: the agent has started). */
+function threadCpu(): number {
+  try {
+    return (require('@ptprof/sampler') as typeof import('@ptprof/sampler')).threadCpuNs();
+  } catch {
+    return 0;
+  }
+}
+
 export function samplerOptions(cfg: AgentConfig): SamplerOptions {
   return {
     hz: cfg.hz,
@@ -59,6 +68,8 @@ export class MainAgent {
   private readonly written: Written[] = [];
   private readonly failures: string[] = [];
   private readonly onExit = (code: number): void => this.finish(`exit(${code})`);
+  /** The process's CPU from the agent's first line to the profile's start (ptprof_start_nanos). */
+  private startNanos = 0;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -66,6 +77,22 @@ export class MainAgent {
     private readonly reportDir: string | undefined,
     private readonly tree?: { handoffMs: number },
   ) {}
+
+  /** What loading and starting the agent cost, outside the profile's window: said in its facts. */
+  startCost(nanos: number): void {
+    this.startNanos = nanos;
+  }
+
+  /**
+   * ptprof's own CPU outside the profiled window (issue 14): the agent's start, and its work at the
+   * process's end from `exitCpu` (this thread's CPU clock when the end began) until now (the
+   * profile stopped, its samples symbolized and named through source maps, before it is written).
+   */
+  private outsideFacts(exitCpu: number | undefined): ProfileFacts {
+    const facts: ProfileFacts = { ptprof_start_nanos: Math.round(this.startNanos) };
+    if (exitCpu !== undefined) facts.ptprof_exit_nanos = Math.max(0, threadCpu() - exitCpu);
+    return facts;
+  }
 
   /** No whole-run profile: recording only when asked (--signal, --listen), or pushed (--push). */
   get onDemand(): boolean {
@@ -184,10 +211,11 @@ export class MainAgent {
     // A stop signal during this write waits for it (no interrupt, no deadline).
     this.stops?.pause();
     this.writing++;
+    const exitCpu = threadCpu();
     if (this.handoff) {
       // The last part to the CLI: what could not be handed over is reported like a file that could not be written.
       try {
-        this.handoff.final(end, this.cfg.sourceMaps !== false, { ptprof: VERSION });
+        this.handoff.final(end, this.cfg.sourceMaps !== false, { ptprof: VERSION }, () => this.outsideFacts(exitCpu));
       } catch (err) {
         const why = `could not hand the profile over to ptprof: ${reason(err)}`;
         if (!this.reportDir || !writeReport(this.reportDir, { ...this.who, format: this.cfg.format, end, state: 'failed', error: why })) {
@@ -204,7 +232,9 @@ export class MainAgent {
         const run = this.run;
         this.run = undefined;
         try {
-          this.written.push(writeOut(this.who.file, labelled(run.close(), this.who, { end }, this.cfg.sourceMaps !== false), this.cfg.format));
+          const profile = labelled(run.close(), this.who, { end }, this.cfg.sourceMaps !== false);
+          profile.facts = { ...profile.facts, ...this.outsideFacts(exitCpu) };
+          this.written.push(writeOut(this.who.file, profile, this.cfg.format));
         } catch (err) {
           this.failures.push(reason(err));
           if (!this.reportDir) warn(`could not write the profile ${this.who.file}: ${reason(err)}`);
