@@ -108,12 +108,15 @@ export interface CodeEntry<T> {
 
 /**
  * Sorted, non-overlapping code ranges of one isolate. Each range may carry data of its own (the
- * symbolizer's inlining table of optimized code), which moves with it.
+ * symbolizer's inlining table of optimized code), which moves with it. A range may be added with
+ * its code event's raw name, parsed only when a sample first looks it up: a process reports
+ * thousands of functions (every builtin at start, every function V8 compiles) and its samples
+ * name a few hundred (issue 14).
  */
 export class CodeMap<T = unknown> {
   private starts: number[] = [];
   private ends: number[] = [];
-  private infos: FunctionInfo[] = [];
+  private infos: (FunctionInfo | string)[] = [];
   private datas: (T | undefined)[] = [];
 
   get size(): number {
@@ -135,7 +138,7 @@ export class CodeMap<T = unknown> {
     return ans;
   }
 
-  add(start: number, len: number, info: FunctionInfo, data?: T): void {
+  add(start: number, len: number, info: FunctionInfo | string, data?: T): void {
     const end = start + Math.max(1, len);
     // Whatever the new code overlaps was freed without a CODE_REMOVED: drop it.
     let i = this.floor(start);
@@ -149,10 +152,19 @@ export class CodeMap<T = unknown> {
     this.datas.splice(i, j - i, data);
   }
 
+  /** The function of range i, its name parsed on first use. */
+  private info(i: number): FunctionInfo {
+    const x = this.infos[i]!;
+    if (typeof x !== 'string') return x;
+    const parsed = parseCodeName(x);
+    this.infos[i] = parsed;
+    return parsed;
+  }
+
   remove(start: number): FunctionInfo | undefined {
     const i = this.floor(start);
     if (i < 0 || this.starts[i] !== start) return undefined;
-    const info = this.infos[i];
+    const info = this.info(i);
     this.starts.splice(i, 1);
     this.ends.splice(i, 1);
     this.infos.splice(i, 1);
@@ -164,7 +176,7 @@ export class CodeMap<T = unknown> {
     const i = this.floor(from);
     if (i < 0 || this.starts[i] !== from) return false;
     const len = this.ends[i] - this.starts[i];
-    const info = this.infos[i];
+    const info = this.infos[i]!; // moved as it is, parsed or not
     const data = this.datas[i];
     this.remove(from);
     this.add(to, len, info, data);
@@ -174,19 +186,19 @@ export class CodeMap<T = unknown> {
   lookup(addr: number): FunctionInfo | undefined {
     const i = this.floor(addr);
     if (i < 0 || addr >= this.ends[i]) return undefined;
-    return this.infos[i];
+    return this.info(i);
   }
 
   /** The range that covers addr, with its start and data. */
   entry(addr: number): CodeEntry<T> | undefined {
     const i = this.floor(addr);
     if (i < 0 || addr >= this.ends[i]) return undefined;
-    return { start: this.starts[i], info: this.infos[i], data: this.datas[i] };
+    return { start: this.starts[i], info: this.info(i), data: this.datas[i] };
   }
 
   /** The function of the range that starts exactly at addr (a BYTE_CODE event's first bytecode). */
   at(addr: number): FunctionInfo | undefined {
     const i = this.floor(addr);
-    return i >= 0 && this.starts[i] === addr ? this.infos[i] : undefined;
+    return i >= 0 && this.starts[i] === addr ? this.info(i) : undefined;
   }
 }

@@ -156,14 +156,14 @@ export class Symbolizer {
         this.maps.set(iso, map);
       }
       if (type === CODE_ADDED) {
-        const info = parseCodeName(ev.name[i]);
         const table = ev.inline[i];
         let inl: Inlining | undefined;
         if (table) {
-          inl = resolveInlining(table, info, map);
+          inl = resolveInlining(table, parseCodeName(ev.name[i]), map);
           if (!inl) this.inlining.rejected++;
         }
-        map.add(ev.start[i], ev.len[i], info, inl);
+        // The name is parsed when a sample first looks the code up (CodeMap).
+        map.add(ev.start[i], ev.len[i], ev.name[i], inl);
       }
       else if (type === CODE_MOVED) {
         map.move(ev.start[i], ev.newStart[i]);

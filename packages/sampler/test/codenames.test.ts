@@ -2,7 +2,7 @@
 // before a function's name changed between V8 versions; the names below were recorded from
 // CODE_ADDED events of Node 20.20.2 (V8 11.3), 22.23.3 (12.4), 24.21.0 (13.6) and 26.10.0 (14.6).
 import assert from 'node:assert/strict';
-import { parseCodeName } from '../src/index';
+import { CodeMap, parseCodeName } from '../src/index';
 
 describe('code-event names of every supported V8', () => {
   const cases: [raw: string, name: string, tier: string, file: string][] = [
@@ -34,5 +34,24 @@ describe('code-event names of every supported V8', () => {
   }
   it('names of other code are kept whole', () => {
     assert.deepEqual([parseCodeName('Builtin:MathSqrt').kind, parseCodeName('BytecodeHandler:WideHandler').kind], ['builtin', 'builtin']);
+  });
+
+  it('a CodeMap given raw names answers with them parsed, through moves and removals, as when given parsed ones', () => {
+    const raw = ['JS:*hot /tmp/names.js:3:13', "JS:+'fib /tmp/m.js:2:1", 'Builtin:MathSqrt', 'JS:~ /tmp/anon.js:1:1'];
+    const lazy = new CodeMap<string>();
+    const eager = new CodeMap<string>();
+    raw.forEach((r, i) => {
+      lazy.add(0x1000 * (i + 1), 0x100, r, `data ${i}`);
+      eager.add(0x1000 * (i + 1), 0x100, parseCodeName(r), `data ${i}`);
+    });
+    const answers = (m: CodeMap<string>): unknown[] => [
+      m.lookup(0x1010), m.entry(0x2050), m.at(0x3000), m.lookup(0x3100), m.move(0x4000, 0x9000), m.entry(0x9001), m.lookup(0x4001),
+      m.remove(0x2000), m.lookup(0x2050), m.size,
+    ];
+    const got = answers(lazy);
+    assert.deepEqual(got, answers(eager));
+    assert.equal((got[0] as { name: string }).name, 'hot');
+    assert.equal((got[5] as { info: { name: string }; data: string }).info.name, '(anonymous)');
+    assert.equal((got[5] as { data: string }).data, 'data 3');
   });
 });
