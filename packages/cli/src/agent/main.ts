@@ -5,10 +5,10 @@
 import type { FileIdentity } from '@ptprof/pprof-writer';
 import type { Profile, ProfileFacts, SamplerOptions } from '@ptprof/sampler';
 import { isOnDemand, withWindow, type AgentConfig, type AgentReport, type AgentStart } from '../config';
-import { serveProfiles, type Endpoint, type ProfileSource } from './endpoint';
+import type { Endpoint, ProfileSource } from './endpoint';
 import { labelled, writeOut, type ReportNumbers, type Written } from './output';
 import { processRecorder, type Recorder, type Recording } from './recorder';
-import { Pusher } from './push';
+import type { Pusher } from './push';
 import { reason, warn, writeReport } from './report';
 import { watchStopSignals, type StopSignals } from './stop';
 import { SignalWindows } from './windows';
@@ -119,13 +119,16 @@ export class MainAgent {
     }
     // Only the first Node process of the run serves: the others would want the same port.
     if (cfg.listen && this.who.root) {
+      // Loaded only here (and the pusher below): node:http, https, tls and crypto are not the
+      // agent's to load into every program (issue 14: a fifth of the agent's start).
+      const { serveProfiles } = require('./endpoint') as typeof import('./endpoint');
       this.endpoint = serveProfiles(cfg.listen, this.processSource(), (err) => warn(`process ${process.pid}: ${err.message}`));
       this.endpoint.address.then((a) => {
         const host = a.host.includes(':') ? `[${a.host}]` : a.host;
         warn(`process ${process.pid} serves http://${host}:${a.port}/debug/pprof/profile?seconds=30 (this process only)`);
       }, () => {});
     }
-    if (cfg.push) this.pusher = new Pusher(cfg.push, this.recorder, this.who, cfg.sourceMaps !== false).start();
+    if (cfg.push) this.pusher = new (require('./push') as typeof import('./push')).Pusher(cfg.push, this.recorder, this.who, cfg.sourceMaps !== false).start();
     process.on('exit', this.onExit);
   }
 
