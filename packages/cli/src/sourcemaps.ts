@@ -5,10 +5,23 @@
 // (Node's module.findSourceMap), and only there are the frames' columns, which a bundle on one line
 // needs and folded output does not keep. Loaded when used, so that the agent's start-up does not
 // pay for it.
+import * as path from 'node:path';
 import type { Facts } from '@ptprof/pprof-writer';
+import { agentOwnCode } from './own-code';
 import type { MappableProfile } from '@ptprof/sourcemaps';
 
 type SourceMaps = typeof import('@ptprof/sourcemaps');
+
+let ownDirsCache: string[] | undefined;
+/** The directories of ptprof's own compiled JavaScript in this process, each ending with a separator. */
+function ownDirs(): string[] {
+  if (!ownDirsCache) {
+    const { packageSources } = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
+    const dirs = [...agentOwnCode(), ...packageSources(['@ptprof/sampler', '@ptprof/timers-native', '@ptprof/sigprof-filter'], __dirname)];
+    ownDirsCache = dirs.map((d) => d + path.sep);
+  }
+  return ownDirsCache;
+}
 
 /**
  * The profile with its frames named through their source maps (or, when `enabled` is false, as it
@@ -20,7 +33,10 @@ export function withSourceMaps<P extends MappableProfile>(profile: P, enabled: b
   let sourcemaps: SourceMaps | undefined;
   try {
     sourcemaps = require('@ptprof/sourcemaps') as SourceMaps;
-    return sourcemaps.mapProfile(profile, { enabled }).profile;
+    // ptprof's own frames (under the (ptprof) root) stay as they ran: reading its maps cost ~10 ms
+    // at the end of every process that had a sample in them (issue 14).
+    const own = ownDirs();
+    return sourcemaps.mapProfile(profile, { enabled, skipScript: (s) => own.some((d) => s.startsWith(d)) }).profile;
   } catch (err) {
     const facts = sourcemaps
       ? sourcemaps.errorFacts(err)

@@ -3,6 +3,9 @@
 // own process, said in the summary beside what was sampled under (ptprof).
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import type { Facts } from '@ptprof/pprof-writer';
+import { withSourceMaps } from '../src/sourcemaps';
 import { formatSeconds, ownLine } from '../src/summary';
 import { cleanEnv, facts, ptprof, readProfile, rmDir, tmpDir } from './helpers';
 
@@ -69,5 +72,23 @@ describe('ptprof\'s own CPU', function () {
     assert.equal(ownLine({ ptprof_start_nanos: 60e6, ptprof_exit_nanos: 1e6 }, 940e6, undefined, 3),
       "ptprof's own CPU: 61ms = 6.1% of the 1s used: 60ms starting, 1ms ending the processes (3)");
     assert.equal(ownLine({}, 1e9), undefined);
+  });
+
+  it('ptprof\'s own frames are not named through its maps (they sit under (ptprof)); the program\'s are', () => {
+    // summary.js has a map (summary.js.map, from tsc): before, every process with a sample in
+    // ptprof's code read and decoded such maps at its end.
+    const own = path.join(__dirname, '..', 'src', 'summary.js');
+    assert.ok(fs.existsSync(`${own}.map`), 'ptprof\'s compiled files have maps');
+    const line = fs.readFileSync(own, 'utf8').split('\n').findIndex((l) => l.startsWith('function ownLine(')) + 1;
+    const frame = { name: 'ownLine', file: own, line, column: 10 };
+    // The same file copied outside ptprof's directories stands for a program's script with a map.
+    const copy = path.join(dir, 'summary.js');
+    fs.copyFileSync(own, copy);
+    fs.writeFileSync(`${copy}.map`, fs.readFileSync(`${own}.map`, 'utf8').replace(/"sources":\["[^"]*"\]/, '"sources":["summary.ts"]'));
+    const theirs = { ...frame, file: copy };
+    const p = withSourceMaps({ samples: [{ frames: [frame] }, { frames: [theirs] }], facts: {} as Facts }, true);
+    assert.equal(p.samples[0]!.frames[0], frame);
+    assert.match(String(p.samples[1]!.frames[0]!.file), /summary\.ts$/);
+    assert.equal(p.facts?.['source_maps.scripts'], 1);
   });
 });

@@ -70,7 +70,7 @@ export function mapProfile<P extends MappableProfile>(profile: P, options: Sourc
       if (seen.has(f)) continue;
       seen.add(f);
       const script = scriptOf(f);
-      if (script === undefined) continue;
+      if (script === undefined || options.skipScript?.(script)) continue;
       let list = byScript.get(script);
       if (!list) byScript.set(script, (list = []));
       list.push(f);

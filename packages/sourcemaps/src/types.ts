@@ -44,6 +44,11 @@ export interface SourceMapOptions {
   maxMapBytes?: number;
   /** Add the stats to the profile's facts (the `source_maps.*` group, see statsFacts). Default true. */
   facts?: boolean;
+  /**
+   * Scripts whose frames are left as they ran, their maps not read nor counted: a tool's own code
+   * (ptprof's agent passes its own compiled files, whose frames sit under the (ptprof) root).
+   */
+  skipScript?: (script: string) => boolean;
 }
 
 /**

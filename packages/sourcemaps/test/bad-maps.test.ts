@@ -92,6 +92,17 @@ describe('mapProfile: bad maps', function () {
     assert.match(people[2], /^2 scripts have source maps pointing outside their sources/);
   });
 
+  it('skipScript: a skipped script keeps its frames as they ran, its map neither read nor counted', () => {
+    const goodFrame = v8Frame(good, /function (?<name>query2)(?<at>\()/d);
+    const mappedName = mapProfile(profileOf([goodFrame]), { cwd: dir }).profile.samples[0].frames[0].name;
+    assert.notEqual(mappedName, 'query2', 'the script is mapped when not skipped');
+    const asked: string[] = [];
+    const { stats, profile } = mapProfile(profileOf([goodFrame]), { cwd: dir, skipScript: (s) => (asked.push(s), s === good) });
+    assert.deepEqual(asked, [good]);
+    assert.equal(profile.samples[0].frames[0], goodFrame);
+    assert.deepEqual([stats.scripts, stats.mappedFrames, stats.unmappedFrames, stats.failed, stats.mapBytes], [0, 0, 0, [], 0]);
+  });
+
   it('a map over maxMapBytes is not read', () => {
     const file = script(dir, 'big', 'big.js.map');
     write('big.js.map', map({ sourcesContent: ['x'.repeat(10_000)] }));
