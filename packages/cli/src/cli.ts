@@ -13,11 +13,18 @@ import { describeProfile, displayPath, formatSeconds, ownCpuNanos, pushLine, for
 import { VERSION } from './version';
 import { checkListen, forwardWindows, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
-import { pageAfterRun, runConvert, runView } from './view-cmd';
 import { readHandoffMs, TREE_ENV } from './part';
 import { TreeCollector } from './tree';
 import { finishTree } from './tree-cmd';
 import { MERGE_USAGE, parseMerge, runMerge, type MergeCommand } from './merge-cmd';
+
+/**
+ * `ptprof view` and `convert` (and --html), with @ptprof/view: loaded only for them, not for every
+ * run (issue 14: eleven modules the ptprof command loaded and did not use).
+ */
+function viewCmd(): typeof import('./view-cmd') {
+  return require('./view-cmd') as typeof import('./view-cmd');
+}
 
 /** The agent preloaded into every Node process of the run. */
 export const AGENT_PATH = path.join(__dirname, 'agent.js');
@@ -283,7 +290,7 @@ function headerLine(cmd: RunCommand, wallNs: number, end: ChildEnd, exitCode: nu
  */
 function writePage(cmd: RunCommand, reports: RunReports): boolean {
   try {
-    const page = pageAfterRun(reports.written.map((w) => ({ file: w.file, ...(w.report.written ? { expect: w.report.written } : {}) })));
+    const page = viewCmd().pageAfterRun(reports.written.map((w) => ({ file: w.file, ...(w.report.written ? { expect: w.report.written } : {}) })));
     if (!cmd.quiet) err(`wrote the page ${displayPath(page)}: open it in a browser (or: ptprof view ${displayPath(reports.written[0]!.file)} --open)`);
     return true;
   } catch (e) {
@@ -414,7 +421,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd?.kind === 'view' || cmd?.kind === 'convert') {
     try {
-      return cmd.kind === 'view' ? await runView(cmd, checkOutput, err) : runConvert(cmd, checkOutput);
+      return cmd.kind === 'view' ? await viewCmd().runView(cmd, checkOutput, err) : viewCmd().runConvert(cmd, checkOutput);
     } catch (e) {
       if (!(e instanceof UsageError)) throw e;
       err(e.message);
