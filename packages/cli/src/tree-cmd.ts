@@ -134,8 +134,11 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
   const merged = tree.profile({ ended: true, facts: { ptprof: VERSION, ...facts } });
   const root = procs[0]!;
   let out;
+  // Built once: what a pprof file is encoded from is also what the summary's top table reads.
+  let pprof: Profile | undefined;
   try {
-    out = writeProfileSync(output, merged.profile, cmd.format, { rootFrames: treeRootFrames });
+    if (cmd.format === 'pprof') pprof = toPprof(merged.profile);
+    out = writeProfileSync(output, merged.profile, cmd.format, { rootFrames: treeRootFrames }, pprof);
   } catch (e) {
     // Said as a process that could not write its file says it (the first process's pid and command).
     const x = e as NodeJS.ErrnoException;
@@ -153,7 +156,7 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
     if (procs.length === 1) lines.push(...describeProfile(reports.written[0]!, process.cwd(), cliNanos));
     else lines.push(...describeTree(output, merged, procs, out.files, cliNanos));
     say(lines);
-    process.stderr.write(topLines(output, cmd.format, toPprof(merged.profile), procs));
+    process.stderr.write(topLines(output, cmd.format, pprof ?? toPprof(merged.profile), procs));
     for (const p of procs) {
       if (p.final) continue;
       // A process the command left running (a daemon) has not ended: it is not lost, only cut.

@@ -1,6 +1,6 @@
 // The agent's last step: the profile written in the format asked for. pprof and folded stacks come
 // from @ptprof/pprof-writer; speedscope and .cpuprofile from @ptprof/view (loaded only then).
-import type { FileIdentity, FoldedOptions, ProfileInput } from '@ptprof/pprof-writer';
+import type { FileIdentity, FoldedOptions, Profile, ProfileInput } from '@ptprof/pprof-writer';
 import type { Format } from './config';
 
 /**
@@ -9,10 +9,11 @@ import type { Format } from './config';
  * Folded stacks get a `[thread]` root frame, or the root frames `folded` says (a process tree's).
  */
 export function writeProfileSync(file: string, profile: ProfileInput, format: Format,
-  folded: FoldedOptions = { rootLabel: 'thread_name' }): { files: string[]; written: FileIdentity } {
+  folded: FoldedOptions = { rootLabel: 'thread_name' }, pprof?: Profile): { files: string[]; written: FileIdentity } {
   const writer = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
   if (format === 'folded') return { files: [file], written: writer.writeFoldedFileSync(file, profile, { value: 'cpu', ...folded }) };
-  if (format === 'pprof') return { files: [file], written: writer.writePprofFileSync(file, profile) };
+  // `pprof`: the same profile already built (toPprof), which the caller reuses for its summary.
+  if (format === 'pprof') return { files: [file], written: writer.writePprofFileSync(file, pprof ?? profile) };
   const view = require('@ptprof/view') as typeof import('@ptprof/view');
   const out = view.outputFiles(view.viewOfPprof(writer.toPprof(profile), file), format, file);
   const ids = view.writeOutputFiles(out);
