@@ -30,6 +30,8 @@ export interface HandoffErrors {
 export interface PartSource {
   window(): Profile;
   stop(): Profile;
+  /** Nothing was sampled since the last window: the part may wait (an idle process is not woken to write it). */
+  quiet?(): boolean;
 }
 
 export class Handoff {
@@ -64,6 +66,9 @@ export class Handoff {
 
   /** Hands the window since the previous part over; never throws (a failure is counted, the part kept for next time). */
   window(): void {
+    // An idle process hands nothing over until it has something (its next part covers the wait);
+    // the first part is handed over whatever it holds, so that the CLI knows the process.
+    if (this.seq > 0 && this.sampler.quiet?.()) return;
     try {
       this.queue(this.part(this.sampler.window(), false));
       this.flush();

@@ -8,6 +8,8 @@ import { readProcesses } from '@ptprof/pprof-writer';
 import { decodePart, partName, PART_VERSION, readHandoffMs, type Part } from '../src/part';
 import { shortCommand } from '../src/process-name';
 import { TreeCollector } from '../src/tree';
+import { Handoff } from '../src/handoff';
+import type { Profile } from '@ptprof/sampler';
 import { rmDir, tmpDir } from './helpers';
 
 const hot = { name: 'hot', file: '/app/a.js', line: 3 };
@@ -106,6 +108,21 @@ describe('hand-off parts', () => {
     for (const [x, re] of bad) assert.throws(() => decodePart(typeof x === 'string' ? x : JSON.stringify(x), 0), re);
     // A number the agent could not compute (NaN: JSON writes null) is left out; the part is read.
     assert.deepEqual(decodePart(JSON.stringify({ ...ok, facts: { kept: 3, records: NaN } }), 0).facts, { kept: 3 });
+  });
+
+  it('an idle process hands no part over while nothing was sampled, except its first; a busy window is handed over', () => {
+    let quiet = true;
+    let windows = 0;
+    const empty = (): Profile => ({ samples: [], startTimeNanos: 1700000000000000000n, durationNanos: 1e9, facts: {} } as unknown as Profile);
+    const source = { window: () => (windows++, empty()), stop: empty, quiet: () => quiet };
+    const h = new Handoff(source, dir, { pid: 100, ppid: 1, root: true, command: 'node a.js', name: 'node a.js' });
+    h.window();
+    h.window();
+    h.window();
+    assert.deepEqual([windows, fs.readdirSync(dir).length], [1, 1], 'the first part only');
+    quiet = false;
+    h.window();
+    assert.deepEqual([windows, fs.readdirSync(dir).length], [2, 2]);
   });
 
   it('PTPROF_HANDOFF_MS: the default, a value, and a refusal that says the range', () => {

@@ -107,7 +107,7 @@ export class MainAgent {
       const run = this.recorder.begin('the whole run');
       if (this.tree && this.reportDir) {
         // Each part is the recording's take since the previous one; the last one closes it.
-        const parts = { window: () => run.take(), stop: () => run.close() };
+        const parts = { window: () => run.take(), stop: () => run.close(), quiet: () => this.recorder.quiet };
         this.handoff = new Handoff(parts, this.reportDir, this.who).start(this.tree.handoffMs);
       } else {
         this.run = run;

@@ -88,6 +88,11 @@ export class Recorder {
     return this.sampler?.rate;
   }
 
+  /** No signal since the sampler's current window began (see Sampler.quietSinceWindow). */
+  get quiet(): boolean {
+    return this.sampler?.quietSinceWindow ?? false;
+  }
+
   /** The sampler's own code is running now (see Sampler.busy). */
   get busy(): boolean {
     return this.sampler?.busy ?? false;

@@ -1,0 +1,80 @@
+// An idle program is not woken more than needed (issue 14): every signal ptprof takes comes from a
+// CPU clock, so while none arrives the sampler's JS tick, its drains and the native collector back
+// off (to 1 s, 1 s and 320 ms), and the first signal brings them back. Counted by the kernel: the
+// context switches of the main thread and of ptprof-collect while an HTTP server waits for requests.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const packages = process.env.PTPROF_TEST_PACKAGES ?? path.resolve(__dirname, '..', '..', '..');
+const samplerIndex = path.join(packages, 'sampler', 'dist', 'src', 'index.js');
+
+const SCRIPT = `
+const fs = require('node:fs');
+const { Worker } = require('node:worker_threads');
+const S = require(${JSON.stringify(samplerIndex)});
+let drains = 0;
+const P = S.Sampler.prototype;
+const drainNow = P.drainNow;
+P.drainNow = function () { drains++; return drainNow.call(this); };
+// Context switches of each thread so far: the main thread by pid, the others by name.
+function switches() {
+  const out = {};
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    let st;
+    try { st = fs.readFileSync('/proc/self/task/' + t + '/status', 'utf8'); } catch { continue; }
+    const name = t === String(process.pid) ? 'main' : /^Name:\\t(.*)$/m.exec(st)[1];
+    const n = Number(/^voluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]) + Number(/^nonvoluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]);
+    out[name] = (out[name] || 0) + n;
+  }
+  return out;
+}
+const s = S.start({ hz: 100 });
+const server = require('node:http').createServer((q, r) => r.end('x')).listen(0);
+setTimeout(() => {
+  const a = switches();
+  const d0 = drains;
+  setTimeout(() => {
+    const b = switches();
+    const idleDrains = drains - d0;
+    // Then a worker burns CPU for 2 s: the sampler must be back at its pace within a second.
+    const d1 = drains;
+    const w = new Worker('const t = Date.now(); while (Date.now() - t < 2000);', { eval: true });
+    w.on('exit', () => {
+      const busyDrains = drains - d1;
+      const p = s.stop();
+      server.close();
+      const worker = p.samples.filter((x) => x.labels.thread_kind === 'native' || x.labels.thread_name !== 'main').reduce((t, x) => t + x.cpuNanos, 0);
+      console.log(JSON.stringify({ mainIdle: b.main - a.main, collectIdle: b['ptprof-collect'] - a['ptprof-collect'], idleDrains, busyDrains, worker }));
+    });
+  }, 3000);
+}, 2000);
+`;
+
+describe('an idle program', function () {
+  this.timeout(60_000);
+
+  it('is woken about once a second by the sampler, and every 320 ms by its collector; a busy thread brings the pace back within a second', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-idle-'));
+    try {
+      const file = path.join(dir, 'idle.js');
+      fs.writeFileSync(file, SCRIPT);
+      const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 45_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mainIdle: number; collectIdle: number; idleDrains: number; busyDrains: number; worker: number };
+      console.log(`      3 s idle: main thread ${out.mainIdle} wake-ups, ptprof-collect ${out.collectIdle}, ${out.idleDrains} drains; 2 s busy: ${out.busyDrains} drains`);
+      // Before: a tick and a drain every 100 ms (>= 30 wake-ups, 30 drains), the collector every 20 ms (>= 150).
+      assert.ok(out.mainIdle <= 15, `main thread woken ${out.mainIdle} times in 3 s of idleness`);
+      assert.ok(out.idleDrains <= 4, `${out.idleDrains} drains in 3 s of idleness`);
+      assert.ok(out.collectIdle <= 24, `ptprof-collect woken ${out.collectIdle} times in 3 s of idleness`);
+      // Busy again: after at most a second (the idle tick), drains at the usual pace (every 100 ms),
+      // and the worker's CPU is in the profile.
+      assert.ok(out.busyDrains >= 8, `${out.busyDrains} drains in the busy 2 s`);
+      assert.ok(out.worker > 0.8 * 2e9, `the worker's ${out.worker / 1e6} ms of CPU in the profile`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
