@@ -128,7 +128,10 @@ export class MainAgent {
         warn(`process ${process.pid} serves http://${host}:${a.port}/debug/pprof/profile?seconds=30 (this process only)`);
       }, () => {});
     }
-    if (cfg.push) this.pusher = new (require('./push') as typeof import('./push')).Pusher(cfg.push, this.recorder, this.who, cfg.sourceMaps !== false).start();
+    if (cfg.push) {
+      const { Pusher } = require('./push') as typeof import('./push');
+      this.pusher = new Pusher(cfg.push, this.recorder, this.who, cfg.sourceMaps !== false).start();
+    }
     process.on('exit', this.onExit);
   }
 
