@@ -9,8 +9,9 @@ import * as path from 'node:path';
 import { printable, ProfileReadError, tempPathFor } from '@ptprof/pprof-writer';
 import { UsageError, USAGE, TOP_USAGE, isNodeCommand, nodeScript, type Command, type RunCommand, type TopCommand } from './args';
 import { defaultOutput, ENV, formatCommand, isOnDemand, nodeOptionsWithAgent, readAgentConfig, SIGNALS, withPid } from './config';
-import { describeProfile, displayPath, formatSeconds, ownCpuNanos, pushLine, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
+import { describeProfile, displayPath, formatSeconds, pushLine, formatTopTable, readFailure, readReports, topOfFile, topReport, type RunReports, type WrittenProfile } from './summary';
 import { VERSION } from './version';
+import { processCpuNs } from './cpu-clock';
 import { checkListen, forwardWindows, longRunEnv } from './long-run';
 import { CONVERT_USAGE, parseCommandLine, VIEW_USAGE, type ViewOrConvert } from './view-args';
 import { readHandoffMs, TREE_ENV } from './part';
@@ -329,7 +330,7 @@ function printSummary(cmd: RunCommand, reports: RunReports, wallNs: number, end:
   const lines: string[] = [headerLine(cmd, wallNs, end, exitCode)];
   const written = reports.written;
   for (const w of written) lines.push(...describeProfile(w));
-  if (written.length > 0) lines.push(`this command's own CPU: ${formatSeconds(ownCpuNanos())}`);
+  if (written.length > 0) lines.push(`this command's own CPU: ${formatSeconds(processCpuNs())}`);
   for (const r of reports.idle) {
     const pushed = pushLine(r);
     if (pushed) lines.push(pushed);

@@ -16,9 +16,9 @@ let ownDirsCache: string[] | undefined;
 /** The directories of ptprof's own compiled JavaScript in this process, each ending with a separator. */
 function ownDirs(): string[] {
   if (!ownDirsCache) {
-    const { packageSources } = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
-    const dirs = [...agentOwnCode(), ...packageSources(['@ptprof/sampler', '@ptprof/timers-native', '@ptprof/sigprof-filter'], __dirname)];
-    ownDirsCache = dirs.map((d) => d + path.sep);
+    // What the sampler puts under (ptprof): its own code and the agent's.
+    const { samplerOwnCode } = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
+    ownDirsCache = [...samplerOwnCode(), ...agentOwnCode()].map((d) => d + path.sep);
   }
   return ownDirsCache;
 }

@@ -143,12 +143,6 @@ export function displayPath(file: string, cwd: string = process.cwd()): string {
   return printable(rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file);
 }
 
-/** The CPU this process (the ptprof command) has used so far, in ns. */
-export function ownCpuNanos(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) * 1000;
-}
-
 export function formatSeconds(ns: number): string {
   return formatValue(ns, 'nanoseconds');
 }

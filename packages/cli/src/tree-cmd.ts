@@ -9,10 +9,11 @@ import {
 } from '@ptprof/pprof-writer';
 import type { RunCommand } from './args';
 import type { AgentReport } from './config';
-import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, inliningLine, ownCpuNanos, ownLine, readReports, type RunReports } from './summary';
+import { cpuLine, describeProfile, displayPath, formatSeconds, formatThreads, inliningLine, ownLine, readReports, type RunReports } from './summary';
 import { sourceMapSummary } from './sourcemaps';
 import type { TreeCollector, TreeProcess } from './tree';
 import { VERSION } from './version';
+import { processCpuNs } from './cpu-clock';
 import { writeProfileSync } from './write-profile';
 
 /** Whether process `pid` is still running (not gone, not a zombie its parent has not reaped). */
@@ -55,10 +56,10 @@ function describeTree(file: string, merged: MergeResult, procs: readonly TreePro
   const samples = procs.reduce((a, p) => a + p.samples, 0);
   const lines = [`wrote ${displayPath(file)}: ${procs.length} Node processes in one profile (labels pid and process on every sample)`];
   if (files.length > 1) lines.push(`  and ${files.filter((f) => f !== file).map((f) => displayPath(f)).join(', ')}`);
-  const cpu = cpuLine({ profiledNanos: profiled, osCpuNanos: typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined,
-    samples, durationNanos: merged.profile.durationNanos ?? 0, facts: facts as Facts }, 'the processes');
+  const osCpuNanos = typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined;
+  const cpu = cpuLine({ profiledNanos: profiled, osCpuNanos, samples, durationNanos: merged.profile.durationNanos ?? 0, facts: facts as Facts }, 'the processes');
   if (cpu) lines.push(`  ${cpu}`);
-  const own = ownLine(facts as Facts, typeof facts.process_cpu_nanos === 'number' ? facts.process_cpu_nanos : undefined, cliNanos, procs.length);
+  const own = ownLine(facts as Facts, osCpuNanos, cliNanos, procs.length);
   if (own) lines.push(`  ${own}`);
   lines.push('  CPU by process (profiled / OS count):');
   const busiest = [...procs].sort((a, b) => b.profiledNanos - a.profiledNanos);
@@ -152,7 +153,7 @@ export function finishTree(cmd: RunCommand, tree: TreeCollector, output: string,
   if (!cmd.quiet) {
     const lines = [header];
     // This command's CPU up to here: reading the parts, merging, writing the file.
-    const cliNanos = ownCpuNanos();
+    const cliNanos = processCpuNs();
     if (procs.length === 1) lines.push(...describeProfile(reports.written[0]!, process.cwd(), cliNanos));
     else lines.push(...describeTree(output, merged, procs, out.files, cliNanos));
     say(lines);

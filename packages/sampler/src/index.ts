@@ -1,4 +1,4 @@
-export { Sampler, registerCurrentThread, runningSampler, jsThreadName, packageSources } from './sampler';
+export { Sampler, registerCurrentThread, runningSampler, jsThreadName, packageSources, samplerOwnCode } from './sampler';
 export type { SamplerOptions } from './sampler';
 export { INT_OPTIONS, THREADS_MODES, DEFAULT_THREADS, optionProblem, checkOption, checkThreadsMode } from './options';
 export type { ThreadsMode, IntOption, IntOptionName } from './options';

@@ -25,7 +25,7 @@ import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type Sampl
 import { OwnCode, jsStack, jsThreadName, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
 
 export type { SamplerOptions, ThreadsMode } from './options';
-export { jsThreadName, keepTable, packageSources } from './stacks';
+export { jsThreadName, keepTable, packageSources, samplerOwnCode } from './stacks';
 
 
 let running: Sampler | undefined;
@@ -248,7 +248,8 @@ export class Sampler {
     const signals = this.native.signalCount();
     const active = signals !== this.lastSignals;
     this.lastSignals = signals;
-    const interval = signals === this.drainSignals ? Math.max(IDLE_DRAIN_MS, this.drainIntervalMs) : this.drainIntervalMs;
+    const idleMs = Math.max(IDLE_DRAIN_MS, this.drainIntervalMs);
+    const interval = signals === this.drainSignals ? idleMs : this.drainIntervalMs;
     const due = now - this.lastDrainMono >= interval * 1e6 - POLL_MS * 5e5;
     if (due || (this.mode === 'all' && this.useTimers && this.native.sharedPending() > 0)) this.drain();
     // Idle (no signal since the last tick): each tick waits twice as long as the one before, up
@@ -257,7 +258,7 @@ export class Sampler {
     // the next tick: a thread born meanwhile waits that long for its timer, covered by setitimer
     // until then (its CPU credited from its own clock, its stacks sampled less often).
     if (active) this.idleTickMs = 0;
-    else this.idleTickMs = this.idleTickMs === 0 ? this.drainIntervalMs : Math.min(2 * this.idleTickMs, Math.max(IDLE_DRAIN_MS, this.drainIntervalMs));
+    else this.idleTickMs = this.idleTickMs === 0 ? this.drainIntervalMs : Math.min(2 * this.idleTickMs, idleMs);
     this.schedule(active ? POLL_MS : this.idleTickMs);
   }
 

@@ -269,6 +269,11 @@ export class Symbolizer {
     return f;
   };
 
+  /** The end of a batch of samples: files opened to name native frames are closed. */
+  endBatch(): void {
+    this.resolver.release();
+  }
+
   /**
    * A native code address as a frame: its function (ELF symbol, demangled) when a symbol of the
    * mapped file covers it, else `[library]`, else the address in hex. Resolved now, to one frame
@@ -276,11 +281,6 @@ export class Symbolizer {
    * distinct addresses sampled. Reading a file's symbols happens once, on its first address (78 ms
    * for Node's binary, in the drain that first meets it).
    */
-  /** The end of a batch of samples: files opened to name native frames are closed. */
-  endBatch(): void {
-    this.resolver.release();
-  }
-
   nativeFrame(addr: number): Frame {
     let f = this.nativeFrames.get(addr);
     if (f) return f;

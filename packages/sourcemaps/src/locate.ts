@@ -213,26 +213,26 @@ export function locate(script: string, opts: LocateOptions): Located {
     found = findAnnotation(read.text);
   }
   const url = found.url;
+  // The whole text, read only when a map needs it (readMapFile asks once its map is read).
+  const tail = read;
+  const wholeText = (): string | undefined => (tail.whole ? tail : readScript(script, false))?.text;
   if (url === undefined) {
     // No annotation: a map beside the script (esbuild --sourcemap=external, some build setups).
     const sibling = `${script}.map`;
     if (!fs.existsSync(sibling)) return { kind: 'none' };
-    const tail = read;
-    return readMapFile(sibling, opts.maxMapBytes, () => (tail.whole ? tail : readScript(script, false))?.text);
+    return readMapFile(sibling, opts.maxMapBytes, wholeText);
   }
   if (url.startsWith('data:')) {
     // The text is needed whole: for an inline map, and to check names against the generated code.
-    if (!read.whole) {
-      read = readScript(script, false);
-      if (!read) return { kind: 'none' };
-    }
+    const text = wholeText();
+    if (text === undefined) return { kind: 'none' };
     let json: string;
     try {
       json = decodeDataUrl(url);
     } catch (e) {
       return failed('unreadable', 'inline', `a data: URL that does not decode: ${errorText(e)}`);
     }
-    return parseMap(json, script, 'inline', Buffer.byteLength(json), read.text);
+    return parseMap(json, script, 'inline', Buffer.byteLength(json), text);
   }
   let mapPath: string | undefined;
   try {
@@ -241,6 +241,5 @@ export function locate(script: string, opts: LocateOptions): Located {
     return failed('unsupported', url, errorText(e));
   }
   if (mapPath === undefined) return failed('unsupported', oneLine(url, 100), 'a URL that is not a file (not fetched)');
-  const tail = read;
-  return readMapFile(mapPath, opts.maxMapBytes, () => (tail.whole ? tail : readScript(script, false))?.text);
+  return readMapFile(mapPath, opts.maxMapBytes, wholeText);
 }
