@@ -345,11 +345,11 @@ export function mergeProfiles(inputs: readonly MergeInput[], options: MergeOptio
     for (const p of of[n]!.processes) processes.push(collided ? { ...p, profile: input.name } : p);
   });
 
-  // Each process's profiled CPU (from the samples) and its ratio to the OS's count.
+  // Each process's profiled CPU (from the samples) and its ratio to the OS's count: 0 for a process
+  // with no sample at all (one that burned less than a period), which is still listed.
   for (const p of processes) {
     if (values !== 'cpu') continue;
-    const got = profiled.get(key(p.profile, p.pid));
-    if (got === undefined) continue;
+    const got = profiled.get(key(p.profile, p.pid)) ?? 0;
     p.facts = { ...p.facts, profiled_nanos: Math.round(got) };
     const os = numberFact(p.facts, 'process_cpu_nanos');
     if (os !== undefined && os > 0) p.facts.ratio = Number((got / os).toFixed(3));

@@ -67,6 +67,16 @@ describe('mergeProfiles', () => {
     assert.equal(toNumber(p.durationNanos), 1e9 + 100e6);
   });
 
+  it('a process without a sample (it burned less than a period) is listed with 0 profiled and ratio 0', () => {
+    const a = processProfile(100, 'node a.js', 50e7, 52e7);
+    const idle = { ...processProfile(200, 'node idle.js', 2e7, 4e6), samples: [] };
+    const procs = readProcesses(mergeProfiles([{ name: 'a.pb.gz', profile: a }, { name: 'idle.pb.gz', profile: idle }]).profile.facts!);
+    assert.deepEqual(procs.map((x) => [x.pid, x.facts.process_cpu_nanos, x.facts.profiled_nanos, x.facts.ratio]), [
+      [100, 52e7, 50e7, 0.962],
+      [200, 4e6, 0, 0],
+    ]);
+  });
+
   it('the same pid in two inputs (two machines): every sample gets the profile label, each process its input', () => {
     const a = processProfile(100, 'node a.js', 20e7, 20e7);
     const b = processProfile(100, 'node a.js', 40e7, 40e7);
