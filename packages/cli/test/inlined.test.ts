@@ -23,8 +23,9 @@ describe('ptprof: inlined functions', function () {
     // -top's cum column: escapeHtml's own share, and renderPage's, which contains it.
     const top = goPprof(['-top', '-cum', '-nodecount=200', file], dir);
     const cum = (fn: string): number => {
-      // A function seen only inlined is listed as "escapeHtml (inline)".
-      const m = new RegExp(`^\\s*\\S+\\s+\\S+%\\s+\\S+%\\s+(\\S+?)(ms|s)\\s+\\S+%\\s+${fn}( \\(inline\\))?$`, 'm').exec(top);
+      // A function seen only inlined is listed as "escapeHtml (inline)", one seen both inlined and
+      // called as "escapeHtml (partial-inline)" (go tool pprof's marks).
+      const m = new RegExp(`^\\s*\\S+\\s+\\S+%\\s+\\S+%\\s+(\\S+?)(ms|s)\\s+\\S+%\\s+${fn}( \\((partial-)?inline\\))?$`, 'm').exec(top);
       return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : 0;
     };
     const esc = cum('escapeHtml');
