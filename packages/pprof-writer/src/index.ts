@@ -3,6 +3,7 @@
 // signals or the sampler.
 export type { FrameInput, SampleInput, ProfileInput, FoldedOptions } from './types';
 export { toPprof, encodePprof, encodePprofAsync } from './pprof';
+export { encodeProfile } from './encode';
 export { writePprofFile, writePprofFileSync } from './write';
 export {
   toFolded, writeFoldedFile, writeFoldedFileSync, escapeFoldedName, NO_STACK_FRAME, parseFolded, parseFoldedFrame, topOfFolded,

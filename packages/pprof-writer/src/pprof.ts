@@ -1,6 +1,7 @@
 // ProfileInput -> pprof Profile (pprof-format) -> gzipped protobuf.
 import * as zlib from 'node:zlib';
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { encodeProfile } from './encode';
 import { normalize, type NormFrame } from './model';
 import type { ProfileInput } from './types';
 
@@ -45,19 +46,24 @@ export function toPprof(input: ProfileInput): Profile {
     return fid;
   };
   const locations: Location[] = [];
-  const locationIds = new Map<string, number>();
-  const locationOf = (ids: readonly number[]): number => {
-    const key = ids.join(',');
-    let lid = locationIds.get(key);
-    if (lid === undefined) {
-      lid = locations.length + 1;
-      locationIds.set(key, lid);
-      const line = ids.map((id) => {
-        const f = norm.frames[id]!;
-        return new Line({ functionId: functionOf(f), line: f.line, column: f.column });
-      });
-      locations.push(new Location({ id: lid, mappingId: 1, line }));
-    }
+  const newLocation = (ids: readonly number[]): number => {
+    const line = ids.map((id) => {
+      const f = norm.frames[id]!;
+      return new Line({ functionId: functionOf(f), line: f.line, column: f.column });
+    });
+    locations.push(new Location({ id: locations.length + 1, mappingId: 1, line }));
+    return locations.length;
+  };
+  // Most locations are one frame: found by the frame's id, without building a key (this runs
+  // once per frame of every sample). A run of inlined frames is found by its ids joined.
+  const frameLocation: (number | undefined)[] = new Array(norm.frames.length);
+  const runLocation = new Map<string, number>();
+  const locationOf = (ids: readonly number[], from: number, to: number): number => {
+    if (from === to) return (frameLocation[ids[from]!] ??= newLocation([ids[from]!]));
+    const run = ids.slice(from, to + 1);
+    const key = run.join(',');
+    let lid = runLocation.get(key);
+    if (lid === undefined) runLocation.set(key, (lid = newLocation(run)));
     return lid;
   };
 
@@ -69,7 +75,7 @@ export function toPprof(input: ProfileInput): Profile {
     for (let i = 0; i < ids.length; ) {
       let j = i;
       while (j + 1 < ids.length && norm.frames[ids[j]!]!.inlined) j++;
-      locationId.push(locationOf(ids.slice(i, j + 1)));
+      locationId.push(locationOf(ids, i, j));
       i = j + 1;
     }
     return new Sample({ locationId, value: [row.count, Math.round(row.cpuNanos)], label });
@@ -102,13 +108,14 @@ export function isProfile(v: ProfileInput | Profile): v is Profile {
 /** Serialises a Profile (or builds one from ProfileInput) to gzipped protobuf bytes. */
 export function encodePprof(input: ProfileInput | Profile): Buffer {
   const profile = isProfile(input) ? input : toPprof(input);
-  return zlib.gzipSync(profile.encode());
+  return zlib.gzipSync(encodeProfile(profile));
 }
 
 /** As encodePprof, with the compression done off the main thread. */
 export async function encodePprofAsync(input: ProfileInput | Profile): Promise<Buffer> {
   const profile = isProfile(input) ? input : toPprof(input);
-  const raw = await profile.encodeAsync();
+  const raw = encodeProfile(profile);
+  await new Promise(setImmediate);
   return new Promise((resolve, reject) => {
     zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
   });

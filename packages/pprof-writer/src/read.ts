@@ -119,35 +119,58 @@ export function topFunctions(profile: Profile, options: TopOptions = {}): TopRow
   if (typeof n !== 'number' || Number.isNaN(n) || n < 0) throw new TypeError('pprof-writer: options.n must be a number >= 0');
   const vi = sampleTypeIndex(profile, options.sampleType ?? 'cpu');
 
-  const fnKey = new Map<string, string>(); // function id -> group key
-  for (const f of profile.function) {
-    fnKey.set(String(toNumber(f.id)), JSON.stringify([stringAt(profile, f.name), stringAt(profile, f.filename)]));
-  }
-  const locKeys = new Map<string, string[]>(); // location id -> group keys, leaf (innermost) first
+  // Groups are numbered, and every map below is keyed by number: this runs once per frame of every
+  // sample (the CLI's summary reads a whole tree's profile), and building a string per frame was
+  // most of its time.
+  const groupKeys: string[] = [];
+  const groupOf = new Map<string, number>();
+  const group = (key: string): number => {
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = groupKeys.push(key) - 1;
+      groupOf.set(key, g);
+    }
+    return g;
+  };
+  const fnGroup = new Map<number, number>(); // function id -> group
+  for (const f of profile.function) fnGroup.set(toNumber(f.id), group(JSON.stringify([stringAt(profile, f.name), stringAt(profile, f.filename)])));
+  const unknown = (): number => group(JSON.stringify(['?', '']));
+  const locGroups = new Map<number, number[]>(); // location id -> groups, leaf (innermost) first
   for (const loc of profile.location) {
-    const keys = loc.line.map((l) => fnKey.get(String(toNumber(l.functionId))) ?? JSON.stringify(['?', '']));
-    if (keys.length === 0) keys.push(JSON.stringify([`0x${toNumber(loc.address).toString(16)}`, '']));
-    locKeys.set(String(toNumber(loc.id)), keys);
+    const groups = loc.line.map((l) => fnGroup.get(toNumber(l.functionId)) ?? unknown());
+    if (groups.length === 0) groups.push(group(JSON.stringify([`0x${toNumber(loc.address).toString(16)}`, ''])));
+    locGroups.set(toNumber(loc.id), groups);
   }
 
-  const flat = new Map<string, number>();
-  const cum = new Map<string, number>();
+  const flatBy: number[] = [];
+  const cumBy: number[] = [];
+  const seenIn: number[] = []; // group -> the last sample (1-based) that counted it in cum
   let total = 0;
-  for (const s of profile.sample) {
+  // Plain loops: this code runs once per process, mostly before V8 optimizes it.
+  const samples = profile.sample;
+  for (let si = 0; si < samples.length; si++) {
+    const s = samples[si]!;
     const v = toNumber(s.value[vi]);
     total += v;
-    const seen = new Set<string>();
-    s.locationId.forEach((id, depth) => {
-      const keys = locKeys.get(String(toNumber(id))) ?? [JSON.stringify(['?', ''])];
-      keys.forEach((k, j) => {
-        if (depth === 0 && j === 0) flat.set(k, (flat.get(k) ?? 0) + v);
-        if (!seen.has(k)) {
-          seen.add(k);
-          cum.set(k, (cum.get(k) ?? 0) + v);
+    const ids = s.locationId;
+    for (let depth = 0; depth < ids.length; depth++) {
+      const groups = locGroups.get(toNumber(ids[depth]!)) ?? [unknown()];
+      for (let j = 0; j < groups.length; j++) {
+        const g = groups[j]!;
+        if (depth === 0 && j === 0) flatBy[g] = (flatBy[g] ?? 0) + v;
+        if (seenIn[g] !== si + 1) {
+          seenIn[g] = si + 1;
+          cumBy[g] = (cumBy[g] ?? 0) + v;
         }
-      });
-    });
+      }
+    }
   }
+  const flat = new Map<string, number>();
+  const cum = new Map<string, number>();
+  groupKeys.forEach((k, g) => {
+    if (flatBy[g] !== undefined) flat.set(k, flatBy[g]!);
+    if (cumBy[g] !== undefined) cum.set(k, cumBy[g]!);
+  });
 
   return rankTopRows(flat, cum, total, n);
 }

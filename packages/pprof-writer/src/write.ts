@@ -2,6 +2,7 @@
 import * as zlib from 'node:zlib';
 import type { Profile } from 'pprof-format';
 import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
+import { encodeProfile } from './encode';
 import { encodePprof, isProfile, toPprof } from './pprof';
 import type { ProfileInput } from './types';
 
@@ -13,7 +14,7 @@ import type { ProfileInput } from './types';
  */
 export async function writePprofFile(path: string, input: ProfileInput | Profile): Promise<FileIdentity> {
   const profile = isProfile(input) ? input : toPprof(input);
-  const raw = await profile.encodeAsync();
+  const raw = encodeProfile(profile);
   const gz = await new Promise<Buffer>((resolve, reject) => {
     zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
   });
