@@ -15,7 +15,7 @@ import type { Profile } from '@ptprof/sampler';
 import { every, partName, PART_VERSION, type Part, type PartProcess } from './part';
 import { withSourceMaps } from './sourcemaps';
 
-type Writer = typeof import('@ptprof/pprof-writer');
+type Writer = typeof import('@ptprof/pprof-writer/atomic');
 
 /** What a failed hand-off says: the first error's reason, and how many windows failed. */
 export interface HandoffErrors {
@@ -46,7 +46,7 @@ export class Handoff {
   private stopTimer = (): void => {};
   readonly errors: HandoffErrors = { count: 0 };
 
-  /** `writer`: pprof-writer, loaded at the first part (not at start-up, where the profile would see it). */
+  /** `writer`: pprof-writer's atomic write alone (its index loads pprof-format, zlib and the merge), loaded at the first part, not at start-up where the profile would see it. */
   constructor(
     private readonly sampler: PartSource,
     private readonly dir: string,
@@ -144,7 +144,7 @@ export class Handoff {
   private flush(): void {
     while (this.unsent.length > 0) {
       const p = this.unsent[0]!;
-      this.writer ??= require('@ptprof/pprof-writer') as Writer;
+      this.writer ??= require('@ptprof/pprof-writer/atomic') as Writer;
       this.writer.writeFileAtomicSync(path.join(this.dir, p.name), p.data, 0o600);
       this.unsent.shift();
     }

@@ -10,7 +10,7 @@
 // or `source_maps.enabled=false`, or `source_maps.error="..."` when mapping itself failed (a bug:
 // the profile is then written as it ran). A detail lists at most MAX_LISTED scripts, then "and N
 // more". This module makes and reads plain records: formatting them is the writer's business.
-import { numberFact, stringFact, type Facts } from '@ptprof/pprof-writer';
+import type { Facts } from '@ptprof/pprof-writer';
 import { FAILURE_KINDS, type FailureKind, type SourceMapFailure, type SourceMapStats } from './types';
 
 const PREFIX = 'source_maps';
@@ -69,6 +69,10 @@ export interface SourceMapReport {
  * parseFacts of its comments, or an agent's report). Values of the wrong type count as absent.
  */
 export function readSourceMapFacts(facts: Readonly<Facts>): SourceMapReport | undefined {
+  // Required here, by the readers (the CLI, the viewer), not at the top: the agent maps every
+  // process's frames at its end and needs none of pprof-writer, whose index (pprof-format, zlib,
+  // the merge) took ~11 ms of each process's end to load (issue 14).
+  const { numberFact, stringFact } = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
   const num = (key: string): number | undefined => numberFact(facts, `${PREFIX}.${key}`);
   const str = (key: string): string | undefined => stringFact(facts, `${PREFIX}.${key}`);
   const none = { mappedFrames: 0, scripts: 0, failed: 0, failures: [] };

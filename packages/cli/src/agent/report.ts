@@ -34,7 +34,7 @@ export function warn(text: string): void {
  */
 export function writeReport(dir: string, report: AgentReport): boolean {
   try {
-    const { writeFileAtomicSync } = require('@ptprof/pprof-writer') as typeof import('@ptprof/pprof-writer');
+    const { writeFileAtomicSync } = require('@ptprof/pprof-writer/atomic') as typeof import('@ptprof/pprof-writer/atomic');
     writeFileAtomicSync(path.join(dir, `${report.pid}.json`), JSON.stringify(report), 0o600);
     return true;
   } catch (err) {
