@@ -188,6 +188,16 @@ export class CodeMap<T = unknown> {
 
   add(start: number, len: number, info: FunctionInfo | string, data?: T): void {
     const end = start + Math.max(1, len);
+    // Past every range: appended, nothing to drop (most of V8's listing of its code at start).
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.ends[last.ends.length - 1]! <= start && last.starts.length < CHUNK_MAX) {
+      last.starts.push(start);
+      last.ends.push(end);
+      last.infos.push(info);
+      last.datas.push(data);
+      this.count++;
+      return;
+    }
     // Whatever the new code overlaps was freed without a CODE_REMOVED: drop it. The ranges are
     // sorted and disjoint, so the first that can overlap is the floor of start or the one after.
     for (;;) {
