@@ -221,13 +221,23 @@ class Heap {
     return field(array, L.array_data + static_cast<int>(i) * 8, out);
   }
 
-  // The bytes of a (trusted) byte array.
+  // The bytes of a (trusted) byte array: from the block its header was read in when they fit in
+  // it (an inlining positions array is a few dozen bytes), else read whole.
   bool bytes(uint64_t array, int64_t cap, std::vector<uint8_t>* out) {
     int64_t len;
     if (!is(array, L.t_bytes, L.t_trusted_bytes) || !smi(array, L.array_length, &len) || len < 0 || len > cap)
       return false;
     out->resize(static_cast<size_t>(len));
-    return len == 0 || direct(array - 1 + L.array_data, out->data(), static_cast<size_t>(len));
+    if (len == 0) return true;
+    uint64_t at = array - 1 + L.array_data;
+    uint64_t block = at & ~static_cast<uint64_t>(kBlock - 1);
+    if (at + static_cast<uint64_t>(len) <= block + kBlock) {
+      const uint8_t* b = this->block(block);
+      if (b == nullptr) return false;
+      memcpy(out->data(), b + (at - block), static_cast<size_t>(len));
+      return true;
+    }
+    return direct(at, out->data(), static_cast<size_t>(len));
   }
 
  private:
@@ -246,12 +256,37 @@ class Heap {
   std::vector<std::pair<uint64_t, std::array<uint8_t, kBlock>>> blocks_;
 };
 
+// First bytecodes already found, across decodes: SharedFunctionInfo -> (its function data then,
+// the first bytecode). A hot helper is inlined into many functions, and each table read it again
+// (the data object's header: one more process_vm_readv per function and table, issue 14). Kept
+// only while the function's data field still holds the same object: the data (a BytecodeArray,
+// or baseline Code, InterpreterData or a BytecodeWrapper holding one) is alive and unchanged
+// while that field refers to it, so its bytecode is where it was. Any other value (bytecode
+// flushed, the function collected and its address reused) is read again. inline_mu held.
+struct FirstBytecode {
+  uint64_t data;
+  uint64_t bytecode;
+};
+std::unordered_map<uint64_t, FirstBytecode> first_bytecodes;
+constexpr size_t kMaxFirstBytecodes = 1u << 16;  // dropped whole beyond this, then rebuilt
+
+uint64_t first_bytecode_read(Heap& h, uint64_t d);
+
 // The first bytecode of a SharedFunctionInfo's bytecode, or 0. Its function data is the
 // BytecodeArray, or holds it: baseline (Sparkplug) Code, InterpreterData (with
 // --interpreted-frames-native-stack), or a BytecodeWrapper.
 uint64_t first_bytecode(Heap& h, uint64_t sfi) {
   uint64_t d;
   if (!h.field(sfi, L.sfi_data, &d)) return 0;
+  auto hit = first_bytecodes.find(sfi);
+  if (hit != first_bytecodes.end() && hit->second.data == d) return hit->second.bytecode;
+  uint64_t bytecode = first_bytecode_read(h, d);
+  if (first_bytecodes.size() >= kMaxFirstBytecodes) first_bytecodes.clear();
+  first_bytecodes[sfi] = {d, bytecode};
+  return bytecode;
+}
+
+uint64_t first_bytecode_read(Heap& h, uint64_t d) {
   for (int depth = 0; depth < 3; depth++) {
     int t = h.type(d);
     if (t < 0) return 0;
@@ -622,6 +657,7 @@ void ptprof_inline_enumerating(bool on) { enumerating = on; }
 void ptprof_inline_retire(uint32_t isolate_id) {
   std::lock_guard<std::mutex> lock(inline_mu);
   detailed_isolates.erase(isolate_id);
+  first_bytecodes.clear();  // keyed by address alone: the isolate's heap is going away
   auto lo = scripts.lower_bound(static_cast<uint64_t>(isolate_id) << 32);
   auto hi = scripts.lower_bound(static_cast<uint64_t>(isolate_id + 1) << 32);
   for (auto it = lo; it != hi; ++it) scripts_bytes -= it->second.size() * 4 + 64;
