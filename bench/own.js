@@ -11,6 +11,12 @@
 //   empty   node -e 0: what every profiled process pays at least
 //
 //   node bench/own.js [--runs 5] [--hz 100] [--write-readme]
+//   node bench/own.js --against DIR [--runs 7] [--programs tsc,small,empty]
+//
+// --against DIR: before and after. DIR is another checkout of ptprof, built (a git worktree of an
+// earlier commit, its node_modules copied from this one, then `npx tsc -b` there). Each program
+// runs under DIR's ptprof and this one's alternately, so both meet the same moments of a noisy
+// machine; the medians of each part are printed side by side. No README section is written.
 const path = require('node:path');
 const os = require('node:os');
 const fs = require('node:fs');
@@ -39,12 +45,12 @@ function nanos(text) {
 }
 
 /** One run: each part of ptprof's own CPU, and all the CPU used, in ns, from the summary. */
-function runOnce(argv) {
+function runOnce(argv, ptprof = PTPROF) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-own-'));
   try {
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
-    const r = spawnSync(process.execPath, [PTPROF, '--hz', String(hz), '-o', path.join(dir, 'p.pb.gz'), '--', ...argv], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [ptprof, '--hz', String(hz), '-o', path.join(dir, 'p.pb.gz'), '--', ...argv], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
     if (r.status !== 0) throw new Error(`ptprof ${argv.join(' ')} failed (${r.status}): ${r.stderr.slice(-800)}`);
     const line = /ptprof's own CPU: (\S+) = [\d.]+% of the (\S+) used: (.*)$/m.exec(r.stderr);
     if (!line) throw new Error(`no own-CPU line in:\n${r.stderr}`);
@@ -110,7 +116,31 @@ async function idleServer(profiled, seconds = 5) {
   }
 }
 
+/** --against: each program under the other checkout's ptprof and this one's, alternately. */
+function against(dir) {
+  const other = path.join(path.resolve(dir), 'packages', 'cli', 'bin', 'ptprof.js');
+  if (!fs.existsSync(other)) throw new Error(`--against ${dir}: no packages/cli/bin/ptprof.js there`);
+  const names = String(opt('--programs', Object.keys(PROGRAMS).join(','))).split(',');
+  const cols = ['own', ...PARTS];
+  console.log(`| program | checkout | ${cols.join(' | ')} |`);
+  console.log(`|---|---|${cols.map(() => '---:').join('|')}|`);
+  for (const name of names) {
+    const argv = PROGRAMS[name];
+    if (!argv) throw new Error(`--programs: no program ${name} (${Object.keys(PROGRAMS).join(', ')})`);
+    const a = [];
+    const b = [];
+    for (let i = 0; i < runs; i++) {
+      a.push(runOnce(argv, other));
+      b.push(runOnce(argv));
+    }
+    for (const [label, all] of [[dir, a], ['this checkout', b]]) {
+      console.log(`| ${name} | ${label} | ${cols.map((k) => ms(median(all.map((r) => r[k])))).join(' | ')} |`);
+    }
+  }
+}
+
 async function main() {
+  if (args.includes('--against')) return against(opt('--against'));
   const t0 = Date.now();
   const rows = [];
   for (const [name, argv] of Object.entries(PROGRAMS)) {
