@@ -188,7 +188,7 @@ export class CodeMap<T = unknown> {
 
   add(start: number, len: number, info: FunctionInfo | string, data?: T): void {
     const end = start + Math.max(1, len);
-    // Past every range: appended, nothing to drop (most of V8's listing of its code at start).
+    // Past every range: appended, nothing to drop (a quarter of the adds at a sampler's start).
     const last = this.chunks[this.chunks.length - 1];
     if (last !== undefined && last.ends[last.ends.length - 1]! <= start && last.starts.length < CHUNK_MAX) {
       last.starts.push(start);
