@@ -115,7 +115,6 @@ export function encodePprof(input: ProfileInput | Profile): Buffer {
 export async function encodePprofAsync(input: ProfileInput | Profile): Promise<Buffer> {
   const profile = isProfile(input) ? input : toPprof(input);
   const raw = encodeProfile(profile);
-  await new Promise(setImmediate);
   return new Promise((resolve, reject) => {
     zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
   });

@@ -1,9 +1,7 @@
 // Writing pprof files atomically: a temporary file in the same directory, then rename.
-import * as zlib from 'node:zlib';
 import type { Profile } from 'pprof-format';
 import { writeFileAtomic, writeFileAtomicSync, type FileIdentity } from './atomic';
-import { encodeProfile } from './encode';
-import { encodePprof, isProfile, toPprof } from './pprof';
+import { encodePprof, encodePprofAsync } from './pprof';
 import type { ProfileInput } from './types';
 
 /**
@@ -13,12 +11,7 @@ import type { ProfileInput } from './types';
  * is touched.
  */
 export async function writePprofFile(path: string, input: ProfileInput | Profile): Promise<FileIdentity> {
-  const profile = isProfile(input) ? input : toPprof(input);
-  const raw = encodeProfile(profile);
-  const gz = await new Promise<Buffer>((resolve, reject) => {
-    zlib.gzip(raw, (err, out) => (err ? reject(err) : resolve(out)));
-  });
-  return writeFileAtomic(path, gz);
+  return writeFileAtomic(path, await encodePprofAsync(input));
 }
 
 /** Synchronous writePprofFile; returns the written file's identity (device, inode, size). */
