@@ -142,10 +142,11 @@ bool layout_ok() {
 // stays one.
 std::unordered_map<uint64_t, int> known_maps;
 
-// Reads of V8's heap for one decode: every read can fail, and a failure ends the decode. Small
-// reads are served from 256-byte blocks read whole (one system call for an object's header and
-// fields; a block never crosses a page, so it is readable exactly when the word is), kept for the
-// decode (no GC runs meanwhile, so nothing in them changes).
+// Reads of V8's heap for one decode: every read can fail, and a failure ends the decode. A read
+// that lies within one 256-byte block is served from that block, read whole (one system call for
+// an object's header and fields; a block never crosses a page, so it is readable exactly when the
+// bytes asked for are), kept for the decode (no GC runs meanwhile, so nothing in them changes).
+// Longer reads go to the process directly.
 class Heap {
  public:
   Heap() : pid_(getpid()) {}
@@ -153,7 +154,7 @@ class Heap {
   bool read(uint64_t addr, void* dst, size_t n) {
     if (addr < 4096 || addr + n < addr) return false;
     uint64_t block = addr & ~static_cast<uint64_t>(kBlock - 1);
-    if (n <= 8 && addr + n <= block + kBlock) {
+    if (addr + n <= block + kBlock) {
       const uint8_t* b = this->block(block);
       if (b == nullptr) return false;
       memcpy(dst, b + (addr - block), n);
@@ -221,23 +222,14 @@ class Heap {
     return field(array, L.array_data + static_cast<int>(i) * 8, out);
   }
 
-  // The bytes of a (trusted) byte array: from the block its header was read in when they fit in
-  // it (an inlining positions array is a few dozen bytes), else read whole.
+  // The bytes of a (trusted) byte array (an inlining positions array, a few dozen bytes, comes
+  // from the block its header was read in).
   bool bytes(uint64_t array, int64_t cap, std::vector<uint8_t>* out) {
     int64_t len;
     if (!is(array, L.t_bytes, L.t_trusted_bytes) || !smi(array, L.array_length, &len) || len < 0 || len > cap)
       return false;
     out->resize(static_cast<size_t>(len));
-    if (len == 0) return true;
-    uint64_t at = array - 1 + L.array_data;
-    uint64_t block = at & ~static_cast<uint64_t>(kBlock - 1);
-    if (at + static_cast<uint64_t>(len) <= block + kBlock) {
-      const uint8_t* b = this->block(block);
-      if (b == nullptr) return false;
-      memcpy(out->data(), b + (at - block), static_cast<size_t>(len));
-      return true;
-    }
-    return direct(at, out->data(), static_cast<size_t>(len));
+    return len == 0 || read(array - 1 + L.array_data, out->data(), static_cast<size_t>(len));
   }
 
  private:
