@@ -96,12 +96,18 @@ async function runOne(w, p, hz) {
 /** Profile ÷ OS for the process, each thread that burned enough, each named function; shares. */
 function figures(r) {
   const { truth, prof } = r;
+  // ptprof's (unsampled) rows: each thread's CPU its samples do not stand for (ratioAll, processAll).
+  const un = prof.unsampledThreads;
   const threads = truth.threads
     .filter((t) => t.ns >= MIN_THREAD_NS)
-    .map((t) => ({ key: t.key, kind: t.kind, comm: t.comm, ratio: (prof.threads[t.key] ?? 0) / t.ns }));
+    .map((t) => ({
+      key: t.key, kind: t.kind, comm: t.comm, ratio: (prof.threads[t.key] ?? 0) / t.ns,
+      ratioAll: un ? ((prof.threads[t.key] ?? 0) + (un[t.key] ?? 0)) / t.ns : null,
+    }));
   // The threads that run the hog: the main thread (serial) or the workers (parallel).
   const isHog = (key) => (r.spec.workload === 'serial' ? key === 'main' : r.spec.workload === 'parallel' && key.startsWith('worker '));
   const hogs = threads.filter((t) => isHog(t.key)).map((t) => t.ratio);
+  const hogsAll = threads.filter((t) => isHog(t.key) && t.ratioAll != null).map((t) => t.ratioAll);
   const fns = {};
   const shares = {};
   const truthTotal = truth.processNs;
@@ -123,8 +129,10 @@ function figures(r) {
     workerBoot: r.workerBoot ?? [],
     dropped: prof.stats?.dropped?.ring ?? 0,
     process: prof.totalNs / truth.processNs,
+    processAll: prof.unsampledNs != null ? (prof.totalNs + prof.unsampledNs) / truth.processNs : null,
     threads,
     hogs,
+    hogsAll,
     fns,
     shares,
     nonJs: nonJsTruth > 0 ? prof.nonJsNs / nonJsTruth : null,
@@ -184,11 +192,17 @@ function summarize(runs) {
   const maxs = runs.map((r) => (r.threads.length ? Math.max(...r.threads.map((t) => t.ratio)) : null));
   const fnNames = Object.keys(runs[0].fns);
   const shareNames = Object.keys(runs[0].shares);
+  const all = (r) => r.threads.filter((t) => t.ratioAll != null).map((t) => t.ratioAll);
   return {
     n: runs.length,
     process: median(runs.map((r) => r.process)),
+    processAll: median(runs.map((r) => r.processAll ?? null)),
     threadMin: median(mins),
     threadMax: median(maxs),
+    threadMinAll: median(runs.map((r) => (all(r).length ? Math.min(...all(r)) : null))),
+    threadMaxAll: median(runs.map((r) => (all(r).length ? Math.max(...all(r)) : null))),
+    hogMinAll: median(runs.map((r) => (r.hogsAll?.length ? Math.min(...r.hogsAll) : null))),
+    hogMaxAll: median(runs.map((r) => (r.hogsAll?.length ? Math.max(...r.hogsAll) : null))),
     threadCount: runs[0].threads.length,
     hogMin: median(runs.map((r) => (r.hogs.length ? Math.min(...r.hogs) : null))),
     hogMax: median(runs.map((r) => (r.hogs.length ? Math.max(...r.hogs) : null))),
@@ -232,6 +246,11 @@ function report(S, over, env) {
   };
   const head = ['workload', 'rate', ...MAIN_PROFILERS.map((p) => p.label)];
   const rowsFor = (ws, fn) => ws.flatMap((w) => RATES.map((hz) => [w.label, `${hz} Hz`, ...MAIN_PROFILERS.map((p) => cell(w, p, hz, fn))]));
+  // The two totals tables have ptprof twice: its samples, then with its (unsampled) rows.
+  const headAll = ['workload', 'rate', 'ptprof: samples', 'ptprof: with (unsampled)', ...MAIN_PROFILERS.slice(1).map((p) => p.label)];
+  const rowsAll = (ws, fn, fnAll) => ws.flatMap((w) => RATES.map((hz) => [w.label, `${hz} Hz`, cell(w, MAIN_PROFILERS[0], hz, fn),
+    cell(w, MAIN_PROFILERS[0], hz, fnAll), ...MAIN_PROFILERS.slice(1).map((p) => cell(w, p, hz, fn))]));
+  const range = (lo, hi) => (lo == null ? '—' : lo === hi ? f3(lo) : `${f3(lo)}–${f3(hi)}`);
 
   const parts = [];
   parts.push(
@@ -254,23 +273,21 @@ function report(S, over, env) {
   parts.push(goals(S, over));
 
   parts.push('### Whole process: profile CPU ÷ OS CPU');
-  parts.push(table(head, rowsFor(MAIN, (s) => f3(s.process))));
+  parts.push(table(headAll, rowsAll(MAIN, (s) => f3(s.process), (s) => f3(s.processAll))));
   parts.push(
     "OS CPU: the process's CPU clock from just after the profiler started to just before it stopped; `--cpu-prof` samples are " +
       'clipped to that window by their timestamps, and its `(idle)` samples are left out. Workloads: one CPU hog on the main thread ' +
       `(${ENV.ms} ms of CPU); the same hog in N workers at once (${ENV.ms} ms each; ${env.cores} cores); CPU phases alternating with blocking ` +
       "calls; libuv's pool running 8 pbkdf2 and 4 deflates of 16 MiB; TypeScript 5's `tsc` type-checking its own typescript.d.ts against " +
-      '@types/node, in process.',
+      '@types/node, in process. "ptprof: samples": its samples alone; "with (unsampled)": with the `(unsampled)` row of each ' +
+      "thread (the CPU its clock counted that its samples do not stand for: after its last sample, before a new thread's timer, " +
+      "dropped records), which makes the profile's total the process's CPU, plus what a thread's samples stood for beyond its " +
+      'CPU and no row of its last window could give back (the `oversampled_nanos` fact).',
   );
 
   parts.push(`### Per thread: profile CPU ÷ the thread's CPU clock (lowest–highest over the threads that burned ≥ ${MIN_THREAD_NS / 1e6} ms)`);
   const tw = MAIN.filter((w) => [...S.entries()].some(([k, s]) => k.startsWith(`${w.id}|`) && s.threadCount > 0));
-  parts.push(
-    table(
-      head,
-      rowsFor(tw, (s) => (s.threadMin == null ? '—' : s.threadMin === s.threadMax ? f3(s.threadMin) : `${f3(s.threadMin)}–${f3(s.threadMax)}`)),
-    ),
-  );
+  parts.push(table(headAll, rowsAll(tw, (s) => range(s.threadMin, s.threadMax), (s) => range(s.threadMinAll, s.threadMaxAll))));
   parts.push(
     "The threads: the main thread and the workers, libuv's pool threads (pool), V8's helper threads (tsc: concurrent marking and " +
       'compilation). 0.000: a thread the profiler does not see at all. For @datadog/pprof a worker is compared with its CPU between ' +
@@ -358,6 +375,10 @@ function goals(S, over) {
     const proc = worst(scope.map((w) => pt(w.id, hz)?.process));
     const thr = worst(scope.flatMap((w) => [pt(w.id, hz)?.hogMin, pt(w.id, hz)?.hogMax]));
     const fn = worst(scope.map((w) => pt(w.id, hz)?.fns[w.fn]));
+    const procAll = worst(MAIN.map((w) => pt(w.id, hz)?.processAll));
+    const thrAll = worst(scope.flatMap((w) => [pt(w.id, hz)?.hogMinAll, pt(w.id, hz)?.hogMaxAll]));
+    if (MAIN.length) row('with (unsampled): process within 1%, every workload', `${hz} Hz`, f3(procAll), within(procAll, 0.01), 'unsampled');
+    if (scope.length) row('with (unsampled): each hog thread within 1%, 1–8 threads', `${hz} Hz`, f3(thrAll), within(thrAll, 0.01), 'unsampled');
     if (scope.length) {
       row('process within 1%, 1–8 threads', `${hz} Hz`, f3(proc), within(proc, 0.01), 'tail');
       row('each hog thread within 1%, 1–8 threads', `${hz} Hz`, f3(thr), within(thr, 0.01), 'tail');
@@ -451,7 +472,15 @@ function reasons(S, over, missed) {
         "libuv's pool threads are armed by that poll. " +
         `With ${ENV.ms} ms of CPU per thread and up to a dozen threads (workers, pool, V8's helpers), these few ms per thread add up to ` +
         'more than 1% of the process; the loss is per thread, not per second, so it shrinks in longer profiles. At 100 Hz a ' +
-        'single thread is also resolved only to one period (10 ms), either way.',
+        'single thread is also resolved only to one period (10 ms), either way. This shortfall is what the `(unsampled)` rows ' +
+        'carry, thread by thread: the goals "with (unsampled)" count them.',
+    );
+  }
+  if (missed.has('unsampled')) {
+    out.push(
+      "With the (unsampled) rows the profile's total is the process's CPU plus what a thread's samples stood for beyond its CPU " +
+        "and no row of its last window could give back (a thread sampled in an earlier window only): the oversampled_nanos fact. " +
+        'A miss here is that excess, or a thread the profile does not list.',
     );
   }
   if (missed.has('drops')) {

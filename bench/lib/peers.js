@@ -16,11 +16,23 @@ const PTPROF_MODES = {
   'ptprof-outer': { inlinedFrames: false },
 };
 
-/** Figures of a ptprof Profile; `keyOfTid` names threads ('main', 'worker 3', ...). */
+/**
+ * Figures of a ptprof Profile; `keyOfTid` names threads ('main', 'worker 3', ...). The
+ * `(unsampled)` rows (each thread's CPU its samples do not stand for) are kept apart: totalNs and
+ * threads are the samples', unsampledNs and unsampledThreads those rows'.
+ */
 function ptprofFigures(profile, fnNames, keyOfTid) {
   const fns = Object.fromEntries(fnNames.map((n) => [n, 0]));
   let totalNs = 0;
+  let unsampledNs = 0;
+  const unsampledThreads = {};
   for (const s of profile.samples) {
+    if (s.frames.length === 1 && s.frames[0].name === '(unsampled)') {
+      unsampledNs += s.cpuNanos;
+      const key = s.labels.thread_id === 0 ? 'exited threads' : keyOfTid(s.labels.thread_id);
+      unsampledThreads[key] = (unsampledThreads[key] ?? 0) + s.cpuNanos;
+      continue;
+    }
     totalNs += s.cpuNanos;
     const seen = new Set();
     for (const f of s.frames) {
@@ -35,7 +47,7 @@ function ptprofFigures(profile, fnNames, keyOfTid) {
     const key = keyOfTid(t.tid);
     threads[key] = (threads[key] ?? 0) + t.cpuNanos;
   }
-  return { totalNs, threads, fns, stats: profile.stats };
+  return { totalNs, threads, fns, stats: profile.stats, unsampledNs, unsampledThreads };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ export interface ProfileNumbers {
 }
 
 /**
- * `CPU 2.37s profiled / 2.4s used by the process (OS count) = 0.987; 100 Hz, threads=all, 237 samples, ...`
+ * `CPU 2.41s profiled / 2.4s used by the process (OS count) = 1.004; 100 Hz, threads=all, 237 samples, ..., 40ms of the CPU (unsampled)`
  * (`who`: 'the processes' for a process tree).
  */
 export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefined {
@@ -201,6 +201,9 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
   if (num('dropped.ring') !== undefined) facts.push(`${num('dropped.ring')! + (num('dropped.shared') ?? 0)} dropped`);
   if (num('filtered.setitimer') !== undefined) facts.push(`${num('filtered.setitimer')! + (num('filtered.timer_create') ?? 0)} filtered`);
   if (x.durationNanos !== undefined) facts.push(`${formatSeconds(x.durationNanos)} wall`);
+  // The threads' CPU their samples do not stand for, in the profile as (unsampled) rows (issue 14).
+  const unsampled = num('unsampled_nanos');
+  if (unsampled !== undefined && unsampled > 0) facts.push(`${formatSeconds(unsampled)} of the CPU (unsampled)`);
   return cpu + (facts.length ? `; ${facts.join(', ')}` : '');
 }
 

@@ -66,7 +66,7 @@ export interface MergeResult {
 
 const PROC = 'proc';
 /** The facts of a process written under `proc.<i>.`, in this order (`cmd` last: it is long). */
-const PROCESS_KEYS = ['pid', 'name', 'profile', 'ppid', 'root', 'end', 'complete', 'hz', 'process_cpu_nanos', 'profiled_nanos', 'ratio', 'cmd'] as const;
+const PROCESS_KEYS = ['pid', 'name', 'profile', 'ppid', 'root', 'end', 'complete', 'hz', 'process_cpu_nanos', 'profiled_nanos', 'unsampled_nanos', 'oversampled_nanos', 'ratio', 'cmd'] as const;
 
 type Labels = Record<string, string | number>;
 

@@ -115,6 +115,15 @@ export interface SamplerOptions {
    */
   ownCode?: readonly string[];
   /**
+   * One `(unsampled)` row per thread (default true): the CPU its clock counted in the profile's
+   * window that its samples do not stand for (the CPU after its last sample, a new thread's before
+   * its timer, dropped records), so that the profile's total is the OS's count of the process's CPU.
+   * No row is negative: a thread whose samples stood for more than it burned (its first period
+   * began before the window) carries the excess into its next window, and at stop it is taken off
+   * the thread's rows. false leaves all of this out (the `unsampled_nanos` fact is 0).
+   */
+  unsampled?: boolean;
+  /**
    * Hidden comparison modes for the benchmarks, not for use: `_timers: false` samples with
    * setitimer only (Go before 1.18); `_overrunWeights: false` counts each signal as one period
    * (Go 1.18's per-thread timers, attenuated at rates above the kernel's HZ).

@@ -111,6 +111,15 @@ export interface ProfileStats {
   };
   /** Distinct (thread, stack) rows: what the profile's memory grows with. */
   uniqueStacks: number;
+  /** The CPU of the `(unsampled)` rows, summed, ns. */
+  unsampledNanos: number;
+  /**
+   * CPU the samples stood for beyond what their threads burned, not offset by a later window
+   * (Sampler: unsampledRows), ns: the profile's total is the OS's count plus this. For a profile of
+   * a whole run it is >= 0; a window's is the change over that window, negative when it offset an
+   * excess carried from the window before.
+   */
+  oversampledNanos: number;
 }
 
 export interface Profile {
@@ -162,6 +171,8 @@ export function emptyStats(): ProfileStats {
     codeMoves: 0,
     inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
     uniqueStacks: 0,
+    unsampledNanos: 0,
+    oversampledNanos: 0,
   };
 }
 
@@ -183,6 +194,8 @@ export function countFacts(st: ProfileStats): ProfileFacts {
     errors: st.errors,
     unresolved_js_frames: st.unresolvedFrames,
     ptprof_nanos: st.self.nanos,
+    unsampled_nanos: st.unsampledNanos,
+    oversampled_nanos: Math.round(st.oversampledNanos),
     js_frames: st.jsFrames,
     setitimer_suspended: st.sigprof.suspensions,
     sigprof_reinstalled: st.sigprof.reinstalls,
@@ -322,6 +335,23 @@ export class ProfileBuilder {
 
   get uniqueStacks(): number {
     return this.stacks.size;
+  }
+
+  /**
+   * Takes up to `ns` of CPU off thread tid's rows, the largest first, each row kept above zero:
+   * CPU its samples stood for beyond what the thread burned (Sampler, at stop). Returns what it took.
+   */
+  shave(tid: number, ns: number): number {
+    const rows = [...this.stacks.values()].filter((s) => s.tid === tid).sort((a, b) => b.cpuNanos - a.cpuNanos);
+    let taken = 0;
+    for (const s of rows) {
+      const take = Math.max(0, Math.min(ns - taken, s.cpuNanos - 1));
+      s.cpuNanos -= take;
+      taken += take;
+      if (taken >= ns) break;
+    }
+    if (taken > 0) this.thread(tid).cpuNanos -= taken;
+    return taken;
   }
 
   /** A builder with no samples that knows the same thread names (the next window of a profile). */

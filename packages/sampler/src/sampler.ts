@@ -17,8 +17,8 @@ import {
   type RawDrain,
 } from '@ptprof/timers-native';
 import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
-import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileStats } from './profile';
-import { Symbolizer } from './symbolizer';
+import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileSample, type ProfileStats } from './profile';
+import { PSEUDO, Symbolizer } from './symbolizer';
 import { listTids, threadComm } from './threads';
 import { inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
@@ -57,6 +57,19 @@ export class Sampler {
   /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
   private readonly itimerCpu = new Map<number, number>();
   private readonly cpuCredit: boolean;
+  /** Each thread's unsampled remainder is put in the profile (options.unsampled). */
+  private readonly unsampled: boolean;
+  /** Per thread alive when the current window began: its CPU clock then (threads born later: 0). */
+  private threadCpu0 = new Map<number, number>();
+  /** The same at the window's end (stop, window()), read with cpu1. */
+  private threadCpu1: Map<number, number> | undefined;
+  /**
+   * Per thread: CPU its samples stood for beyond what it burned, not yet offset (a negative
+   * remainder, carried into its next window's; see unsampledRows).
+   */
+  private readonly overCarry = new Map<number, number>();
+  /** The (unsampled) rows of the window that stop() or window() closed. */
+  private closedUnsampled: Unsampled | undefined;
   private hz: number;
   private periodNs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -96,6 +109,8 @@ export class Sampler {
     this.inlinedFrames = opts.inlinedFrames ?? true;
     this.ownCode = new OwnCode([...samplerOwnCode(), ...(opts.ownCode ?? [])]);
     this.cpuCredit = this.useTimers && this.overrunWeights;
+    // Not in the benchmarks' comparison modes: they stand for other profilers, which have no such row.
+    this.unsampled = (opts.unsampled ?? true) && this.cpuCredit;
     this.native = opts._backend ?? nativeBinding;
     const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
     const backlogBytes = checkOption('backlogBytes', opts.backlogBytes ?? INT_OPTIONS.backlogBytes.default);
@@ -166,17 +181,11 @@ export class Sampler {
     this.startWall = BigInt(Date.now()) * 1_000_000n;
     this.startMono = n.monotonicNs();
     this.windowSignals = n.signalCount();
-    this.cpu0 = n.processCpuNs();
-    if (this.cpuCredit) {
-      // Threads born later start from zero CPU.
-      for (const tid of listTids()) {
-        try {
-          this.itimerCpu.set(tid, n.threadCpuNs(tid));
-        } catch {
-          /* exited meanwhile */
-        }
-      }
-    }
+    const begin = this.readCpuClocks(this.cpuCredit || this.unsampled);
+    this.cpu0 = begin.process;
+    this.threadCpu0 = begin.threads;
+    // Threads born later start from zero CPU.
+    if (this.cpuCredit) for (const [tid, ns] of begin.threads) this.itimerCpu.set(tid, ns);
     this.watchSigprofListeners();
     const rec = n.setEnabled(true);
     if (!rec.collector) {
@@ -387,10 +396,13 @@ export class Sampler {
     this.unwatch?.();
     this.unwatch = undefined;
     n.setEnabled(false);
-    this.cpu1 = n.processCpuNs();
+    const end = this.readCpuClocks(this.unsampled);
+    this.cpu1 = end.process;
+    this.threadCpu1 = end.threads;
     this.stopMono = n.monotonicNs();
     this.ingest(n.drain(), false);
     this.flushPending();
+    if (this.unsampled) this.closedUnsampled = this.unsampledRows(this.cpu1 - this.cpu0, end.threads, true, true);
     this.state = 'stopped';
     running = undefined;
     return this.profile();
@@ -543,14 +555,19 @@ export class Sampler {
     // before the boundary stays in this window.
     if (this.pending.length > 0) this.drain();
     const endMono = n.monotonicNs();
-    const endCpu = n.processCpuNs();
+    const end = this.readCpuClocks(this.unsampled);
     this.stopMono = endMono;
-    this.cpu1 = endCpu;
+    this.cpu1 = end.process;
+    this.threadCpu1 = end.threads;
+    if (this.unsampled) this.closedUnsampled = this.unsampledRows(end.process - this.cpu0, end.threads, true);
     const p = this.profile();
     this.stopMono = undefined;
     this.cpu1 = undefined;
+    this.threadCpu1 = undefined;
+    this.closedUnsampled = undefined;
     this.startMono = endMono;
-    this.cpu0 = endCpu;
+    this.cpu0 = end.process;
+    this.threadCpu0 = end.threads;
     this.startWall = p.startTimeNanos + BigInt(p.durationNanos);
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
@@ -587,8 +604,15 @@ export class Sampler {
     st.codeMaps = this.symbolizer.isolateCount;
     st.uniqueStacks = this.builder.uniqueStacks;
     const durationNanos = Math.max(0, Math.round((this.stopMono ?? this.native.monotonicNs()) - this.startMono));
-    const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? this.native.processCpuNs()) - this.cpu0));
+    const now = this.cpu1 === undefined ? this.readCpuClocks(this.unsampled) : undefined;
+    const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? now!.process) - this.cpu0));
     const threads = this.builder.threadSummaries();
+    // While running: the rows as a window cut now would have them, the carry left as it is.
+    const un = !this.unsampled ? { rows: [], oversampled: 0 }
+      : this.closedUnsampled ?? this.unsampledRows(now!.process - this.cpu0, now!.threads, false);
+    const unsampled = un.rows;
+    st.unsampledNanos = unsampled.reduce((a, r) => a + r.cpuNanos, 0);
+    st.oversampledNanos = un.oversampled;
     // Named facts, written into the pprof's comments by @ptprof/pprof-writer (facts.ts) and read
     // back with its parseFacts: no one parses these from free text.
     const counts = countFacts(st);
@@ -604,7 +628,7 @@ export class Sampler {
       timer_signal: this.native.signalInfo().timerSignalName,
     };
     return {
-      samples: this.builder.samples(),
+      samples: unsampled.length > 0 ? [...this.builder.samples(), ...unsampled] : this.builder.samples(),
       periodNanos: this.periodNs,
       hz: this.hz,
       mode: this.mode,
@@ -621,6 +645,121 @@ export class Sampler {
   get uniqueStacks(): number {
     return this.builder.uniqueStacks;
   }
+
+  /**
+   * The process's CPU clock and, when `threads`, every thread's (/proc/self/task), threads first:
+   * a thread's clock read a little before the process's leaves the difference to threads that are
+   * gone (unsampledRows) at zero or a few µs, never below.
+   */
+  private readCpuClocks(threads: boolean): { process: number; threads: Map<number, number> } {
+    const out = new Map<number, number>();
+    if (threads) {
+      for (const tid of listTids()) {
+        try {
+          out.set(tid, this.native.threadCpuNs(tid));
+        } catch {
+          /* exited meanwhile: its CPU is counted with the threads that are gone */
+        }
+      }
+    }
+    return { process: this.native.processCpuNs(), threads: out };
+  }
+
+  /**
+   * Each thread's unsampled remainder in this window (issue 14): the CPU its clock counted minus
+   * what its samples stand for, as one `(unsampled)` row on the thread, so that the profile adds up
+   * to the OS's count of the process's CPU instead of silently losing the difference. It is:
+   * - CPU after the thread's last sample that no expiry has reached yet, and an expiry the kernel
+   *   had not acted on when the thread blocked or the profile stopped (a CPU-clock timer fires at
+   *   a tick that finds its thread running: up to a tick of CPU per thread);
+   * - CPU of a new thread before its timer was armed that no setitimer signal reached (a worker's
+   *   bootstrap);
+   * - records dropped (a full ring), counted in the facts;
+   * - less the part of the first period before the window: a timer's first expiry is uniform in
+   *   (0, period] (Go issue 35057) and the first sample of a window stands for the whole period
+   *   it ends, so a thread's remainder can be negative, by less than a period. No row is negative
+   *   (pprof's readers take none): a negative remainder is carried into the thread's next window,
+   *   where the CPU after its last sample offsets it (the two are the same period, cut by the
+   *   window's edge). What is left at stop (`final`) is taken off the thread's rows of the last
+   *   window, the largest first: a helper thread sampled once for 10 ms that burned 3 ms shows 3 ms.
+   *   What cannot be taken there (a thread with no row in the last window) is the
+   *   `oversampled_nanos` fact: the profile's total is the OS's count plus that fact.
+   * Threads that exited in the window cannot be read any more: together their remainder is the
+   * process's CPU less every live thread's and less their samples, one row on the thread when one
+   * exited (else on an `exited threads` row, thread_id 0). A live thread's remainder more than a
+   * period below zero is not its first period (a dead thread's samples on a tid the kernel gave
+   * to a new one, a timer re-armed at a rate change) and joins that process-wide rest. Below 0.1 ms that difference is the
+   * moments between reading the clocks, and no row is made. `commit` closes the window: the
+   * carries move on.
+   */
+  private unsampledRows(processCpuNanos: number, ends: ReadonlyMap<number, number>, commit: boolean, final = false): Unsampled {
+    const sampled = new Map<number, number>();
+    for (const t of this.builder.threadSummaries()) sampled.set(t.tid, t.cpuNanos);
+    const carry = commit ? this.overCarry : new Map(this.overCarry);
+    const before = sumValues(carry);
+    const rows: ProfileSample[] = [];
+    const row = (tid: number, cpuNanos: number, name?: string): void => {
+      const known = this.names.get(tid);
+      const thread_name = name ?? known?.name ?? threadComm(tid) ?? `thread ${tid}`;
+      rows.push({ frames: [PSEUDO.unsampled], count: 0, cpuNanos, labels: { thread_id: tid, thread_name, thread_kind: known?.js ? 'js' : 'native' } });
+    };
+    let live = 0;
+    // Remainders no one thread can be given: left to the process-wide rest below.
+    let pooled = 0;
+    for (const [tid, end] of ends) {
+      let base = this.threadCpu0.get(tid) ?? 0;
+      if (end < base) base = 0; // the tid is another thread's now: it was born in this window
+      const burned = end - base;
+      live += burned;
+      const r = Math.round(burned - (sampled.get(tid) ?? 0) + (carry.get(tid) ?? 0));
+      carry.delete(tid);
+      if (r >= 1000) row(tid, r);
+      // More than a period over is not one thread's first period: the samples of a thread that
+      // exited and whose tid the kernel gave to a new one, or a timer re-armed at a rate change.
+      else if (r < -this.periodNs - 1000) pooled += r;
+      else if (r < 0) carry.set(tid, r);
+    }
+    const gone = new Set<number>();
+    for (const tid of [...this.threadCpu0.keys(), ...sampled.keys(), ...carry.keys()]) if (!ends.has(tid)) gone.add(tid);
+    let rest = processCpuNanos - live + pooled;
+    for (const tid of gone) {
+      rest += (carry.get(tid) ?? 0) - (sampled.get(tid) ?? 0);
+      carry.delete(tid);
+    }
+    rest = Math.round(rest);
+    let lost = 0;
+    if (rest >= 100_000 || (gone.size > 0 && rest >= 1000)) {
+      if (gone.size === 1) row([...gone][0]!, rest);
+      else row(0, rest, 'exited threads');
+    } else if (gone.size > 0 && rest < 0) {
+      // Threads gone with more sampled than burned: no later window will offset it.
+      lost = -rest;
+      if (final && gone.size === 1) lost -= this.builder.shave([...gone][0]!, lost);
+    }
+    if (final) {
+      // The end: nothing after it offsets what a thread's samples stood for beyond its CPU. Taken
+      // off its rows in this window (the largest first), so that the thread's total is its CPU;
+      // what it has no rows here for stays in oversampled_nanos.
+      for (const [tid, c] of carry) {
+        const left = c + this.builder.shave(tid, -c);
+        if (left < 0) carry.set(tid, left);
+        else carry.delete(tid);
+      }
+    }
+    return { rows, oversampled: before - sumValues(carry) + lost };
+  }
+}
+
+interface Unsampled {
+  rows: ProfileSample[];
+  /** CPU this window's samples stood for beyond what the threads burned (see unsampledRows). */
+  oversampled: number;
+}
+
+function sumValues(m: ReadonlyMap<number, number>): number {
+  let s = 0;
+  for (const v of m.values()) s += v;
+  return s;
 }
 
 let symbolizer: Symbolizer | undefined;

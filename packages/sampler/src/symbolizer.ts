@@ -80,6 +80,8 @@ export const PSEUDO = {
   truncated: { name: '(truncated)' },
   /** The root of the samples taken in ptprof's own code (stacks.ts, OwnCode). */
   ptprof: { name: '(ptprof)' },
+  /** A thread's CPU that its samples do not account for (Sampler: unsampledRows). */
+  unsampled: { name: '(unsampled)' },
 } satisfies Record<string, Frame>;
 
 export class Symbolizer {

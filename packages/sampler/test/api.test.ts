@@ -36,9 +36,22 @@ describe('sampler API', function () {
     assert.equal(p.mode, 'all');
     assert.equal(typeof p.startTimeNanos, 'bigint');
     assert.ok(p.durationNanos > 150e6);
-    const total = p.samples.reduce((a, s) => a + s.cpuNanos, 0);
+    // The threads' totals are their samples'; the (unsampled) rows (no signal, count 0) are the
+    // rest of each thread's CPU, and the unsampled_nanos fact is their sum.
+    const isUnsampled = (s: (typeof p.samples)[number]) => s.frames.length === 1 && s.frames[0].name === '(unsampled)';
+    const sampled = p.samples.filter((s) => !isUnsampled(s));
+    const unsampled = p.samples.filter(isUnsampled);
+    const total = sampled.reduce((a, s) => a + s.cpuNanos, 0);
     assert.equal(p.threads.reduce((a, t) => a + t.cpuNanos, 0), total);
-    assert.ok(p.samples.every((s) => s.frames.length > 0 && s.count >= 1 && s.cpuNanos >= s.count * p.periodNanos));
+    assert.ok(sampled.every((s) => s.frames.length > 0 && s.count >= 1 && s.cpuNanos > 0));
+    // The main thread's timer samples each stand for 1 + si_overrun periods, less, at stop, what
+    // its samples stood for beyond its CPU (less than a period, taken off its largest row).
+    const main = sampled.filter((s) => s.labels.thread_name === 'main');
+    const signals = main.reduce((a, s) => a + s.count, 0);
+    const mainCpu = main.reduce((a, s) => a + s.cpuNanos, 0);
+    assert.ok(mainCpu >= (signals - 1) * p.periodNanos, `main: ${mainCpu} ns for ${signals} signals`);
+    assert.ok(unsampled.every((s) => s.count === 0 && s.cpuNanos > 0));
+    assert.equal(unsampled.reduce((a, s) => a + s.cpuNanos, 0), p.facts.unsampled_nanos);
     const hog = p.samples.filter((s) => s.frames[0].name === 'apiHog' && s.frames[0].file === '' === false);
     assert.ok(hog.length > 0, 'the hog is a leaf frame');
     assert.equal(p.facts.hz, 1000);
