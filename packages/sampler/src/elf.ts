@@ -38,10 +38,13 @@ export interface ParsedElf {
   names: Uint32Array;
   strtabOffset: number;
   strtabSize: number;
+  /** The string table, mapped (the addon's): names are read from it, not from the file. */
+  strtab?: Buffer;
 }
 
 /**
- * A file's function symbols. Given `parse` (the addon's elfFunctions: 5-8 ms for Node's binary),
+ * A file's function symbols. Given `parse` (the addon's elfFunctions: ~6 ms for Node's binary in a
+ * fresh process, its string table mapped rather than read name by name),
  * it reads them through that; else it parses in TypeScript (40-70 ms for Node's binary: code run
  * once is never optimized), which tests and tools without the addon use.
  */
@@ -51,6 +54,7 @@ export class ElfSymbols {
   private nameOffsets: Uint32Array = new Uint32Array(0);
   private strtabOffset = 0;
   private strtabSize = 0;
+  private strtab: Buffer | undefined;
   private readonly names = new Map<number, string>();
   private segments: Segment[] = [];
   readonly ok: boolean;
@@ -71,6 +75,7 @@ export class ElfSymbols {
         this.nameOffsets = r.names;
         this.strtabOffset = r.strtabOffset;
         this.strtabSize = r.strtabSize;
+        if (r.strtab && r.strtab.length === r.strtabSize) this.strtab = r.strtab;
       }
       return;
     }
@@ -211,6 +216,13 @@ export class ElfSymbols {
     const hit = this.names.get(offset);
     if (hit !== undefined) return hit;
     if (offset >= this.strtabSize) return undefined;
+    const mapped = this.strtab;
+    if (mapped) {
+      const end = mapped.indexOf(0, offset);
+      const text = mapped.toString('utf8', offset, end < 0 ? mapped.length : end);
+      this.names.set(offset, text);
+      return text;
+    }
     try {
       if (this.fd < 0) this.fd = fs.openSync(this.path, 'r');
       let text = '';

@@ -20,6 +20,11 @@ describe('ELF symbols', () => {
       const t2 = process.hrtime.bigint();
       assert.ok(ts.ok && nat.ok, file);
       console.log(`      ${file}: TypeScript ${(Number(t1 - t0) / 1e6).toFixed(1)} ms, addon ${(Number(t2 - t1) / 1e6).toFixed(1)} ms`);
+      // The same order, aliases (one address, several names) included: the addon's sort is stable.
+      type Tables = { values: Float64Array; nameOffsets: Uint32Array };
+      const [a, b] = [ts as unknown as Tables, nat as unknown as Tables];
+      assert.equal(b.values.length, a.values.length);
+      assert.ok(b.values.every((v, i) => v === a.values[i] && b.nameOffsets[i] === a.nameOffsets[i]), `${file}: the addon's order differs`);
       const text = readMaps().filter((m) => m.path === file);
       let named = 0;
       for (let i = 0; i < 2000; i++) {
@@ -33,7 +38,37 @@ describe('ELF symbols', () => {
     }
   });
 
-  it('names are read through one open file per batch, closed at its end (no descriptor kept)', () => {
+  it('the addon maps the string table: names are read from memory, no descriptor kept', () => {
+    const fds = (): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === exe;
+      } catch {
+        return false;
+      }
+    }).length;
+    const before = fds();
+    const parsed = binding.elfFunctions(exe)!;
+    assert.ok(Buffer.isBuffer(parsed.strtab), 'the string table is mapped');
+    assert.equal(parsed.strtab!.length, parsed.strtabSize);
+    assert.equal(parsed.strtab![0], 0, 'an ELF string table begins with NUL');
+    assert.equal(fds(), before, 'no descriptor kept');
+    // A library is not mapped: unlike a running executable (ETXTBSY) it can be truncated, and a
+    // read past the new end of a mapping would be SIGBUS.
+    const libc = files.find((f) => f !== exe);
+    if (libc) assert.equal(binding.elfFunctions(libc)!.strtab, undefined, `${libc} is read, not mapped`);
+    // The mapping is the file's bytes at the table's offset.
+    const fd = fs.openSync(exe, 'r');
+    try {
+      const probe = Buffer.alloc(4096);
+      const at = Math.floor(parsed.strtabSize / 2);
+      fs.readSync(fd, probe, 0, probe.length, parsed.strtabOffset + at);
+      assert.ok(probe.equals(parsed.strtab!.subarray(at, at + probe.length)));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('without the mapping, names are read through one open file per batch, closed at its end (no descriptor kept)', () => {
     const fdsTo = (file: string): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
       try {
         return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
@@ -49,7 +84,11 @@ describe('ELF symbols', () => {
       return realOpen(...a);
     }) as typeof fs.openSync;
     const before = fdsTo(exe);
-    const elf = new ElfSymbols(exe, (p) => binding.elfFunctions(p));
+    const elf = new ElfSymbols(exe, (p) => {
+      const r = binding.elfFunctions(p);
+      if (r) delete r.strtab; // as where external buffers are refused
+      return r;
+    });
     let named = 0;
     try {
       const text = readMaps().filter((m) => m.path === exe);

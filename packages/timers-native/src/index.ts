@@ -131,6 +131,8 @@ export interface ElfFunctions {
   names: Uint32Array;
   strtabOffset: number;
   strtabSize: number;
+  /** The string table itself, mapped read-only from the file (absent where it cannot be). */
+  strtab?: Buffer;
 }
 
 export interface Layout {
