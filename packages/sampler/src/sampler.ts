@@ -38,6 +38,8 @@ const POLL_MS = 10;
  * thread). What still waits for a drain then (code events, threads that exited) waits a second.
  */
 const IDLE_DRAIN_MS = 1000;
+/** The longest a drain goes without listing /proc/self/task (refreshThreads). */
+const FULL_SCAN_MS = 500;
 
 export class Sampler {
   readonly native: Binding;
@@ -73,6 +75,15 @@ export class Sampler {
   private hz: number;
   private periodNs: number;
   private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was made with. */
+  private timerMs = -1;
+  private readonly onTick = (): void => this.tick();
+  /**
+   * When /proc/self/task was last listed (monotonic ns), and whether a record came from a thread
+   * with no slot since (the shared ring: a thread the sampler has not claimed is burning CPU).
+   */
+  private lastScanMono = 0;
+  private unknownSeen = false;
   private lastDrainMono = 0;
   /** signalCount() when the current window began. */
   private windowSignals = -1;
@@ -207,8 +218,16 @@ export class Sampler {
   // threads on first use, and until they have timers only setitimer, attenuated above the
   // kernel's HZ, sees them. An idle process is woken only every drainIntervalMs.
   private schedule(ms: number): void {
-    this.timer = setTimeout(() => this.tick(), ms);
+    // A busy process ticks a hundred times a second: the same Timeout is re-armed (refresh(), which
+    // also re-arms one that has fired) rather than a new one made each time.
+    if (this.timer && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTick, ms);
     this.timer.unref();
+    this.timerMs = ms;
   }
 
   private tick(): void {
@@ -252,7 +271,8 @@ export class Sampler {
   }
 
   private tickUnsafe(): void {
-    this.native.guardSigprof();
+    // The collector thread re-checks SIGPROF on every pass; without it, the ticks do.
+    if (this.stats.collectorError) this.native.guardSigprof();
     const now = this.native.monotonicNs();
     const signals = this.native.signalCount();
     const active = signals !== this.lastSignals;
@@ -292,8 +312,15 @@ export class Sampler {
     n.setitimer(this.periodNs);
   }
 
-  /** Arms timers for threads that appeared, disarms those that left. */
-  private refreshThreads(): void {
+  /**
+   * Arms timers for threads that appeared, disarms those that left. Listing /proc/self/task
+   * (`full`) costs ~85 µs under a busy program's signals, on every drain (issue 14): it is done
+   * when a record came from a thread with no slot (a thread nobody claimed is burning CPU: its
+   * setitimer signals are in the shared ring, and the 10 ms poll drains them at once), when a timer
+   * was found to have outlived its thread, and every FULL_SCAN_MS whatever happens. A new thread
+   * that burns nothing needs no timer meanwhile; the native table says the rest.
+   */
+  private refreshThreads(full = true): void {
     const n = this.native;
     const known = n.threads();
     const knownJs = new Map<number, boolean>();
@@ -318,6 +345,7 @@ export class Sampler {
           n.releaseThread(t.tid);
           knownJs.delete(t.tid);
         }
+        full = true; // a thread exited: its tid may be a new thread's already
         continue;
       }
       this.lifecycle.adopt(t.tid, t.id);
@@ -328,6 +356,9 @@ export class Sampler {
       this.lifecycle.reconcile(live);
       return;
     }
+    if (!full) return;
+    this.lastScanMono = n.monotonicNs();
+    this.unknownSeen = false;
     const tids = listTids();
     const live = new Set(tids);
     for (const tid of tids) {
@@ -367,7 +398,7 @@ export class Sampler {
     const raw = n.drain();
     this.lastDrainMono = n.monotonicNs();
     this.ingest(raw, false);
-    if (this.useTimers) this.refreshThreads();
+    if (this.useTimers) this.refreshThreads(this.unknownSeen || this.lastDrainMono - this.lastScanMono >= FULL_SCAN_MS * 1e6);
   }
 
   stop(): Profile {
@@ -379,6 +410,7 @@ export class Sampler {
     const n = this.native;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerMs = -1;
     n.setSamplingPeriod(0);
     n.setitimer(0);
     this.lifecycle.disarmAll();
@@ -423,6 +455,7 @@ export class Sampler {
         const a = i * INTS_PER_RECORD;
         const b = i * NUMS_PER_RECORD;
         const nf = raw.ints[a + RI.nframes];
+        if ((raw.ints[a + RI.flags] & FLAG_KNOWN) === 0) this.unknownSeen = true;
         this.pending.push({
           tid: raw.ints[a + RI.tid],
           code: raw.ints[a + RI.code],
@@ -686,9 +719,10 @@ export class Sampler {
    *   `oversampled_nanos` fact: the profile's total is the OS's count plus that fact.
    * Threads that exited in the window cannot be read any more: together their remainder is the
    * process's CPU less every live thread's and less their samples, one row on the thread when one
-   * exited (else on an `exited threads` row, thread_id 0). A live thread's remainder more than a
-   * period below zero is not its first period (a dead thread's samples on a tid the kernel gave
-   * to a new one, a timer re-armed at a rate change) and joins that process-wide rest. Below 0.1 ms that difference is the
+   * exited (else on an `exited threads` row, thread_id 0). A live thread's remainder more than
+   * two periods below zero is not its first period (a dead thread's samples on a tid the kernel
+   * gave to a new one, timers re-armed at rate changes): the part beyond joins that process-wide
+   * rest, and a rest below zero is oversampled. Below 0.1 ms that difference is the
    * moments between reading the clocks, and no row is made. `commit` closes the window: the
    * carries move on.
    */
@@ -714,10 +748,15 @@ export class Sampler {
       const r = Math.round(burned - (sampled.get(tid) ?? 0) + (carry.get(tid) ?? 0));
       carry.delete(tid);
       if (r >= 1000) row(tid, r);
-      // More than a period over is not one thread's first period: the samples of a thread that
-      // exited and whose tid the kernel gave to a new one, or a timer re-armed at a rate change.
-      else if (r < -this.periodNs - 1000) pooled += r;
-      else if (r < 0) carry.set(tid, r);
+      else if (r < 0) {
+        // One thread's first period is less than a period over, and a record drained a window
+        // late adds one more. Beyond two periods it is something else: the samples of a thread
+        // that exited and whose tid the kernel gave to a new one, or timers re-armed at rate
+        // changes. That part joins the process-wide rest.
+        const floor = -2 * this.periodNs;
+        if (r < floor) pooled += r - floor;
+        carry.set(tid, Math.max(r, floor));
+      }
     }
     const gone = new Set<number>();
     for (const tid of [...this.threadCpu0.keys(), ...sampled.keys(), ...carry.keys()]) if (!ends.has(tid)) gone.add(tid);
@@ -731,8 +770,9 @@ export class Sampler {
     if (rest >= 100_000 || (gone.size > 0 && rest >= 1000)) {
       if (gone.size === 1) row([...gone][0]!, rest);
       else row(0, rest, 'exited threads');
-    } else if (gone.size > 0 && rest < 0) {
-      // Threads gone with more sampled than burned: no later window will offset it.
+    } else if (rest < 0) {
+      // Threads gone with more sampled than burned, or what joined the rest above: no later window
+      // will offset it.
       lost = -rest;
       if (final && gone.size === 1) lost -= this.builder.shave([...gone][0]!, lost);
     }

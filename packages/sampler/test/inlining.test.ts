@@ -40,8 +40,12 @@ interface Result {
 function run(scenario: string, v8flags: string[] = [], extra: string[] = []): { out: Result; stdout: string } {
   const r = spawnSync(process.execPath, [...v8flags, FIXTURE, scenario, ...extra], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, `fixture ${scenario} ${v8flags.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
+  // The fixture's result is its last JSON line: V8's --trace-deopt lines (written by its own
+  // threads too) may come after it.
   const lines = r.stdout.trim().split('\n');
-  const out = JSON.parse(lines[lines.length - 1]) as Result;
+  const last = [...lines].reverse().find((l) => l.startsWith('{"'));
+  assert.ok(last, `fixture ${scenario}: no result line in its output`);
+  const out = JSON.parse(last) as Result;
   const ratios = Object.entries(out.fns).map(([k, v]) => `${k} ${(v.prof / v.truth).toFixed(3)} (outer frames only ${(v.outerOnly / v.truth).toFixed(3)})`);
   console.log(`      ${scenario} ${v8flags.join(' ')}: ${ratios.join(', ')}; ${JSON.stringify(out.inlining)}`);
   return { out, stdout: r.stdout };

@@ -75,6 +75,9 @@ describe('(unsampled): each thread\'s unsampled remainder', function () {
       const before = binding.threadCpuNs(w.tid);
       const s = new Sampler({ hz: 100, threads: 'all' }).start();
       await w.burn(137);
+      // Blocked again before the sampler's clocks are read (it posts its answer, then returns to
+      // its event loop).
+      await new Promise((r) => setTimeout(r, 50));
       const p = s.stop();
       const truth = binding.threadCpuNs(w.tid) - before;
       checkRows(p);
