@@ -518,8 +518,9 @@ function reasons(S, over, missed) {
               `CPU-second are handled (a stack walk each), ${(x.filteredShare * 100).toFixed(0)}% of them setitimer's, walked and then filtered`,
           )
           .join('; ') +
-        '. The drain rescans /proc/self/task and every thread\'s timer on each drain (every 100 ms, and every 10 ms while a thread ' +
-        'without a timer is busy), whatever the rate.' +
+        '. A drain (every 250 ms, and at once when the 10 ms poll finds a thread without a timer burning CPU) reads every ' +
+        "thread's timer, and lists /proc/self/task when an unclaimed thread was seen or 500 ms passed, whatever the rate; each block " +
+        "here starts a new sampler, whose first drain arms every thread's timer." +
         (nul ? ` The null test's middle half here, ${nul.p25.toFixed(4)}–${nul.p75.toFixed(4)}, is the resolution this machine allows.` : ''),
     );
   }

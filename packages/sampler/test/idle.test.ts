@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { INT_OPTIONS } from '../src/options';
 
 const packages = process.env.PTPROF_TEST_PACKAGES ?? path.resolve(__dirname, '..', '..', '..');
 const samplerIndex = path.join(packages, 'sampler', 'dist', 'src', 'index.js');
@@ -83,9 +84,10 @@ describe('an idle program', function () {
       assert.ok(out.mainIdle <= 15, `main thread woken ${out.mainIdle} times in 3 s of idleness`);
       assert.ok(out.idleDrains <= 4, `${out.idleDrains} drains in 3 s of idleness`);
       assert.ok(out.collectIdle <= 24, `ptprof-collect woken ${out.collectIdle} times in 3 s of idleness`);
-      // Busy again: after at most a second (the idle tick), drains at the usual pace (every 100 ms),
-      // and the worker's CPU is in the profile.
-      assert.ok(out.busyDrains >= 8, `${out.busyDrains} drains in the busy 2 s`);
+      // Busy again: after at most a second (the idle tick), drains at the usual pace (every
+      // drainIntervalMs: 4 or more in the second left), and the worker's CPU is in the profile.
+      const pace = INT_OPTIONS.drainIntervalMs.default;
+      assert.ok(out.busyDrains >= Math.floor(1000 / pace) - 1, `${out.busyDrains} drains in the busy 2 s (one every ${pace} ms)`);
       assert.ok(out.worker > 0.8 * 2e9, `the worker's ${out.worker / 1e6} ms of CPU in the profile`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
