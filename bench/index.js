@@ -292,7 +292,10 @@ function report(S, over, env) {
     "The threads: the main thread and the workers, libuv's pool threads (pool), V8's helper threads (tsc: concurrent marking and " +
       'compilation). 0.000: a thread the profiler does not see at all. For @datadog/pprof a worker is compared with its CPU between ' +
       'its own start() and stop(). At 100 Hz a thread is resolved to one period, 10 ms: ±10% for a thread that burned 100 ms, ±1% ' +
-      'for the hogs\' 1 s; the goal below is judged on the threads that run the hog (serial\'s main thread, parallel\'s workers).',
+      'for the hogs\' 1 s; the goal below is judged on the threads that run the hog (serial\'s main thread, parallel\'s workers). ' +
+      "With (unsampled), the main thread's figure also counts what the sampler's own start() and stop() burn inside its window but " +
+      "outside the bench's readings, which are taken after start() returns and before stop() is called (arming and deleting every " +
+      "thread's timer: the most with 8 workers).",
   );
 
   const nj = MAIN.filter((w) => ['pool', 'tsc'].includes(w.workload));

@@ -12,6 +12,8 @@ interface StackCheck {
   js: number;
   /** JS records whose pc is in node's own code with ptprofHotLoop's frame missing (see check). */
   leafLost: number;
+  /** Of those, the ones whose walk gave no frame at all (V8 returned an empty stack in a builtin). */
+  noFrames: number;
   withHot: number;
   hotAboveOuter: number;
   hotEntries: { name: string; codeType: number }[];
@@ -32,7 +34,7 @@ type NodeText = { start: number; end: number; offset: number }[];
 function check(records: SignalRecord[], events: CodeEvent[], isolateId: number, replay = true, nodeText: NodeText = []): StackCheck {
   const map = new CodeMap(events, isolateId);
   if (!replay) map.advanceTo(Infinity);
-  const out: StackCheck = { js: 0, leafLost: 0, withHot: 0, hotAboveOuter: 0, hotEntries: [] };
+  const out: StackCheck = { js: 0, leafLost: 0, noFrames: 0, withHot: 0, hotAboveOuter: 0, hotEntries: [] };
   for (const r of [...records].sort((a, b) => a.codeSeq - b.codeSeq)) {
     if (replay) map.advanceTo(r.codeSeq);
     if (r.vmState !== VM_JS) continue;
@@ -41,7 +43,10 @@ function check(records: SignalRecord[], events: CodeEvent[], isolateId: number, 
     const hot = names.findIndex((n) => n.includes('ptprofHotLoop'));
     if (hot < 0 && nodeText.some((m) => r.pc >= m.start && r.pc < m.end)) {
       // (Against the final map, the caller's code may have moved away: only replay can name it.)
-      if (replay) assert.match(names[1] ?? '', /ptprofOuter|fixtures\/stacks\.js/, `leaf in node's code: ${names.join(' < ')}`);
+      // A walk that gave no frame at all names nothing, so nothing wrong: counted, and bounded
+      // in assertResolved (seen once in a CI run on Node 26: one record of ~60).
+      if (r.frames.length === 0) out.noFrames++;
+      else if (replay) assert.match(names[1] ?? '', /ptprofOuter|fixtures\/stacks\.js/, `leaf in node's code: ${names.join(' < ')}`);
       out.leafLost++;
       continue;
     }
@@ -81,6 +86,7 @@ function movesOf(events: CodeEvent[], isolateId: number, name: RegExp, records: 
 function assertResolved(c: StackCheck, what: string): void {
   const inJit = c.js - c.leafLost;
   assert.ok(inJit >= 20, `${what}: only ${inJit} records in the JS state with a pc outside node's builtins`);
+  assert.ok(c.noFrames <= Math.max(2, 0.05 * c.js), `${what}: ${c.noFrames} of ${c.js} JS records have no frame at all`);
   const share = c.withHot / inJit;
   console.log(`      ${what}: ${c.withHot}/${inJit} JS records resolve to ptprofHotLoop (${(share * 100).toFixed(1)}%), ${c.leafLost} more with the pc in a builtin and the leaf lost by V8`);
   assert.ok(share >= 0.9, `${what}: ${c.withHot} of ${inJit} JS records resolve to ptprofHotLoop`);
