@@ -714,8 +714,8 @@ export class Sampler {
    *   (pprof's readers take none): a negative remainder is carried into the thread's next window,
    *   where the CPU after its last sample offsets it (the two are the same period, cut by the
    *   window's edge). What is left at stop (`final`) is taken off the thread's rows of the last
-   *   window, the largest first: a helper thread sampled once for 10 ms that burned 3 ms shows 3 ms.
-   *   What cannot be taken there (a thread with no row in the last window) is the
+   *   window, the largest first: a helper thread sampled once, for a whole period, shows the CPU
+   *   it burned. What cannot be taken there (a thread with no row in the last window) is the
    *   `oversampled_nanos` fact: the profile's total is the OS's count plus that fact.
    * Threads that exited in the window cannot be read any more: together their remainder is the
    * process's CPU less every live thread's and less their samples, one row on the thread when one
