@@ -63,8 +63,6 @@ export class Sampler {
   private readonly unsampled: boolean;
   /** Per thread alive when the current window began: its CPU clock then (threads born later: 0). */
   private threadCpu0 = new Map<number, number>();
-  /** The same at the window's end (stop, window()), read with cpu1. */
-  private threadCpu1: Map<number, number> | undefined;
   /**
    * Per thread: CPU its samples stood for beyond what it burned, not yet offset (a negative
    * remainder, carried into its next window's; see unsampledRows).
@@ -430,7 +428,6 @@ export class Sampler {
     n.setEnabled(false);
     const end = this.readCpuClocks(this.unsampled);
     this.cpu1 = end.process;
-    this.threadCpu1 = end.threads;
     this.stopMono = n.monotonicNs();
     this.ingest(n.drain(), false);
     this.flushPending();
@@ -591,12 +588,10 @@ export class Sampler {
     const end = this.readCpuClocks(this.unsampled);
     this.stopMono = endMono;
     this.cpu1 = end.process;
-    this.threadCpu1 = end.threads;
     if (this.unsampled) this.closedUnsampled = this.unsampledRows(end.process - this.cpu0, end.threads, true);
     const p = this.profile();
     this.stopMono = undefined;
     this.cpu1 = undefined;
-    this.threadCpu1 = undefined;
     this.closedUnsampled = undefined;
     this.startMono = endMono;
     this.cpu0 = end.process;
