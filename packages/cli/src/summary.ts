@@ -254,7 +254,9 @@ export function inliningLine(f: Facts): string | undefined {
   const unexpanded = numberFact(f, 'inline.unexpanded_frames');
   const optimized = numberFact(f, 'inline.optimized_frames');
   if (!unexpanded) return undefined;
-  return `inlined functions: ${unexpanded} of ${optimized ?? '?'} frames in optimized code keep their outer function alone `
+  const early = numberFact(f, 'inline.early_frames');
+  const before = early ? `, ${early} of them in code V8 optimized before ptprof loaded` : '';
+  return `inlined functions: ${unexpanded} of ${optimized ?? '?'} frames in optimized code keep their outer function alone${before} `
     + '(see the inline.* facts in the profile\'s comments)';
 }
 

@@ -3,6 +3,7 @@
 // a line per function), and where reading V8's inlining is off the summary must say so.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { inliningLine } from '../src/summary';
 import { cleanEnv, facts, fixture, goPprof, ptprof, readProfile, rmDir, tmpDir } from './helpers';
 
 describe('ptprof: inlined functions', function () {
@@ -36,6 +37,15 @@ describe('ptprof: inlined functions', function () {
     // profile has locations with more than one line.
     const raw = readProfile(file);
     assert.ok(raw.location.some((l) => l.line.length > 1), 'a location with several lines (inlined calls)');
+  });
+
+  it('the summary says how many optimized frames kept their outer function, and how many of them V8 optimized before ptprof loaded', () => {
+    assert.equal(inliningLine({ 'inline.optimized_frames': 4210, 'inline.unexpanded_frames': 0 }), undefined);
+    assert.equal(inliningLine({ 'inline.optimized_frames': 4210, 'inline.unexpanded_frames': 12, 'inline.early_frames': 0 }),
+      'inlined functions: 12 of 4210 frames in optimized code keep their outer function alone (see the inline.* facts in the profile\'s comments)');
+    assert.equal(inliningLine({ 'inline.optimized_frames': 4210, 'inline.unexpanded_frames': 12, 'inline.early_frames': 5 }),
+      'inlined functions: 12 of 4210 frames in optimized code keep their outer function alone, 5 of them in code V8 optimized '
+      + 'before ptprof loaded (see the inline.* facts in the profile\'s comments)');
   });
 
   it('where the V8 layout is not known, the summary says why inlined functions are not shown', () => {

@@ -26,6 +26,8 @@ export interface Inlining {
   functions: (FunctionInfo | undefined)[];
   /** Expansions made so far, by entry: leaf-first frames, or null when one cannot be named. */
   cache: Map<number, Frame[] | null>;
+  /** A table of a listing, waiting for the listing's end to be resolved (Symbolizer, pending). */
+  unresolved?: boolean;
 }
 
 /** Makes (or reuses) the frame of a function at an executing line (columns are not kept: see Symbolizer). */
@@ -118,6 +120,7 @@ export function inliningStats(
     optimized: now.optimized - from.optimized,
     inlined: now.inlined - from.inlined,
     unexpanded: now.unexpanded - from.unexpanded,
+    early: now.early - from.early,
     rejected: now.rejected - from.rejected,
     tables: d('inlineTables'),
     failures: d('inlineFailures'),
@@ -133,6 +136,7 @@ export function inliningFacts(st: ProfileStats['inlining']): ProfileFacts {
     'inline.optimized_frames': st.optimized,
     'inline.inlined_frames': st.inlined,
     'inline.unexpanded_frames': st.unexpanded,
+    'inline.early_frames': st.early,
     'inline.tables': st.tables,
     'inline.failures': st.failures + st.rejected,
     'inline.read_nanos': st.readNs,

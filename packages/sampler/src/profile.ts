@@ -101,6 +101,9 @@ export interface ProfileStats {
     optimized: number;
     inlined: number;
     unexpanded: number;
+    /** Of those, leaf pcs in code V8 optimized before ptprof turned its detailed positions on
+     *  (before ptprof loaded): the code's table places calls, not a leaf pc. */
+    early: number;
     tables: number;
     failures: number;
     skipped: number;
@@ -169,7 +172,7 @@ export function emptyStats(): ProfileStats {
     jsFrames: 0,
     codeEvents: 0,
     codeMoves: 0,
-    inlining: { optimized: 0, inlined: 0, unexpanded: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
+    inlining: { optimized: 0, inlined: 0, unexpanded: 0, early: 0, tables: 0, failures: 0, skipped: 0, rejected: 0, readNs: 0, off: '' },
     uniqueStacks: 0,
     unsampledNanos: 0,
     oversampledNanos: 0,

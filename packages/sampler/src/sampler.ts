@@ -91,7 +91,7 @@ export class Sampler {
   private idleTickMs = 0;
   private lastSignals = 0;
   private events0 = { all: 0, moves: 0 };
-  private inlining0 = { optimized: 0, inlined: 0, unexpanded: 0, rejected: 0 };
+  private inlining0 = { optimized: 0, inlined: 0, unexpanded: 0, early: 0, rejected: 0 };
   private startWall = 0n;
   private startMono = 0;
   private cpu0 = 0;

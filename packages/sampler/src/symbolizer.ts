@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import {
   CODE_ADDED,
   CODE_DROP,
+  CODE_LISTED,
+  CODE_LISTING,
   CODE_MOVED,
   CODE_REMOVED,
   CODE_RESET,
@@ -52,6 +54,9 @@ export interface InliningStats {
   /** Optimized frames left with their outer function alone: no table, a function without a name,
    *  or a leaf pc in code optimized before V8's detailed positions were on. */
   unexpanded: number;
+  /** Of those, leaf pcs in code optimized before V8's detailed positions were on (before ptprof
+   *  loaded): its table places calls, not a leaf. */
+  early: number;
   /** Tables whose code's own function, read from V8's heap, was not the one V8 named the code after. */
   rejected: number;
 }
@@ -105,7 +110,14 @@ export class Symbolizer {
   /** Code events replayed, and how many of them were moves (full GCs compacting code). */
   codeEvents = 0;
   codeMoves = 0;
-  readonly inlining: InliningStats = { optimized: 0, inlined: 0, unexpanded: 0, rejected: 0 };
+  readonly inlining: InliningStats = { optimized: 0, inlined: 0, unexpanded: 0, early: 0, rejected: 0 };
+  /**
+   * Tables of a listing not yet resolved (CODE_LISTING, CODE_LISTED: V8 lists code objects before
+   * bytecode, so an optimized function's table comes before the BYTE_CODE events that name it and
+   * its inlined functions), by isolate; resolved at the listing's end, against the map as it is
+   * then (no GC runs within a listing, so the table's addresses still hold).
+   */
+  private readonly pending = new Map<number, { inl: Inlining; own: FunctionInfo }[]>();
 
   constructor(private readonly native: NativeSymbols) {
     this.resolver = new NativeResolver(native.elfFunctions ? (p) => native.elfFunctions!(p) : undefined);
@@ -135,7 +147,14 @@ export class Symbolizer {
     while (i < ev.seq.length && ev.seq[i] <= upTo) {
       const iso = ev.isolateId[i];
       const type = ev.type[i];
+      if (type === CODE_LISTING || type === CODE_LISTED) {
+        if (type === CODE_LISTING && !this.stale.has(iso)) this.pending.set(iso, []);
+        else if (type === CODE_LISTED) this.resolveListing(iso);
+        i++;
+        continue;
+      }
       if (type === CODE_RETIRE || type === CODE_RESET || type === CODE_DROP) {
+        this.pending.delete(iso);
         // RETIRE: the isolate is gone, and every record before this one is resolved. DROP: the
         // native log stopped taking this isolate's events (it was past its bound): the map is
         // stale, so its addresses resolve to nothing rather than to a wrong name, until the RESET
@@ -161,8 +180,14 @@ export class Symbolizer {
         const table = ev.inline[i];
         let inl: Inlining | undefined;
         if (table) {
-          inl = resolveInlining(table, parseCodeName(ev.name[i]), map);
-          if (!inl) this.inlining.rejected++;
+          const own = parseCodeName(ev.name[i]);
+          inl = resolveInlining(table, own, map);
+          const listing = inl ? undefined : this.pending.get(iso);
+          if (listing && table.outer > 0 && !map.at(table.outer)) {
+            // Its own function is not named yet: resolved at the listing's end (see pending).
+            inl = { table, functions: [], cache: new Map(), unresolved: true };
+            listing.push({ inl, own });
+          } else if (!inl) this.inlining.rejected++;
         }
         // The name is parsed when a sample first looks the code up (CodeMap).
         map.add(ev.start[i], ev.len[i], ev.name[i], inl);
@@ -182,6 +207,24 @@ export class Symbolizer {
     } else if (i > 65536) {
       for (const k of Object.keys(ev) as (keyof CodeEventLog)[]) (ev[k] as unknown[]).splice(0, i);
       this.next = 0;
+    }
+  }
+
+  /**
+   * The end of an isolate's listing: its tables left unresolved are resolved now, or rejected as
+   * at once (fail closed: their frames keep their outer function).
+   */
+  private resolveListing(iso: number): void {
+    const listed = this.pending.get(iso);
+    this.pending.delete(iso);
+    const map = this.maps.get(iso);
+    if (!listed) return;
+    for (const p of listed) {
+      const done = map ? resolveInlining(p.inl.table, p.own, map) : undefined;
+      if (done) {
+        p.inl.functions = done.functions;
+        p.inl.unresolved = false;
+      } else this.inlining.rejected++;
     }
   }
 
@@ -228,13 +271,15 @@ export class Symbolizer {
       this.inlining.optimized++;
       const inl = hit.data;
       // A table with positions at calls only places return addresses, not a leaf pc.
-      const frames = expand && inl && (call || inl.table.detailed) ? expandInlined(inl, info, at - hit.start - (call ? 1 : 0), this.lineFrame) : null;
+      const usable = expand && inl !== undefined && !inl.unresolved;
+      const frames = usable && (call || inl.table.detailed) ? expandInlined(inl, info, at - hit.start - (call ? 1 : 0), this.lineFrame) : null;
       if (frames) {
         for (const f of frames) out.push(f);
         this.inlining.inlined += frames.length - 1;
         return true;
       }
       this.inlining.unexpanded++;
+      if (usable && !call && !inl.table.detailed) this.inlining.early++;
     }
     let f = this.frames.get(info);
     if (!f) {

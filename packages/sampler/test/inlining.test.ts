@@ -31,7 +31,7 @@ interface Result {
   fns: Record<string, { truth: number; prof: number; outerOnly: number }>;
   chains?: Record<string, { ns: number; stack?: Shown[]; lines: Lines[] }>;
   seen?: Record<string, number[]>;
-  inlining: { optimized: number; inlined: number; unexpanded: number; tables: number; failures: number; rejected: number };
+  inlining: { optimized: number; inlined: number; unexpanded: number; early: number; tables: number; failures: number; rejected: number };
   codeMoves?: number;
   facts?: Record<string, unknown>;
   workers?: number;
@@ -51,21 +51,43 @@ function run(scenario: string, v8flags: string[] = [], extra: string[] = []): { 
   return { out, stdout: r.stdout };
 }
 
+/** The functions V8 inlined where they ran: with the outer frames alone they keep under half their CPU. */
+function inlinedCount(out: Result): number {
+  return Object.values(out.fns).filter((f) => f.outerOnly / f.truth < 0.5).length;
+}
+
+/**
+ * run(), again (up to 3 times) while V8 inlined fewer than `need` of the functions: whether it
+ * does is V8's choice, and on a loaded machine its compiler thread can come too late for the
+ * phases (seen on Node 26: hashKey 0.503 of its CPU in its own frame, in 1 run of 12 with the
+ * machine's 2 cores busy). Without inlining the test proves nothing, so it runs again, and fails
+ * if V8 never inlined. Every other check is on the run that counts; a broken expansion leaves
+ * the functions no CPU at all, which this does not retry.
+ */
+function runInlined(scenario: string, need: number, v8flags: string[] = []): { out: Result; stdout: string } {
+  for (let attempt = 1; ; attempt++) {
+    const r = run(scenario, v8flags);
+    if (inlinedCount(r.out) >= need || attempt === 3) return r;
+    console.log(`      V8 inlined ${inlinedCount(r.out)} of the functions, not ${need}: again`);
+  }
+}
+
 /**
  * Each function's CPU in the profile is its true CPU (within what a shared 2-core machine allows),
  * and at least `inlinedAtLeast` of them were inlined: with the outer frames alone they would have
  * kept under half of it.
  */
 function assertCpu(out: Result, inlinedAtLeast: number, atLeast = 0.85, unexpandedShare = 0): void {
-  let inlined = 0;
   for (const [name, f] of Object.entries(out.fns)) {
     const ratio = f.prof / f.truth;
     assert.ok(f.truth > 50e6, `${name}: only ${f.truth / 1e6} ms of CPU to judge`);
     assert.ok(ratio > atLeast && ratio < 1.12, `${name}: profile ${(f.prof / 1e6).toFixed(0)} ms for a true ${(f.truth / 1e6).toFixed(0)} ms (${ratio.toFixed(3)})`);
-    if (f.outerOnly / f.truth < 0.5) inlined++;
   }
+  const inlined = inlinedCount(out);
   assert.ok(inlined >= inlinedAtLeast, `only ${inlined} of the functions were inlined where they ran (outer frames alone): ${JSON.stringify(out.fns)}`);
-  assert.ok(out.inlining.unexpanded <= unexpandedShare * out.inlining.optimized, `optimized frames not expanded: ${JSON.stringify(out.inlining)}`);
+  // Leaf pcs in code V8 optimized before ptprof loaded (Node's own, optimized at its start) are
+  // counted apart: V8 recorded that code's positions at calls only (the late test below).
+  assert.ok(out.inlining.unexpanded - out.inlining.early <= unexpandedShare * out.inlining.optimized, `optimized frames not expanded: ${JSON.stringify(out.inlining)}`);
   assert.equal(out.inlining.failures, 0, 'every table read');
 }
 
@@ -96,7 +118,7 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
   this.timeout(300_000);
 
   it('phases of four functions (small helpers, a helper of another module, a class method, a closure): each function\'s CPU, stacks in order, lines', () => {
-    const { out } = run('phases');
+    const { out } = runInlined('phases', 3);
     assertCpu(out, 3);
     assertChains(out);
     assert.ok(Number(out.facts?.['inline.inlined_frames']) > 0, 'the profile says how many frames it added');
@@ -110,7 +132,7 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
   });
 
   it('TurboFan alone (--no-maglev)', () => {
-    const { out } = run('phases', ['--no-maglev']);
+    const { out } = runInlined('phases', 3, ['--no-maglev']);
     assertCpu(out, 3);
     assertChains(out);
   });
@@ -120,18 +142,18 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
       console.log(`      skipped: Node ${MAJOR} does not run Maglev by default (off in Node 20 and 22; with --maglev on 22 the code stays in Sparkplug here)`);
       this.skip();
     }
-    const { out } = run('phases', ['--no-turbofan']);
+    const { out } = runInlined('phases', 1, ['--no-turbofan']);
     assertCpu(out, 1);
     assert.ok(out.inlining.inlined > 0, 'Maglev code was expanded');
   });
 
   it('an on-stack-replaced loop: a function called once, its helpers inlined into the loop V8 optimized where it ran', () => {
-    const { out } = run('osr');
+    const { out } = runInlined('osr', 1);
     assertCpu(out, 1);
   });
 
   it('a function deoptimized and its code collected after it was sampled, before the profile was read', () => {
-    const { out, stdout } = run('deopt', ['--expose-gc', '--trace-deopt']);
+    const { out, stdout } = runInlined('deopt', 1, ['--expose-gc', '--trace-deopt']);
     const after = stdout.slice(stdout.indexOf('deopt: wrapping mix'));
     assert.match(after, /marking dependent code.*runHash.*deoptimization/, 'V8 deoptimized runHash (--trace-deopt), or this test proves nothing');
     assertCpu(out, 1);
@@ -139,14 +161,14 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
   });
 
   it('--compact-on-every-full-gc: code moves between the samples and their reading', () => {
-    const { out } = run('compaction', ['--expose-gc', '--compact-on-every-full-gc']);
+    const { out } = runInlined('compaction', 3, ['--expose-gc', '--compact-on-every-full-gc']);
     assert.ok((out.codeMoves ?? 0) > 0, 'the collections moved code, or this test proves nothing');
     assertCpu(out, 3);
     assertChains(out);
   });
 
   it('two workers at once: each isolate\'s code expands with its own tables', () => {
-    const { out } = run('workers');
+    const { out } = runInlined('workers', 3);
     assert.equal(out.workers, 2);
     // A worker's Node internals optimized from code compiled before it registered (no code event
     // names their bytecode) keep their outer frame: a few frames, counted.
@@ -154,8 +176,18 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
     assertChains(out);
   });
 
+  it('code V8 optimized before ptprof loaded: calls there expand, leaf pcs are counted (inline.early_frames)', () => {
+    // V8 lists that code when ptprof's events start, code objects before the bytecode that names
+    // their functions: the tables are resolved at the listing's end. Before they were, quoteLen's
+    // CPU all went to runQuote (0.000 here, 144 of 144 optimized frames unexpanded).
+    const { out } = runInlined('late', 1);
+    assertCpu(out, 1);
+    assert.ok(out.inlining.early > 0, `no leaf pc was counted in code optimized before ptprof loaded: ${JSON.stringify(out.inlining)}`);
+    assert.ok(out.inlining.early <= out.inlining.unexpanded, 'early frames are unexpanded frames');
+  });
+
   it('new Function, eval and a vm context (scripts without a file, one with a lineOffset): names and lines from their sources', () => {
-    const { out } = run('eval');
+    const { out } = runInlined('eval', 3);
     // Lower: where V8 does not inline evalDigit (Node 24, 7 runs in 20 here), each call goes
     // through V8's Call builtin, and a sample there, before the callee has a frame, is walked by
     // V8 (GetStackSample) from the caller's caller: up to 30% of evalSum's CPU then goes to

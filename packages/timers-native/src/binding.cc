@@ -230,6 +230,8 @@ static Napi::Object ptprof_layout(Napi::Env env) {
   types.Set("reset", Napi::Number::New(env, kPtprofEventReset));
   types.Set("retire", Napi::Number::New(env, kPtprofEventRetire));
   types.Set("drop", Napi::Number::New(env, kPtprofEventDrop));
+  types.Set("listing", Napi::Number::New(env, kPtprofEventListing));
+  types.Set("listed", Napi::Number::New(env, kPtprofEventListed));
   layout.Set("eventTypes", types);
   return layout;
 }

@@ -47,6 +47,13 @@ static PtprofCodeEvent ptprof_marker(uint8_t type, uint32_t isolate_id) {
   return e;
 }
 
+// A marker of this isolate's listing (not for an isolate not registered: its events are not logged).
+static void ptprof_code_marker(uint8_t type, uint32_t isolate_id) {
+  if (isolate_id == 0) return;
+  std::lock_guard<std::mutex> lock(g->code_mu);
+  ptprof_log_locked(ptprof_marker(type, isolate_id));
+}
+
 // code_mu held: whether the log is past its bound for one more event.
 static bool ptprof_log_full_locked() {
   if (g->code_log.size() >= kPtprofMaxEvents || g->code_log_bytes >= kPtprofMaxBytes) return true;
@@ -96,9 +103,14 @@ void ptprof_code_events_on(v8::Isolate* isolate) {
   // Detailed source positions from here on; the code listed now, the first time, was optimized
   // before (inline.cc, "Positions").
   bool first = entry && ptprof_inline_positions_on(isolate, entry->id.load(std::memory_order_acquire));
+  // V8's listing (kJitCodeEventEnumExisting) is synchronous, on this thread, between the markers
+  // (layout.h: the reader resolves the listing's tables at LISTED, once their bytecode is named).
+  uint32_t id = entry ? entry->id.load(std::memory_order_acquire) : 0;
+  ptprof_code_marker(kPtprofEventListing, id);
   ptprof_inline_enumerating(first);
   ptprof_code_events_start(isolate, ptprof_code_event);
   ptprof_inline_enumerating(false);
+  ptprof_code_marker(kPtprofEventListed, id);
 }
 
 void ptprof_code_events_off(v8::Isolate* isolate) { ptprof_code_events_stop(isolate); }

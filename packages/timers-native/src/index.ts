@@ -69,6 +69,13 @@ export const CODE_RESET = 100;
 export const CODE_RETIRE = 101;
 /** The isolate's events are not logged from here (the log was past its bound): its map is stale until a CODE_RESET. */
 export const CODE_DROP = 102;
+/**
+ * Around V8's listing of the code that exists when an isolate's events start (the first time, and
+ * after each CODE_RESET). V8 lists code objects before bytecode, so a table there names functions
+ * whose BYTE_CODE events come later in the listing; no GC runs within it.
+ */
+export const CODE_LISTING = 103;
+export const CODE_LISTED = 104;
 export const CODE_TYPE_BYTE_CODE = 0;
 export const CODE_TYPE_JIT = 1;
 export const CODE_TYPE_WASM = 2;
@@ -144,7 +151,7 @@ export interface Layout {
   inlineSite: string[];
   inlineFunction: string[];
   flags: Record<string, number>;
-  eventTypes: { reset: number; retire: number; drop: number };
+  eventTypes: { reset: number; retire: number; drop: number; listing: number; listed: number };
 }
 
 export interface RawDrain {
@@ -318,7 +325,8 @@ export function checkLayout(layout: Layout | undefined): void {
   const ok = layout !== undefined && same(layout.recordInts, RECORD_INTS) && same(layout.recordNums, RECORD_NUMS)
     && same(layout.eventNums, EVENT_NUMS) && same(layout.inlineHeader, INLINE_HEADER) && same(layout.inlineEntry, INLINE_ENTRY)
     && same(layout.inlineSite, INLINE_SITE) && same(layout.inlineFunction, INLINE_FUNCTION) && Object.entries(FLAGS).every(([k, v]) => layout.flags?.[k] === v)
-    && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE && layout.eventTypes?.drop === CODE_DROP;
+    && layout.eventTypes?.reset === CODE_RESET && layout.eventTypes?.retire === CODE_RETIRE && layout.eventTypes?.drop === CODE_DROP
+    && layout.eventTypes?.listing === CODE_LISTING && layout.eventTypes?.listed === CODE_LISTED;
   if (!ok) {
     throw new Error('@ptprof/timers-native: the addon binary was built from another version of src/layout.h than this '
       + `JavaScript reads (binary: ${JSON.stringify(layout ?? null)}); rebuild it (npm rebuild @ptprof/timers-native) `

@@ -91,9 +91,14 @@ enum PtprofRecordFlag : uint32_t { PTPROF_RECORD_FLAGS(PTPROF_FLAG_ENUM) };
 // - RESET: the isolate's map starts again: the CODE_ADDED events that follow are all of its code;
 // - RETIRE: the isolate is gone; its map may be freed once every record before this seq is read;
 // - DROP: the isolate's events are not logged from here (the log was past its bound): its map is
-//   stale until its RESET (codeevents.cc).
+//   stale until its RESET (codeevents.cc);
+// - LISTING, LISTED: around V8's listing of the code that exists when the isolate's events start
+//   (the first time, and after each RESET). V8 lists code objects before bytecode, so a table
+//   there names functions whose BYTE_CODE events come later in the listing; no GC runs within it.
 static constexpr int kPtprofEventReset = 100;
 static constexpr int kPtprofEventRetire = 101;
 static constexpr int kPtprofEventDrop = 102;
+static constexpr int kPtprofEventListing = 103;
+static constexpr int kPtprofEventListed = 104;
 
 #endif  // PTPROF_LAYOUT_H_
