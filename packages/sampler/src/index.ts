@@ -1,6 +1,6 @@
 export { Sampler, registerCurrentThread, runningSampler, jsThreadName, packageSources, samplerOwnCode } from './sampler';
 export type { SamplerOptions } from './sampler';
-export { INT_OPTIONS, THREADS_MODES, DEFAULT_THREADS, optionProblem, checkOption, checkThreadsMode } from './options';
+export { INT_OPTIONS, THREADS_MODES, DEFAULT_THREADS, optionProblem, checkOption, checkThreadsMode, collectIntervalFor } from './options';
 export type { ThreadsMode, IntOption, IntOptionName } from './options';
 export type { Frame, Profile, ProfileFacts, ProfileSample, ProfileStats, ThreadSummary } from './profile';
 export { ProfileBuilder, mergeProfiles, countFacts } from './profile';

@@ -21,7 +21,7 @@ import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type 
 import { PSEUDO, Symbolizer } from './symbolizer';
 import { listTids, threadComm } from './threads';
 import { inliningOff, inliningStats } from './inlining';
-import { DEFAULT_THREADS, INT_OPTIONS, checkOption, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
+import { DEFAULT_THREADS, INT_OPTIONS, checkOption, collectIntervalFor, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
 import { OwnCode, jsStack, jsThreadName, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
 
 export type { SamplerOptions, ThreadsMode } from './options';
@@ -121,7 +121,7 @@ export class Sampler {
     // Not in the benchmarks' comparison modes: they stand for other profilers, which have no such row.
     this.unsampled = (opts.unsampled ?? true) && this.cpuCredit;
     this.native = opts._backend ?? nativeBinding;
-    const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? INT_OPTIONS.collectIntervalMs.default);
+    const collectIntervalMs = checkOption('collectIntervalMs', opts.collectIntervalMs ?? collectIntervalFor(this.hz));
     const backlogBytes = checkOption('backlogBytes', opts.backlogBytes ?? INT_OPTIONS.backlogBytes.default);
     this.native.configure({
       framesLimit, collectIntervalMs, backlogBytes, keepTable: keepTable(),
