@@ -36,7 +36,7 @@ const PROGRAMS = {
   small: [process.execPath, path.join(__dirname, 'workloads', 'self-share.js')],
   empty: [process.execPath, '-e', '0'],
 };
-const PARTS = ['sampled under (ptprof)', 'reading inlining tables', 'starting', 'ending the process', 'in this command'];
+const PARTS = ['sampled under (ptprof)', "on ptprof's threads", 'reading inlining tables', 'starting', 'ending the process', 'in this command'];
 
 function nanos(text) {
   const m = /^([\d.]+)(ns|us|µs|ms|s)$/.exec(text);
@@ -56,7 +56,7 @@ function runOnce(argv, ptprof = PTPROF) {
     if (!line) throw new Error(`no own-CPU line in:\n${r.stderr}`);
     const out = { own: nanos(line[1]), used: nanos(line[2]) };
     for (const p of PARTS) out[p] = 0;
-    for (const m of line[3].matchAll(/(\S+) (sampled under \(ptprof\)|reading inlining tables|starting|ending the process|in this command)/g)) out[m[2]] = nanos(m[1]);
+    for (const m of line[3].matchAll(/(\S+) (sampled under \(ptprof\)|on ptprof's threads|reading inlining tables|starting|ending the process|in this command)/g)) out[m[2]] = nanos(m[1]);
     return out;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -160,12 +160,12 @@ async function main() {
   const idleRows = ['none', 'ptprof'].map((k) => `| ${k === 'none' ? 'no profiler' : 'ptprof (100 Hz)'} | ${idleMed(k).wakeups.toFixed(1)} | ${idleMed(k).cpuUs.toFixed(0)} µs |`);
   const m = machine();
   const table = [
-    `| program | all CPU used | ptprof's own | share | sampled under (ptprof) | inlining tables | agent's start | agent's end | the ptprof command |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| program | all CPU used | ptprof's own | share | sampled under (ptprof) | ptprof's threads | inlining tables | agent's start | agent's end | the ptprof command |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(({ name, med }) => `| ${name} | ${ms(med.used)} | ${ms(med.own)} | ${((100 * med.own) / med.used).toFixed(1)}% | ${PARTS.map((p) => ms(med[p])).join(' | ')} |`),
   ].join('\n');
   const idleTable = ['| an idle HTTP server | wake-ups per second (all threads) | CPU per second |', '|---|---:|---:|', ...idleRows].join('\n');
-  const text = `Measured ${m.date} with \`npm run bench:own -- --write-readme\` (${runs} runs each, medians, ${hz} Hz, ${((Date.now() - t0) / 60000).toFixed(1)} min) on ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}. Each part is read from the summary's "ptprof's own CPU" line, each measured by a CPU clock: the samples under the (ptprof) root, the native reads of V8's inlining tables (their thread's CPU clock), the agent's start (the process's CPU from the agent's first line to the profile's start) and end (the main thread's CPU from the process's end to its profile handed over), and the ptprof command's own process up to the profile's writing. "All CPU used": the processes' CPU in the profile's window plus everything counted outside it. tsc: TypeScript 5 checking this repository; small: bench/workloads/self-share.js (a worker, crypto, zlib); empty: \`node -e 0\`.\n\n${table}\n\nAn idle program: an HTTP server waiting for requests, its threads' context switches and CPU clocks (/proc) over 5 s after 2 s of warm-up, medians of ${idle.none.length} runs each.\n\n${idleTable}`;
+  const text = `Measured ${m.date} with \`npm run bench:own -- --write-readme\` (${runs} runs each, medians, ${hz} Hz, ${((Date.now() - t0) / 60000).toFixed(1)} min) on ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}. Each part is read from the summary's "ptprof's own CPU" line, each measured by a CPU clock: the samples under the (ptprof) root, the addon's own threads (ptprof-collect, ptprof-control, by their clocks), the native reads of V8's inlining tables (their thread's CPU clock), the agent's start (the process's CPU from the agent's first line to the profile's start) and end (the main thread's CPU from the process's end to its profile handed over), and the ptprof command's own process up to the profile's writing. "All CPU used": the processes' CPU in the profile's window plus everything counted outside it. tsc: TypeScript 5 checking this repository; small: bench/workloads/self-share.js (a worker, crypto, zlib); empty: \`node -e 0\`.\n\n${table}\n\nAn idle program: an HTTP server waiting for requests, its threads' context switches and CPU clocks (/proc) over 5 s after 2 s of warm-up, medians of ${idle.none.length} runs each.\n\n${idleTable}`;
   console.log(table);
   console.log(idleTable);
   if (args.includes('--write-readme')) {

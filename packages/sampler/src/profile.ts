@@ -123,6 +123,11 @@ export interface ProfileStats {
    * excess carried from the window before.
    */
   oversampledNanos: number;
+  /**
+   * The CPU of ptprof's own native threads (`ptprof-collect`, `ptprof-control`) in the interval,
+   * by their clocks, ns: ptprof's, not the program's (their rows are in the profile, on them).
+   */
+  ptprofThreadsNanos: number;
 }
 
 export interface Profile {
@@ -176,6 +181,7 @@ export function emptyStats(): ProfileStats {
     uniqueStacks: 0,
     unsampledNanos: 0,
     oversampledNanos: 0,
+    ptprofThreadsNanos: 0,
   };
 }
 
@@ -199,6 +205,7 @@ export function countFacts(st: ProfileStats): ProfileFacts {
     ptprof_nanos: st.self.nanos,
     unsampled_nanos: st.unsampledNanos,
     oversampled_nanos: Math.round(st.oversampledNanos),
+    ptprof_threads_nanos: Math.round(st.ptprofThreadsNanos),
     js_frames: st.jsFrames,
     setitimer_suspended: st.sigprof.suspensions,
     sigprof_reinstalled: st.sigprof.reinstalls,

@@ -54,6 +54,8 @@ export class Sampler {
   private builder = new ProfileBuilder();
   private stats: ProfileStats = emptyStats();
   private readonly names = new Map<number, { name: string; js: boolean }>();
+  /** Whether a tid is one of the addon's own threads (isOwnThread). */
+  private readonly ownThreads = new Map<number, boolean>();
   private readonly claimed = new Set<number>();
   private pending: PendingRecord[] = [];
   /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
@@ -636,11 +638,12 @@ export class Sampler {
     const processCpuNanos = Math.max(0, Math.round((this.cpu1 ?? now!.process) - this.cpu0));
     const threads = this.builder.threadSummaries();
     // While running: the rows as a window cut now would have them, the carry left as it is.
-    const un = !this.unsampled ? { rows: [], oversampled: 0 }
+    const un = !this.unsampled ? { rows: [], oversampled: 0, ownThreads: 0 }
       : this.closedUnsampled ?? this.unsampledRows(now!.process - this.cpu0, now!.threads, false);
     const unsampled = un.rows;
     st.unsampledNanos = unsampled.reduce((a, r) => a + r.cpuNanos, 0);
     st.oversampledNanos = un.oversampled;
+    st.ptprofThreadsNanos = un.ownThreads;
     // Named facts, written into the pprof's comments by @ptprof/pprof-writer (facts.ts) and read
     // back with its parseFacts: no one parses these from free text.
     const counts = countFacts(st);
@@ -733,6 +736,7 @@ export class Sampler {
       rows.push({ frames: [PSEUDO.unsampled], count: 0, cpuNanos, labels: { thread_id: tid, thread_name, thread_kind: known?.js ? 'js' : 'native' } });
     };
     let live = 0;
+    let ownThreads = 0;
     // Remainders no one thread can be given: left to the process-wide rest below.
     let pooled = 0;
     for (const [tid, end] of ends) {
@@ -740,6 +744,7 @@ export class Sampler {
       if (end < base) base = 0; // the tid is another thread's now: it was born in this window
       const burned = end - base;
       live += burned;
+      if (this.isOwnThread(tid, base === 0)) ownThreads += burned;
       const r = Math.round(burned - (sampled.get(tid) ?? 0) + (carry.get(tid) ?? 0));
       carry.delete(tid);
       if (r >= 1000) row(tid, r);
@@ -781,14 +786,34 @@ export class Sampler {
         else carry.delete(tid);
       }
     }
-    return { rows, oversampled: before - sumValues(carry) + lost };
+    return { rows, oversampled: before - sumValues(carry) + lost, ownThreads: Math.round(ownThreads) };
+  }
+
+  /**
+   * Whether tid is one of the addon's own threads (`ptprof-collect`, `ptprof-control`), by its name,
+   * read once a thread (again when `fresh`: the tid may be a new thread's).
+   */
+  private isOwnThread(tid: number, fresh: boolean): boolean {
+    let own = fresh ? undefined : this.ownThreads.get(tid);
+    if (own === undefined) {
+      const comm = this.names.get(tid)?.name ?? threadComm(tid) ?? '';
+      own = OWN_THREADS.has(comm);
+      if (this.ownThreads.size > 4096) this.ownThreads.clear();
+      this.ownThreads.set(tid, own);
+    }
+    return own;
   }
 }
+
+/** The addon's threads (timers-native: drain.cc, control.cc). */
+const OWN_THREADS = new Set(['ptprof-collect', 'ptprof-control']);
 
 interface Unsampled {
   rows: ProfileSample[];
   /** CPU this window's samples stood for beyond what the threads burned (see unsampledRows). */
   oversampled: number;
+  /** The CPU of ptprof's own threads in this window (ProfileStats.ptprofThreadsNanos). */
+  ownThreads: number;
 }
 
 function sumValues(m: ReadonlyMap<number, number>): number {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { binding } from '@ptprof/timers-native';
 import { Sampler, mergeProfiles, type Profile } from '../src/index';
+import { listTids, threadComm } from '../src/threads';
 import { hogHere, hogSource, hogWorkers, nativeIndex, registerPath } from './workloads';
 
 const UNSAMPLED = '(unsampled)';
@@ -112,6 +113,23 @@ describe('(unsampled): each thread\'s unsampled remainder', function () {
     // Carried, not lost: what is oversampled at the end is at most a period per thread seen.
     const threads = new Set(all.samples.map((x) => x.labels.thread_id)).size;
     assert.ok(num(all, 'oversampled_nanos') <= threads * all.periodNanos, `oversampled ${num(all, 'oversampled_nanos')} ns over ${threads} threads`);
+  });
+
+  it('counts the CPU of ptprof\'s own threads (ptprof-collect, ptprof-control) by their clocks: ptprof_threads_nanos', () => {
+    // The collector at its fastest default (20 ms): its passes burn CPU to count.
+    const s = new Sampler({ hz: 100, threads: 'all', collectIntervalMs: 20 }).start();
+    const own = listTids().filter((t) => ['ptprof-collect', 'ptprof-control'].includes(threadComm(t) ?? ''));
+    assert.ok(own.length > 0, 'the collector runs');
+    const clocks = (): number => own.reduce((a, t) => a + binding.threadCpuNs(t), 0);
+    const c0 = clocks();
+    hogHere('ownThreadsHog', 300);
+    const c1 = clocks();
+    const p = s.stop();
+    const fact = num(p, 'ptprof_threads_nanos');
+    console.log(`      ptprof's threads: ${(fact / 1e6).toFixed(3)} ms in the profile's window, ${((c1 - c0) / 1e6).toFixed(3)} ms between two readings inside it`);
+    // The window is a little wider than the readings inside it (start's and stop's own reads).
+    assert.ok(fact >= c1 - c0 && fact <= c1 - c0 + 2e6, `ptprof_threads_nanos ${fact} ns; their clocks moved ${c1 - c0} ns inside the window`);
+    assert.ok(fact > 0);
   });
 
   it('unsampled: false leaves the rows out', () => {
