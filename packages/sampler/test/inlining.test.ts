@@ -57,18 +57,20 @@ function inlinedCount(out: Result): number {
 }
 
 /**
- * run(), again (up to 3 times) while V8 inlined fewer than `need` of the functions: whether it
+ * run(), again (up to 3 times) while V8 inlined fewer than `need` of the functions (or `also`
+ * says why the run proves nothing): whether it
  * does is V8's choice, and on a loaded machine its compiler thread can come too late for the
  * phases (seen on Node 26: hashKey 0.503 of its CPU in its own frame, in 1 run of 12 with the
  * machine's 2 cores busy). Without inlining the test proves nothing, so it runs again, and fails
  * if V8 never inlined. Every other check is on the run that counts; a broken expansion leaves
  * the functions no CPU at all, which this does not retry.
  */
-function runInlined(scenario: string, need: number, v8flags: string[] = []): { out: Result; stdout: string } {
+function runInlined(scenario: string, need: number, v8flags: string[] = [], also?: (out: Result) => string | undefined): { out: Result; stdout: string } {
   for (let attempt = 1; ; attempt++) {
     const r = run(scenario, v8flags);
-    if (inlinedCount(r.out) >= need || attempt === 3) return r;
-    console.log(`      V8 inlined ${inlinedCount(r.out)} of the functions, not ${need}: again`);
+    const not = inlinedCount(r.out) < need ? `V8 inlined ${inlinedCount(r.out)} of the functions, not ${need}` : also?.(r.out);
+    if (not === undefined || attempt === 3) return r;
+    console.log(`      ${not}: again`);
   }
 }
 
@@ -180,8 +182,13 @@ describe('inlined functions keep their CPU (real V8 inlining)', function () {
     // V8 lists that code when ptprof's events start, code objects before the bytecode that names
     // their functions: the tables are resolved at the listing's end. Before they were, quoteLen's
     // CPU all went to runQuote (0.000 here, 144 of 144 optimized frames unexpanded).
-    const { out } = runInlined('late', 1);
-    assertCpu(out, 1);
+    // That V8 optimized the drivers before ptprof loaded is V8's doing too (its compiler thread
+    // may come late): without it the test proves nothing, so it is a reason to run again.
+    const { out } = runInlined('late', 1, [], (o) => (o.inlining.early > 0 ? undefined : 'V8 optimized none of the drivers before ptprof loaded'));
+    // quoteLen's own instructions, inlined into runQuote, are leaf pcs there: they stay with
+    // runQuote (early frames). Measured 0.94-0.96 of its CPU in 4 runs here (Node 20); under
+    // contention for the cores less (the fixture says why), the rest in (unsampled).
+    assertCpu(out, 1, 0.8);
     assert.ok(out.inlining.early > 0, `no leaf pc was counted in code optimized before ptprof loaded: ${JSON.stringify(out.inlining)}`);
     assert.ok(out.inlining.early <= out.inlining.unexpanded, 'early frames are unexpanded frames');
   });
