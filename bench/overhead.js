@@ -42,15 +42,18 @@ async function block(iterations) {
 }
 
 function calibrate() {
-  // Iterations for one chunk of blockMs / CHUNKS of CPU.
+  // Iterations for one chunk of blockMs / CHUNKS of CPU, found at that size: fixedWork's cost is
+  // not linear in its iterations (Math.sin of a larger argument costs more), so timing one large
+  // call and scaling down gave blocks of ~22 ms of CPU instead of 100.
+  const target = (blockMs / CHUNKS) * 1e6;
   let n = 100000;
-  for (;;) {
+  for (let round = 0; round < 6; round++) {
     const c0 = truth.threadCpuNs();
-    fixedWork(n);
-    const dt = truth.threadCpuNs() - c0;
-    if (dt > 20e6) return Math.round((n * (blockMs / CHUNKS) * 1e6) / dt);
-    n *= 2;
+    for (let k = 0; k < 4; k++) fixedWork(n);
+    const dt = (truth.threadCpuNs() - c0) / 4;
+    n = Math.max(1000, Math.round((n * target) / dt));
   }
+  return n;
 }
 
 const median = (xs) => {
@@ -90,9 +93,10 @@ async function measure(on, hz, iterations, costs, detail) {
 }
 
 async function main() {
-  const iterations = calibrate();
+  let iterations = calibrate();
   const costs = [];
   for (let i = 0; i < 10; i++) await measure(i % 2 === 1, rates[0], iterations, []); // warm up both paths (JIT tiers)
+  iterations = calibrate(); // again, with every path optimized
   const out = { profiler, pairs, blockMs, chunks: CHUNKS, rates: [] };
   for (const hz of rates) {
     const ratios = [];
