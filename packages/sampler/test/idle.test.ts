@@ -21,15 +21,19 @@ let drains = 0;
 const P = S.Sampler.prototype;
 const drainNow = P.drainNow;
 P.drainNow = function () { drains++; return drainNow.call(this); };
-// Context switches of each thread so far: the main thread by pid, the others by name.
+// Wake-ups of each thread so far, the main thread by pid, the others by name: its voluntary
+// context switches (each time it went to sleep). Its involuntary ones are kept apart: they are
+// preemptions while it ran, which another process's load decides, not wake-ups.
 function switches() {
   const out = {};
   for (const t of fs.readdirSync('/proc/self/task')) {
     let st;
     try { st = fs.readFileSync('/proc/self/task/' + t + '/status', 'utf8'); } catch { continue; }
     const name = t === String(process.pid) ? 'main' : /^Name:\\t(.*)$/m.exec(st)[1];
-    const n = Number(/^voluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]) + Number(/^nonvoluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]);
-    out[name] = (out[name] || 0) + n;
+    const v = Number(/^voluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]);
+    const nv = Number(/^nonvoluntary_ctxt_switches:\\t(\\d+)$/m.exec(st)[1]);
+    out[name] = (out[name] || 0) + v;
+    out[name + ' preempted'] = (out[name + ' preempted'] || 0) + nv;
   }
   return out;
 }
@@ -51,38 +55,53 @@ setTimeout(() => {
       const p = s.stop();
       server.close();
       const worker = p.samples.filter((x) => x.labels.thread_kind === 'native' || x.labels.thread_name !== 'main').reduce((t, x) => t + x.cpuNanos, 0);
-      console.log(JSON.stringify({ mainIdle: b.main - a.main, collectIdle: b['ptprof-collect'] - a['ptprof-collect'], idleDrains, idleSignals, busyDrains, worker }));
+      console.log(JSON.stringify({ mainIdle: b.main - a.main, mainPreempted: b['main preempted'] - a['main preempted'], collectIdle: b['ptprof-collect'] - a['ptprof-collect'], collectPreempted: b['ptprof-collect preempted'] - a['ptprof-collect preempted'], idleDrains, idleSignals, busyDrains, worker }));
     });
   }, 3000);
 }, 4000);
 `;
 
 describe('an idle program', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
 
   it('is woken about once a second by the sampler, and every 320 ms by its collector; a busy thread brings the pace back within a second', () => {
-    type Out = { mainIdle: number; collectIdle: number; idleDrains: number; idleSignals: number; busyDrains: number; worker: number };
+    type Out = {
+      mainIdle: number; mainPreempted: number; collectIdle: number; collectPreempted: number;
+      idleDrains: number; idleSignals: number; busyDrains: number; worker: number;
+    };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-idle-'));
     let out: Out | undefined;
     try {
       const file = path.join(dir, 'idle.js');
       fs.writeFileSync(file, SCRIPT);
       // The claim is about a process that burns no CPU. Each signal in the idle stretch (V8
-      // finishing a compile or a GC in the background: 10 ms of some thread's CPU) brings the
-      // busy pace back for a moment; with more than two, the measurement is taken again (three
-      // times at most), and the quietest attempt is judged.
-      for (let attempt = 0; attempt < 3; attempt++) {
+      // finishing a compile or a GC in the background: 10 ms of some thread's CPU) rightly brings
+      // the busy pace back for a moment: ticks at 10 ms until a tick sees no new signal, then 250,
+      // 500 and 1000 ms, five or six wake-ups of the main thread. Quiet stretches are what is
+      // judged: while one has a signal, the measurement is taken again (four times at most), and
+      // the quietest attempt (fewest signals, then fewest wake-ups) is judged, each of its signals
+      // allowed its six wake-ups.
+      const quieter = (x: Out, y: Out): boolean => x.idleSignals < y.idleSignals
+        || (x.idleSignals === y.idleSignals && x.mainIdle < y.mainIdle);
+      for (let attempt = 0; attempt < 4; attempt++) {
         const r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 45_000 });
         assert.equal(r.status, 0, r.stderr);
         const got = JSON.parse(r.stdout.trim().split('\n').pop()!) as Out;
-        console.log(`      3 s idle: main thread ${got.mainIdle} wake-ups, ptprof-collect ${got.collectIdle}, ${got.idleDrains} drains, ${got.idleSignals} signals; 2 s busy: ${got.busyDrains} drains`);
-        if (!out || got.idleSignals < out.idleSignals) out = got;
-        if (out.idleSignals <= 2) break;
+        console.log(`      3 s idle: main thread ${got.mainIdle} wake-ups (${got.mainPreempted} preemptions), `
+          + `ptprof-collect ${got.collectIdle} (${got.collectPreempted}), ${got.idleDrains} drains, ${got.idleSignals} signals; `
+          + `2 s busy: ${got.busyDrains} drains`);
+        if (!out || quieter(got, out)) out = got;
+        if (out.idleSignals === 0) break;
       }
       assert.ok(out);
-      // Before: a tick and a drain every 100 ms (>= 30 wake-ups, 30 drains), the collector every 20 ms (>= 150).
-      assert.ok(out.mainIdle <= 15, `main thread woken ${out.mainIdle} times in 3 s of idleness`);
-      assert.ok(out.idleDrains <= 4, `${out.idleDrains} drains in 3 s of idleness`);
+      // Before: a tick and a drain every 100 ms (>= 30 wake-ups, 30 drains), the collector every
+      // 20 ms (>= 150). Now, with no signal: a tick (and its drain) a second, 3 or 4 wake-ups, and
+      // a couple more for the program itself (its HTTP server, V8's tasks: 1 to 3 without ptprof).
+      const allowed = 8 + 6 * out.idleSignals;
+      assert.ok(out.mainIdle <= Math.min(allowed, 20),
+        `main thread woken ${out.mainIdle} times in 3 s of idleness with ${out.idleSignals} signals (at most ${Math.min(allowed, 20)})`);
+      // A drain a second, one more at the edge of the stretch, and one for each signal's busy moment.
+      assert.ok(out.idleDrains <= 4 + out.idleSignals, `${out.idleDrains} drains in 3 s of idleness with ${out.idleSignals} signals`);
       assert.ok(out.collectIdle <= 24, `ptprof-collect woken ${out.collectIdle} times in 3 s of idleness`);
       // Busy again: after at most a second (the idle tick), drains at the usual pace (every
       // drainIntervalMs: 4 or more in the second left), and the worker's CPU is in the profile.
