@@ -43,7 +43,7 @@ export interface ParsedElf {
 }
 
 /**
- * A file's function symbols. Given `parse` (the addon's elfFunctions: ~6 ms for Node's binary in a
+ * A file's function symbols. Given `parse` (the addon's elfFunctions: 3.5-5 ms for Node's binary in a
  * fresh process, its string table mapped rather than read name by name),
  * it reads them through that; else it parses in TypeScript (40-70 ms for Node's binary: code run
  * once is never optimized), which tests and tools without the addon use.

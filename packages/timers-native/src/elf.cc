@@ -20,10 +20,13 @@
 
 namespace {
 
+// A function symbol, 16 bytes (Elf64_Sym is 24), so that the sort moves less memory: its size is
+// kept in 32 bits, which no function's exceeds (one that did would be cut to 4 GiB, still
+// containing every address that a process could run in it).
 struct Sym {
   uint64_t value;
-  uint64_t size;
   uint32_t name;
+  uint32_t size;
 };
 
 bool ptprof_pread_all(int fd, void* buf, size_t n, uint64_t off) {
@@ -43,14 +46,13 @@ bool ptprof_pread_all(int fd, void* buf, size_t n, uint64_t off) {
 // digit radix sort, a byte at a time, skipping the bytes every value shares. Node's 86k function
 // symbols took ~5 ms with std::stable_sort, in every profiled process's first drain (issue 14);
 // their addresses differ in 3-4 bytes, so this is 3-4 passes over the array.
-void ptprof_sort_syms(std::vector<Sym>& syms) {
-  size_t n = syms.size();
+void ptprof_sort_syms(Sym* syms, size_t n) {
   if (n < 2) return;
   size_t counts[8][256] = {};
-  for (const Sym& s : syms)
-    for (int b = 0; b < 8; b++) counts[b][(s.value >> (8 * b)) & 0xff]++;
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < 8; b++) counts[b][(syms[i].value >> (8 * b)) & 0xff]++;
   std::unique_ptr<Sym[]> tmp(new Sym[n]);  // not zeroed: every element is written before it is read
-  Sym* from = syms.data();
+  Sym* from = syms;
   Sym* to = tmp.get();
   for (int b = 0; b < 8; b++) {
     if (counts[b][(syms[0].value >> (8 * b)) & 0xff] == n) continue;  // one value for this byte: nothing to do
@@ -63,7 +65,41 @@ void ptprof_sort_syms(std::vector<Sym>& syms) {
     for (size_t i = 0; i < n; i++) to[at[(from[i].value >> (8 * b)) & 0xff]++] = from[i];
     std::swap(from, to);
   }
-  if (from != syms.data()) std::copy(from, from + n, syms.data());
+  if (from != syms) std::copy(from, from + n, syms);
+}
+
+// Whether path is this process's own executable, as the kernel names it and as /proc/self/maps
+// does (the path given comes from there): " (deleted)" follows it once the file was replaced, and
+// then it is not this one. (No stat: its glibc 2.33 symbols would keep the prebuilds from loading
+// on older systems.)
+bool ptprof_is_own_exe(const std::string& path) {
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe));
+  return len > 0 && static_cast<size_t>(len) < sizeof(exe) && path == std::string(exe, static_cast<size_t>(len));
+}
+
+// A read-only private mapping of [off, off + size) of the file, page-aligned: base and length to
+// unmap, and the first byte. Only for the process's own executable (see ptprof_map_strtab).
+struct PtprofRange {
+  void* base = nullptr;
+  size_t length = 0;
+  const uint8_t* data = nullptr;
+};
+
+bool ptprof_map_range(int fd, uint64_t off, uint64_t size, PtprofRange* out) {
+  if (size == 0 || size > (1ull << 31)) return false;
+  off_t end = lseek(fd, 0, SEEK_END);
+  if (end < 0 || off + size > static_cast<uint64_t>(end)) return false;
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) return false;
+  uint64_t start = off - off % static_cast<uint64_t>(page);
+  size_t length = static_cast<size_t>(off - start + size);
+  void* base = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
+  if (base == MAP_FAILED) return false;
+  out->base = base;
+  out->length = length;
+  out->data = static_cast<const uint8_t*>(base) + (off - start);
+  return true;
 }
 
 // The string table, mapped read-only from the file rather than read: a profile names a few
@@ -83,28 +119,16 @@ void ptprof_unmap(napi_env, void*, void* hint) {
   delete m;
 }
 
-napi_value ptprof_map_strtab(napi_env env, const std::string& path, int fd, uint64_t off, uint64_t size) {
-  if (size == 0 || size > (1ull << 31)) return nullptr;
-  // The executable's path as the kernel names it, as /proc/self/maps does (the path given comes
-  // from there): " (deleted)" follows it once the file was replaced, and then it is not this one.
-  // (No stat: its glibc 2.33 symbols would keep the prebuilds from loading on older systems.)
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe));
-  if (len <= 0 || static_cast<size_t>(len) >= sizeof(exe) || path != std::string(exe, static_cast<size_t>(len)))
-    return nullptr;
-  off_t end = lseek(fd, 0, SEEK_END);
-  if (end < 0 || off + size > static_cast<uint64_t>(end)) return nullptr;
-  long page = sysconf(_SC_PAGESIZE);
-  if (page <= 0) return nullptr;
-  uint64_t start = off - off % static_cast<uint64_t>(page);
-  size_t length = static_cast<size_t>(off - start + size);
-  void* base = mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
-  if (base == MAP_FAILED) return nullptr;
+napi_value ptprof_map_strtab(napi_env env, bool own_exe, int fd, uint64_t off, uint64_t size) {
+  PtprofRange r;
+  if (!own_exe || !ptprof_map_range(fd, off, size, &r)) return nullptr;
+  void* base = r.base;
+  size_t length = r.length;
   PtprofMapped* m = new PtprofMapped{base, length};
   napi_value buf = nullptr;
   // Refused where external buffers are not allowed (a V8 sandbox): the names are read then.
-  if (napi_create_external_buffer(env, static_cast<size_t>(size), static_cast<uint8_t*>(base) + (off - start),
-                                  ptprof_unmap, m, &buf) != napi_ok) {
+  if (napi_create_external_buffer(env, static_cast<size_t>(size), const_cast<uint8_t*>(r.data), ptprof_unmap, m,
+                                  &buf) != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -138,11 +162,19 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return env.Null();
+  bool own_exe = ptprof_is_own_exe(path);
   struct Segment {
     uint64_t offset, vaddr, filesz;
   };
   std::vector<Segment> segments;
-  std::vector<Sym> syms;
+  // The symbol table: mapped for the process's own executable (its pages are in the page cache
+  // already, and a copy of Node's 2.6 MB into fresh memory cost page faults and zeroing: most of
+  // this call's ~5 ms, issue 14), read into memory for any other file (see ptprof_map_strtab).
+  PtprofRange mapped;
+  std::unique_ptr<uint8_t[]> owned;
+  const uint8_t* table = nullptr;
+  std::unique_ptr<Sym[]> syms;
+  size_t count = 0;
   uint64_t str_off = 0, str_size = 0;
   bool ok = false;
   do {
@@ -182,22 +214,30 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
     const uint8_t* l = sh.data() + static_cast<size_t>(link) * shentsize;
     str_off = ptprof_get<uint64_t>(l + 24);
     str_size = ptprof_get<uint64_t>(l + 32);
-    std::unique_ptr<uint8_t[]> table(new uint8_t[static_cast<size_t>(sym_size)]);  // read over: not zeroed
-    if (!ptprof_pread_all(fd, table.get(), static_cast<size_t>(sym_size), sym_off)) break;
-    size_t n = static_cast<size_t>(sym_size) / 24;
-    syms.reserve(n / 2);
-    for (size_t i = 0; i < n; i++) {
-      const uint8_t* e = table.get() + i * 24;  // Elf64_Sym
-      uint8_t type = e[4] & 0xf;
-      uint16_t shndx = ptprof_get<uint16_t>(e + 6);
-      uint64_t size = ptprof_get<uint64_t>(e + 16);
-      if ((type == 2 || type == 10) && shndx != 0 && size != 0)
-        syms.push_back({ptprof_get<uint64_t>(e + 8), size, ptprof_get<uint32_t>(e)});
+    if (!own_exe || !ptprof_map_range(fd, sym_off, sym_size, &mapped)) {
+      owned.reset(new uint8_t[static_cast<size_t>(sym_size)]);  // read over: not zeroed
+      if (!ptprof_pread_all(fd, owned.get(), static_cast<size_t>(sym_size), sym_off)) break;
+      table = owned.get();
+    } else {
+      table = mapped.data;
     }
-    ptprof_sort_syms(syms);
+    size_t n = static_cast<size_t>(sym_size) / 24;
+    // Functions (STT_FUNC, STT_GNU_IFUNC), defined (shndx != SHN_UNDEF), with a size. The array
+    // has room for every symbol but is not zeroed: the pages past the functions are never touched.
+    syms.reset(new Sym[n > 0 ? n : 1]);
+    for (size_t i = 0; i < n; i++) {
+      const uint8_t* e = table + i * 24;  // Elf64_Sym
+      uint8_t type = e[4] & 0xf;
+      uint64_t size = ptprof_get<uint64_t>(e + 16);
+      if ((type == 2 || type == 10) && ptprof_get<uint16_t>(e + 6) != 0 && size != 0)
+        syms[count++] = {ptprof_get<uint64_t>(e + 8), ptprof_get<uint32_t>(e),
+                         static_cast<uint32_t>(size > 0xffffffffull ? 0xffffffffull : size)};
+    }
+    ptprof_sort_syms(syms.get(), count);
     ok = true;
   } while (false);
-  napi_value strtab = ok ? ptprof_map_strtab(env, path, fd, str_off, str_size) : nullptr;
+  if (mapped.base != nullptr) munmap(mapped.base, mapped.length);
+  napi_value strtab = ok ? ptprof_map_strtab(env, own_exe, fd, str_off, str_size) : nullptr;
   close(fd);
   if (!ok) return env.Null();
   Napi::Object out = Napi::Object::New(env);
@@ -209,13 +249,16 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
     o.Set("filesz", Napi::Number::New(env, static_cast<double>(segments[i].filesz)));
     segs.Set(static_cast<uint32_t>(i), o);
   }
-  Napi::Float64Array values = Napi::Float64Array::New(env, syms.size());
-  Napi::Float64Array sizes = Napi::Float64Array::New(env, syms.size());
-  Napi::Uint32Array names = Napi::Uint32Array::New(env, syms.size());
-  for (size_t i = 0; i < syms.size(); i++) {
-    values[i] = static_cast<double>(syms[i].value);
-    sizes[i] = static_cast<double>(syms[i].size);
-    names[i] = syms[i].name;
+  Napi::Float64Array values = Napi::Float64Array::New(env, count);
+  Napi::Float64Array sizes = Napi::Float64Array::New(env, count);
+  Napi::Uint32Array names = Napi::Uint32Array::New(env, count);
+  double* vp = values.Data();
+  double* sp = sizes.Data();
+  uint32_t* np = names.Data();
+  for (size_t i = 0; i < count; i++) {
+    vp[i] = static_cast<double>(syms[i].value);
+    sp[i] = static_cast<double>(syms[i].size);
+    np[i] = syms[i].name;
   }
   out.Set("segments", segs);
   out.Set("values", values);
