@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,12 +47,14 @@ bool ptprof_pread_all(int fd, void* buf, size_t n, uint64_t off) {
 // digit radix sort, a byte at a time, skipping the bytes every value shares. Node's 86k function
 // symbols took ~5 ms with std::stable_sort, in every profiled process's first drain (issue 14);
 // their addresses differ in 3-4 bytes, so this is 3-4 passes over the array.
-void ptprof_sort_syms(Sym* syms, size_t n) {
-  if (n < 2) return;
+// false when its buffer cannot be had (see PtprofElfFunctions: no symbols then).
+bool ptprof_sort_syms(Sym* syms, size_t n) {
+  if (n < 2) return true;
   size_t counts[8][256] = {};
   for (size_t i = 0; i < n; i++)
     for (int b = 0; b < 8; b++) counts[b][(syms[i].value >> (8 * b)) & 0xff]++;
-  std::unique_ptr<Sym[]> tmp(new Sym[n]);  // not zeroed: every element is written before it is read
+  std::unique_ptr<Sym[]> tmp(new (std::nothrow) Sym[n]);  // not zeroed: every element is written before it is read
+  if (!tmp) return false;
   Sym* from = syms;
   Sym* to = tmp.get();
   for (int b = 0; b < 8; b++) {
@@ -66,6 +69,7 @@ void ptprof_sort_syms(Sym* syms, size_t n) {
     std::swap(from, to);
   }
   if (from != syms) std::copy(from, from + n, syms);
+  return true;
 }
 
 // Whether path is this process's own executable, as the kernel names it and as /proc/self/maps
@@ -215,8 +219,8 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
     str_off = ptprof_get<uint64_t>(l + 24);
     str_size = ptprof_get<uint64_t>(l + 32);
     if (!own_exe || !ptprof_map_range(fd, sym_off, sym_size, &mapped)) {
-      owned.reset(new uint8_t[static_cast<size_t>(sym_size)]);  // read over: not zeroed
-      if (!ptprof_pread_all(fd, owned.get(), static_cast<size_t>(sym_size), sym_off)) break;
+      owned.reset(new (std::nothrow) uint8_t[static_cast<size_t>(sym_size)]);  // read over: not zeroed
+      if (!owned || !ptprof_pread_all(fd, owned.get(), static_cast<size_t>(sym_size), sym_off)) break;
       table = owned.get();
     } else {
       table = mapped.data;
@@ -224,7 +228,10 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
     size_t n = static_cast<size_t>(sym_size) / 24;
     // Functions (STT_FUNC, STT_GNU_IFUNC), defined (shndx != SHN_UNDEF), with a size. The array
     // has room for every symbol but is not zeroed: the pages past the functions are never touched.
-    syms.reset(new Sym[n > 0 ? n : 1]);
+    // Memory that cannot be had (a table of millions of symbols) means no symbols, not an
+    // exception through V8 into the profiled program: the addon is built without C++ exceptions.
+    syms.reset(new (std::nothrow) Sym[n > 0 ? n : 1]);
+    if (!syms) break;
     for (size_t i = 0; i < n; i++) {
       const uint8_t* e = table + i * 24;  // Elf64_Sym
       uint8_t type = e[4] & 0xf;
@@ -233,7 +240,7 @@ static Napi::Value PtprofElfFunctions(const Napi::CallbackInfo& info) {
         syms[count++] = {ptprof_get<uint64_t>(e + 8), ptprof_get<uint32_t>(e),
                          static_cast<uint32_t>(size > 0xffffffffull ? 0xffffffffull : size)};
     }
-    ptprof_sort_syms(syms.get(), count);
+    if (!ptprof_sort_syms(syms.get(), count)) break;
     ok = true;
   } while (false);
   if (mapped.base != nullptr) munmap(mapped.base, mapped.length);

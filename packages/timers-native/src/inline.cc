@@ -157,7 +157,7 @@ class Heap {
   bool read(uint64_t addr, void* dst, size_t n) {
     if (addr < 4096 || addr + n < addr) return false;
     uint64_t block = addr & ~static_cast<uint64_t>(kBlock - 1);
-    if (addr + n <= block + kBlock) {
+    if (addr + n <= block + kBlock && (blocks_.size() < kMaxBlocks || held(block) != nullptr)) {
       const uint8_t* b = this->block(block);
       if (b == nullptr) return false;
       memcpy(dst, b + (addr - block), n);
@@ -189,8 +189,8 @@ class Heap {
       want.push_back(b);
     }
     constexpr size_t kMaxIov = 64;  // well under IOV_MAX (1024)
-    for (size_t at = 0; at < want.size(); at += kMaxIov) {
-      size_t n = std::min(kMaxIov, want.size() - at);
+    for (size_t at = 0; at < want.size() && blocks_.size() < kMaxBlocks; at += kMaxIov) {
+      size_t n = std::min({kMaxIov, want.size() - at, kMaxBlocks - blocks_.size()});
       std::vector<std::unique_ptr<uint8_t[]>> data(n);
       struct iovec local[kMaxIov], remote[kMaxIov];
       for (size_t k = 0; k < n; k++) {
@@ -268,6 +268,9 @@ class Heap {
 
  private:
   static constexpr size_t kBlock = 4096;
+  // A decode holds at most this many blocks (8 MiB; a table of typical code touches 50-200 pages);
+  // past it, reads go to the process directly.
+  static constexpr size_t kMaxBlocks = 2048;
 
   const uint8_t* held(uint64_t at) {
     for (auto& b : blocks_)
