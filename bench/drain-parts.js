@@ -16,6 +16,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const { spawnSync } = require('node:child_process');
+const { median } = require('./lib/stats');
 
 const ROOT = path.resolve(__dirname, '..');
 const PTPROF = path.join(ROOT, 'packages', 'cli', 'bin', 'ptprof.js');
@@ -75,10 +76,6 @@ if (isMainThread) {
 `;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-drain-parts-'));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 try {
   const preload = path.join(dir, 'preload.js');
   fs.writeFileSync(preload, PRELOAD);

@@ -11,6 +11,7 @@
 //   node bench/inline-cost.js [--pairs 3] [--json]
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { median } = require('./lib/stats');
 
 const args = process.argv.slice(2);
 const PAIRS = Number(args.includes('--pairs') ? args[args.indexOf('--pairs') + 1] : 3);
@@ -33,10 +34,6 @@ function child(flags, ptprof) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const plain = [];
 const detailed = [];

@@ -21,6 +21,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const { writeSection, machine } = require('./lib/readme');
+const { median } = require('./lib/stats');
 
 const args = process.argv.slice(2);
 const RUNS = Number(args.includes('--runs') ? args[args.indexOf('--runs') + 1] : 5);
@@ -29,10 +30,6 @@ const BIN = path.join(ROOT, 'packages', 'cli', 'bin', 'ptprof.js');
 const FIX = path.join(ROOT, 'packages', 'cli', 'test', 'fixtures');
 const LIB = path.join(__dirname, 'lib', 'longrun-child.js');
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 const env = () => {
   const e = { ...process.env };

@@ -13,6 +13,7 @@ const { Sampler } = require('../packages/sampler');
 const peers = require('./lib/peers');
 const truth = require('./lib/truth');
 const { fixedWork } = require('./workloads/hogs');
+const { median } = require('./lib/stats');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
@@ -56,11 +57,6 @@ function calibrate() {
   return n;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function measure(on, hz, iterations, costs, detail) {
   let sampler;

@@ -22,6 +22,7 @@ const os = require('node:os');
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const { writeSection, machine } = require('./lib/readme');
+const { median } = require('./lib/stats');
 
 const ROOT = path.resolve(__dirname, '..');
 const PTPROF = path.join(ROOT, 'packages', 'cli', 'bin', 'ptprof.js');
@@ -63,10 +64,6 @@ function runOnce(argv, ptprof = PTPROF) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const ms = (ns) => `${(ns / 1e6).toFixed(1)} ms`;
 
 /** Context switches and CPU (ns) of every thread of process pid so far. */

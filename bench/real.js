@@ -25,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const { writeSection, machine } = require('./lib/readme');
+const { median } = require('./lib/stats');
 
 const ROOT = path.resolve(__dirname, '..');
 const REAL = path.join(__dirname, 'workloads', 'real');
@@ -151,10 +152,6 @@ function runServer(mode) {
   });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const results = {}; // program -> mode -> [{...}] per round

@@ -17,16 +17,13 @@ const { readProfiles, outputFiles, writeOutputFiles } = require('../packages/vie
 const { syntheticProfile } = require('../packages/view/dist/test/synthetic.js');
 const { Chromium, findChromium } = require('../packages/view/dist/test/chromium.js');
 const { writeSection, machine } = require('./lib/readme');
+const { median } = require('./lib/stats');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const STACKS = Number(opt('--stacks', 100000));
 const REPS = Number(opt('--reps', 5));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
 const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
 
