@@ -40,6 +40,21 @@ const POLL_MS = 10;
 const IDLE_DRAIN_MS = 1000;
 /** The longest a drain goes without listing /proc/self/task (refreshThreads). */
 const FULL_SCAN_MS = 500;
+/**
+ * How long a drain's records and code events may wait, as the addon handed them over, before
+ * they are symbolized and added to the profile; and how many records at most. A drain's reading
+ * of the rings and its thread scan cannot wait (the rings and the timers need them); the rest can.
+ * Most of a fresh process's work is once-only: the code a new isolate lists (a worker's is ~4,800
+ * events, replayed at ~1 µs each in code that runs too few times to be optimized), Node's ELF
+ * symbols, the first frames' names. Done in the first drain, it was 15 of a 1 s program's 17 ms
+ * under `(ptprof)` (issue 14, bench:parts). Held, a program that ends within HOLD_MS does it
+ * once, at stop, after its timers are disarmed: the whole run pays the same, the program's
+ * profile does not show it. A longer program does it every HOLD_MS, at the pace of the CLI's
+ * hand-off (its parts every 2 s, whose window() takes what is held), and a busy one sooner.
+ */
+const HOLD_MS = 2000;
+const HOLD_RECORDS = 20_000;
+const HOLD_EVENTS = 50_000;
 
 export class Sampler {
   readonly native: Binding;
@@ -58,6 +73,12 @@ export class Sampler {
   private readonly ownThreads = new Map<number, boolean>();
   private readonly claimed = new Set<number>();
   private pending: PendingRecord[] = [];
+  /** Drains not yet ingested (HOLD_MS), with the period their records were taken at. */
+  private held: { raw: RawDrain; periodNs: number }[] = [];
+  private heldRecords = 0;
+  private heldEvents = 0;
+  /** When the oldest held drain was taken (monotonic ns). */
+  private heldSince = 0;
   /** Per thread: its CPU clock when its last setitimer sample was credited (or at start). */
   private readonly itimerCpu = new Map<number, number>();
   private readonly cpuCredit: boolean;
@@ -185,7 +206,10 @@ export class Sampler {
     registerCurrentThread(n);
     this.symbolizer.refreshRemaps();
     // Whatever the rings hold predates this profile; code events are kept (the code is still there).
-    this.ingest(n.drain(), true);
+    const first = n.drain();
+    this.noteDrain(first);
+    this.ingest(first, true);
+    this.unknownSeen = false;
     this.counters0 = this.lastCounters;
     this.events0 = { all: this.symbolizer.codeEvents, moves: this.symbolizer.codeMoves };
     this.inlining0 = { ...this.symbolizer.inlining };
@@ -280,7 +304,7 @@ export class Sampler {
     const idleMs = Math.max(IDLE_DRAIN_MS, this.drainIntervalMs);
     const interval = signals === this.drainSignals ? idleMs : this.drainIntervalMs;
     const due = now - this.lastDrainMono >= interval * 1e6 - POLL_MS * 5e5;
-    if (due || (this.mode === 'all' && this.useTimers && this.native.sharedPending() > 0)) this.drain();
+    if (due || (this.mode === 'all' && this.useTimers && this.native.sharedPending() > 0)) this.drainNow(true);
     // Idle (no signal since the last tick): each tick waits twice as long as the one before, up
     // to IDLE_DRAIN_MS, so that an idle program is woken once a second rather than ten times (a
     // wake-up of the event loop alone costs ~165 µs of CPU here). The first signal ends it, at
@@ -385,20 +409,62 @@ export class Sampler {
     }
   }
 
-  /** Collects what the rings hold now. Called on an unref'd timer while running, and at stop. */
+  /**
+   * Collects what the rings hold now, and adds it to the profile with all that the ticks' drains
+   * held (HOLD_MS). The sampler's own ticks call drainNow(true) instead.
+   */
   drain(): void {
     if (this.state !== 'running') return;
-    this.guarded(() => this.drainNow());
+    this.guarded(() => this.drainNow(false));
   }
 
-  private drainNow(): void {
+  /** `hold`: the records and events may wait (HOLD_MS); otherwise all that is held is ingested. */
+  private drainNow(hold: boolean): void {
     const n = this.native;
     n.guardSigprof();
     this.drainSignals = n.signalCount();
     const raw = n.drain();
-    this.lastDrainMono = n.monotonicNs();
-    this.ingest(raw, false);
+    const now = n.monotonicNs();
+    this.lastDrainMono = now;
+    this.noteDrain(raw);
+    const events = raw.names.length;
+    if (raw.count > 0 || events > 0) {
+      if (this.held.length === 0) this.heldSince = now;
+      this.held.push({ raw, periodNs: this.periodNs });
+      this.heldRecords += raw.count;
+      this.heldEvents += events;
+    }
+    if (!hold || now - this.heldSince >= HOLD_MS * 1e6 || this.heldRecords >= HOLD_RECORDS || this.heldEvents >= HOLD_EVENTS) this.ingestHeld();
     if (this.useTimers) this.refreshThreads(this.unknownSeen || this.lastDrainMono - this.lastScanMono >= FULL_SCAN_MS * 1e6);
+  }
+
+  /**
+   * What a drain says that cannot wait: its counters, its threads' names, a record from a thread
+   * with no slot (refreshThreads), and the name of a thread seen for the first time, read while it
+   * lives (a short-lived thread may be gone, its tid another's, when its records are ingested).
+   */
+  private noteDrain(raw: RawDrain): void {
+    this.lastCounters = raw.counters;
+    for (const t of raw.threads) {
+      if (!t.name) continue;
+      this.names.set(t.tid, { name: t.name, js: t.js });
+      this.builder.nameThread(t.tid, t.name, true);
+    }
+    for (let i = 0; i < raw.count; i++) {
+      const a = i * INTS_PER_RECORD;
+      if ((raw.ints[a + RI.flags] & FLAG_KNOWN) === 0) this.unknownSeen = true;
+      if (!this.names.has(raw.ints[a + RI.tid])) this.threadName(raw.ints[a + RI.tid]);
+    }
+  }
+
+  /** Symbolizes and adds every held drain, in the order they were taken. */
+  private ingestHeld(): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    this.heldRecords = 0;
+    this.heldEvents = 0;
+    for (const h of held) this.ingest(h.raw, false, h.periodNs);
   }
 
   stop(): Profile {
@@ -431,7 +497,10 @@ export class Sampler {
     const end = this.readCpuClocks(this.unsampled);
     this.cpu1 = end.process;
     this.stopMono = n.monotonicNs();
-    this.ingest(n.drain(), false);
+    const last = n.drain();
+    this.noteDrain(last);
+    this.ingestHeld();
+    this.ingest(last, false);
     this.flushPending();
     if (this.unsampled) this.closedUnsampled = this.unsampledRows(this.cpu1 - this.cpu0, end.threads, true, true);
     this.state = 'stopped';
@@ -439,22 +508,15 @@ export class Sampler {
     return this.profile();
   }
 
-  /** Turns a raw drain into kept, weighted, symbolized samples. */
-  private ingest(raw: RawDrain, discard: boolean): void {
+  /** Turns a raw drain into kept, weighted, symbolized samples (noteDrain has seen it). */
+  private ingest(raw: RawDrain, discard: boolean, periodNs = this.periodNs): void {
     this.symbolizer.addEvents(raw);
-    this.lastCounters = raw.counters;
-    for (const t of raw.threads) {
-      if (!t.name) continue;
-      this.names.set(t.tid, { name: t.name, js: t.js });
-      this.builder.nameThread(t.tid, t.name, true);
-    }
     if (!discard) {
       let f = 0;
       for (let i = 0; i < raw.count; i++) {
         const a = i * INTS_PER_RECORD;
         const b = i * NUMS_PER_RECORD;
         const nf = raw.ints[a + RI.nframes];
-        if ((raw.ints[a + RI.flags] & FLAG_KNOWN) === 0) this.unknownSeen = true;
         this.pending.push({
           tid: raw.ints[a + RI.tid],
           code: raw.ints[a + RI.code],
@@ -468,7 +530,7 @@ export class Sampler {
           threadCpuNs: raw.nums[b + RN.threadCpuNs],
           timerTag: raw.nums[b + RN.timerTag],
           frames: raw.frames.slice(f, f + nf),
-          periodNs: this.periodNs,
+          periodNs,
         });
         f += nf;
       }
@@ -612,6 +674,7 @@ export class Sampler {
 
   /** The profile so far (also valid while running). */
   profile(): Profile {
+    if (this.held.length > 0) this.guarded(() => this.ingestHeld());
     const c = this.lastCounters;
     const c0 = this.counters0;
     const st = this.stats;
@@ -673,6 +736,7 @@ export class Sampler {
     };
   }
 
+  /** Rows in the profile so far (what the ticks' drains hold is not in it yet: drain() adds it). */
   get uniqueStacks(): number {
     return this.builder.uniqueStacks;
   }

@@ -23,7 +23,9 @@ let programNs = 0;
 async function run(): Promise<Profile> {
   const s = new Sampler({ hz: 1000, threads: 'all' }).start();
   const t0 = binding.threadCpuNs();
-  while (binding.threadCpuNs() - t0 < 1500e6) {
+  // Longer than the 2 s a tick's drain may hold what it took (sampler.ts, HOLD_MS): the sampler
+  // symbolizes in the window at least once, as a program that runs for a while sees it.
+  while (binding.threadCpuNs() - t0 < 2600e6) {
     // New code in every chunk, as a program that loads code has: code events for the sampler's
     // drains to replay, so that its own code burns CPU where the timers can see it.
     for (let i = 0; i < 20; i++) new Function('x', `return x * ${Math.random()} + ${i}`)(i);
