@@ -5,6 +5,7 @@ import { isMainThread } from 'node:worker_threads';
 import { SI_KERNEL, SI_TIMER, classify, validSIGPROF } from '@ptprof/sigprof-filter';
 import {
   binding as nativeBinding,
+  eventCount,
   FLAG_JS,
   FLAG_KNOWN,
   FLAG_TIMER_VALID,
@@ -427,7 +428,7 @@ export class Sampler {
     const now = n.monotonicNs();
     this.lastDrainMono = now;
     this.noteDrain(raw);
-    const events = raw.names.length;
+    const events = eventCount(raw);
     if (raw.count > 0 || events > 0) {
       if (this.held.length === 0) this.heldSince = now;
       this.held.push({ raw, periodNs: this.periodNs });

@@ -17,6 +17,7 @@ import {
   EV,
   NUMS_PER_EVENT,
   VM_STATES,
+  eventNames,
   readInlineTable,
   type InlineTable,
   type RawDrain,
@@ -124,9 +125,10 @@ export class Symbolizer {
   }
 
   /** Queues a drain's code events (in sequence order) for replay. */
-  addEvents(raw: Pick<RawDrain, 'events' | 'names' | 'inline'>): void {
+  addEvents(raw: Pick<RawDrain, 'events' | 'nameText' | 'inline'>): void {
     const e = raw.events;
-    for (let i = 0; i < raw.names.length; i++) {
+    const names = eventNames(raw);
+    for (let i = 0; i < names.length; i++) {
       const o = i * NUMS_PER_EVENT;
       this.events.seq.push(e[o + EV.seq]);
       this.events.type.push(e[o + EV.type]);
@@ -134,7 +136,7 @@ export class Symbolizer {
       this.events.start.push(e[o + EV.start]);
       this.events.len.push(e[o + EV.len]);
       this.events.newStart.push(e[o + EV.newStart]);
-      this.events.name.push(raw.names[i]);
+      this.events.name.push(names[i]);
       this.events.inline.push(readInlineTable(raw.inline, e[o + EV.inlineAt]));
       if (e[o + EV.seq] > this.maxSeq) this.maxSeq = e[o + EV.seq];
     }

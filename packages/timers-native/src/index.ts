@@ -17,7 +17,7 @@ if (process.platform !== 'linux') {
  */
 export const RECORD_INTS = ['tid', 'code', 'overrun', 'flags', 'vmState', 'nframes', 'isolateId', 'signo'] as const;
 export const RECORD_NUMS = ['timeNs', 'codeSeq', 'pc', 'externalCallback', 'threadCpuNs', 'timerTag'] as const;
-export const EVENT_NUMS = ['seq', 'type', 'codeType', 'isolateId', 'start', 'len', 'newStart', 'inlineAt'] as const;
+export const EVENT_NUMS = ['seq', 'type', 'codeType', 'isolateId', 'start', 'len', 'newStart', 'inlineAt', 'nameEnd'] as const;
 /**
  * The inlining tables of optimized code in drain()'s `inline` array (src/inline.cc): at an event's
  * `inlineAt` a header, then `entries` rows of INLINE_ENTRY (the source position table in pc order),
@@ -162,7 +162,11 @@ export interface RawDrain {
   events: Float64Array;
   /** The inlining tables of optimized code events (INLINE_HEADER). */
   inline: Float64Array;
-  names: string[];
+  /**
+   * The code events' names, UTF-8, one after another: an event's ends at its `nameEnd` and starts
+   * where the event before's ends (`eventNames` decodes them).
+   */
+  nameText: Uint8Array;
   /** The known threads whose rings were read (including ones that exited since the last drain). */
   threads: { tid: number; isolateId: number; js: boolean; name: string }[];
   counters: DrainCounters;
@@ -401,6 +405,25 @@ export function readInlineTable(data: Float64Array, at: number): InlineTable | u
   return { entries, sites, functions, outer: data[at + IH.outer], detailed: data[at + IH.detailed] === 1 };
 }
 
+/** The number of code events in a drain. */
+export function eventCount(raw: Pick<RawDrain, 'events'>): number {
+  return raw.events.length / NUMS_PER_EVENT;
+}
+
+/** The names of a drain's code events, one per event (`''` unless CODE_ADDED). */
+export function eventNames(raw: Pick<RawDrain, 'events' | 'nameText'>): string[] {
+  const n = eventCount(raw);
+  const out = new Array<string>(n);
+  const text = Buffer.from(raw.nameText.buffer, raw.nameText.byteOffset, raw.nameText.byteLength);
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = raw.events[i * NUMS_PER_EVENT + EV.nameEnd];
+    out[i] = end > start ? text.toString('utf8', start, end) : '';
+    start = end;
+  }
+  return out;
+}
+
 /** Turns a raw drain into one object per record and per event. */
 export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: CodeEvent[]; counters: DrainCounters } {
   const records: SignalRecord[] = [];
@@ -433,7 +456,8 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
     f += n;
   }
   const events: CodeEvent[] = [];
-  for (let i = 0; i < raw.names.length; i++) {
+  const names = eventNames(raw);
+  for (let i = 0; i < names.length; i++) {
     const e = raw.events.subarray(i * NUMS_PER_EVENT, (i + 1) * NUMS_PER_EVENT);
     events.push({
       seq: e[EV.seq],
@@ -443,7 +467,7 @@ export function decodeDrain(raw: RawDrain): { records: SignalRecord[]; events: C
       start: e[EV.start],
       len: e[EV.len],
       newStart: e[EV.newStart],
-      name: raw.names[i],
+      name: names[i],
       inline: readInlineTable(raw.inline, e[EV.inlineAt]),
     });
   }

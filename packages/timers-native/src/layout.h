@@ -31,15 +31,16 @@
   X(timerTag)         /* SI_TIMER: the timer's sigev_value (its tag) */
 
 // Float64Array, one row per JIT code event.
-#define PTPROF_EVENT_NUMS(X)                                        \
-  X(seq)                                                            \
-  X(type)     /* v8::JitCodeEvent::EventType, or PTPROF_EV_RESET */ \
-  X(codeType) /* v8::JitCodeEvent::CodeType */                      \
-  X(isolateId)                                                      \
-  X(start)                                                          \
-  X(len)                                                            \
-  X(newStart)                                                       \
-  X(inlineAt) /* where its inlining table starts in `inline`, -1: none */
+#define PTPROF_EVENT_NUMS(X)                                              \
+  X(seq)                                                                  \
+  X(type)     /* v8::JitCodeEvent::EventType, or PTPROF_EV_RESET */       \
+  X(codeType) /* v8::JitCodeEvent::CodeType */                            \
+  X(isolateId)                                                            \
+  X(start)                                                                \
+  X(len)                                                                  \
+  X(newStart)                                                             \
+  X(inlineAt) /* where its inlining table starts in `inline`, -1: none */ \
+  X(nameEnd)  /* where its name ends in `nameText`; it starts where the row before's ends */
 
 // Float64Array `inline`: the inlining tables of optimized code (inline.cc), one after another. A
 // table is a header (PTPROF_INLINE_HEADER), then `entries` rows of PTPROF_INLINE_ENTRY (the

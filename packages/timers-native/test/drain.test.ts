@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import {
   binding, decodeDrain, INTS_PER_RECORD, NUMS_PER_RECORD, NUMS_PER_EVENT, FLAG_KNOWN, FLAG_TIMER_VALID, FLAG_JS,
-  FLAG_TRUNCATED, CODE_ADDED, RI, keepTableBit, RECORD_INTS, RECORD_NUMS, EVENT_NUMS, checkLayout,
+  FLAG_TRUNCATED, CODE_ADDED, RI, EV, eventNames, keepTableBit, RECORD_INTS, RECORD_NUMS, EVENT_NUMS, checkLayout,
 } from '../src/index';
 import { SI_TIMER, burnUntilSignals, cleanup, createTimer, deleteTimer } from './support';
 
@@ -55,15 +55,19 @@ describe('drain', function () {
       assert.equal(signo, code === 0x80 ? 27 : binding.signalInfo().timerSignal, 'signal column');
     }
     assert.equal(raw.frames.length, nframes);
-    assert.ok(raw.names.length > 0);
-    assert.equal(raw.events.length, raw.names.length * NUMS_PER_EVENT);
+    const names = eventNames(raw);
+    assert.ok(names.length > 0);
+    assert.equal(raw.events.length, names.length * NUMS_PER_EVENT);
+    // The names are one text, each ending where its row says, none past its end.
+    assert.equal(raw.events[raw.events.length - NUMS_PER_EVENT + EV.nameEnd], raw.nameText.length);
+    assert.ok(names.some((n) => n.length > 0), 'some event is named');
     for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'filteredSetitimer', 'filteredTimer', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
       assert.equal(typeof raw.counters[k], 'number', k);
     }
 
     const d = decodeDrain(raw);
     assert.equal(d.records.length, raw.count);
-    assert.equal(d.events.length, raw.names.length);
+    assert.equal(d.events.length, names.length);
     let prevTime = t0;
     let prevSeq = 0;
     let prevCpu = 0;
@@ -132,7 +136,7 @@ describe('drain', function () {
     binding.drain();
     const d = binding.drain();
     assert.equal(d.count, 0);
-    assert.equal(d.ints.length + d.nums.length + d.frames.length + d.events.length + d.names.length, 0);
+    assert.equal(d.ints.length + d.nums.length + d.frames.length + d.events.length + d.nameText.length, 0);
     assert.equal(typeof d.counters.signals, 'number');
   });
 
