@@ -21,6 +21,8 @@ export class FakeBackend {
   live = new Set<number>();
   /** tids whose thread has exited: their timers read 0/0, as the kernel's do */
   exited = new Set<number>();
+  /** What the next drains return, in order (then empty ones). */
+  drains: RawDrain[] = [];
 
   private log(fn: string, ...args: unknown[]): void {
     this.calls.push({ fn, args });
@@ -112,7 +114,7 @@ export class FakeBackend {
       configure: (o) => self.log('configure', o),
       demangle: (names) => names,
       elfFunctions: (p) => realBinding.elfFunctions(p),
-      threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid) })),
+      threads: () => [...self.known].map(([tid, k], slot) => ({ tid, slot, isolateId: k.js ? 1 : 0, js: k.js, name: k.name, timerValid: !!self.valid.get(tid), registerCpuNs: 0 })),
       timers: () => [...self.timers].filter(([, t]) => !t.deleted).map(([id, t]) => ({ id, tid: t.tid, valueNs: self.exited.has(t.tid) ? 0 : t.first, intervalNs: self.exited.has(t.tid) ? 0 : t.period })),
       setSamplingPeriod(ns) {
         self.log('setSamplingPeriod', ns);
@@ -121,7 +123,7 @@ export class FakeBackend {
       samplingPeriod: () => self.period,
       sharedPending: () => 0,
       signalCount: () => 0,
-      drain: () => (self.log('drain'), emptyDrain()),
+      drain: () => (self.log('drain'), self.drains.shift() ?? emptyDrain()),
     };
   }
 

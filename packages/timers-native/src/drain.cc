@@ -147,6 +147,7 @@ struct PtprofDrainSlot {
   uint32_t isolate_id;
   bool js;
   std::string name;
+  uint64_t register_cpu_ns;
 };
 
 struct PtprofDrainOut {
@@ -224,7 +225,8 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
       if (st == PTPROF_SLOT_FREE) continue;
       // Names travel with the drain: a worker that exited since the last drain is gone from
       // threads() by the time its records are read.
-      out.slots.push_back({s->tid.load(), s->isolate_id.load(), s->isolate_id.load() != 0, s->name});
+      out.slots.push_back(
+          {s->tid.load(), s->isolate_id.load(), s->isolate_id.load() != 0, s->name, s->register_cpu_ns.load()});
       ptprof_drain_slot(s, &out);
       slot_drops += s->ring.drops.load(std::memory_order_relaxed) + s->backlog_drops;
       if (st == PTPROF_SLOT_DEAD) {
@@ -285,6 +287,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
     o.Set("isolateId", Napi::Number::New(env, out.slots[i].isolate_id));
     o.Set("js", Napi::Boolean::New(env, out.slots[i].js));
     o.Set("name", Napi::String::New(env, out.slots[i].name));
+    o.Set("registerCpuNs", Napi::Number::New(env, static_cast<double>(out.slots[i].register_cpu_ns)));
     slots.Set(static_cast<uint32_t>(i), o);
   }
   res.Set("threads", slots);

@@ -168,7 +168,7 @@ export interface RawDrain {
    */
   nameText: Uint8Array;
   /** The known threads whose rings were read (including ones that exited since the last drain). */
-  threads: { tid: number; isolateId: number; js: boolean; name: string }[];
+  threads: { tid: number; isolateId: number; js: boolean; name: string; registerCpuNs: number }[];
   counters: DrainCounters;
 }
 
@@ -229,7 +229,7 @@ export interface Binding {
    */
   elfFunctions(path: string): ElfFunctions | null;
   /** Every known thread. */
-  threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean }[];
+  threads(): { tid: number; slot: number; isolateId: number; js: boolean; name: string; timerValid: boolean; registerCpuNs: number }[];
   /**
    * Every timer the addon holds in this process, whichever thread created it, with timer_gettime's
    * answer: 0/0 for a timer whose thread has exited (its tid may be another thread's by now).

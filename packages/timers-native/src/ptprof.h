@@ -124,6 +124,9 @@ struct PtprofSlot {
   std::atomic<v8::Isolate*> isolate{nullptr};
   std::atomic<uint32_t> isolate_id{0};
   char name[64] = {0};  // given at register() (e.g. "main", "worker 3"); written under registry_mu
+  // The thread's CPU clock when it called register(), before V8 listed its code; 0 for a thread
+  // claimed without registering. Written under registry_mu.
+  std::atomic<uint64_t> register_cpu_ns{0};
   PtprofByteRing ring;  // producer: the handler on this thread; consumer: under drain_mu
   void* scratch[kPtprofFramesCap];
   // Records moved out of the ring by the collector thread, oldest first, and the records that did

@@ -59,6 +59,7 @@ static int ptprof_claim_locked(pid_t tid, v8::Isolate* isolate, uint32_t isolate
       s->ring.mask = g->ring_bytes - 1;
     }
     s->ring.reset();
+    s->register_cpu_ns.store(0, std::memory_order_relaxed);
     s->timer_valid.store(false, std::memory_order_relaxed);
     s->isolate.store(isolate, std::memory_order_relaxed);
     s->isolate_id.store(isolate_id, std::memory_order_relaxed);
@@ -199,6 +200,9 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
   v8::Isolate* isolate = ptprof_current_isolate();
   node::Environment* node_env = ptprof_current_environment(isolate);
   pid_t tid = ptprof_gettid();
+  // What the thread burned before it registered (a worker's bootstrap) is not the sampler's to
+  // pin on the first sample it takes (threads().registerCpuNs).
+  uint64_t cpu_ns = ptprof_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint32_t iso_id = 0;
   int slot;
   bool again = false;
@@ -218,6 +222,7 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
         iso_id = id;
         ptprof_isolate_add_locked(isolate, iso_id);
         snprintf(g->slots[slot].name, sizeof(g->slots[slot].name), "%s", name.c_str());
+        g->slots[slot].register_cpu_ns.store(cpu_ns, std::memory_order_relaxed);
         data->reg = new PtprofThreadReg{tid, isolate, iso_id, code_events, node_env};
         regs.push_back(data->reg);
       }
@@ -289,7 +294,7 @@ static Napi::Value PtprofSetTimerValid(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), i >= 0);
 }
 
-// threads() -> [{ tid, slot, isolateId, js, name, timerValid }] for every known thread.
+// threads() -> [{ tid, slot, isolateId, js, name, timerValid, registerCpuNs }] for every known thread.
 static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
   struct Row {
     int32_t tid;
@@ -298,6 +303,7 @@ static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
     bool js;
     bool timer_valid;
     std::string name;
+    uint64_t register_cpu_ns;
   };
   std::vector<Row> rows;
   {
@@ -306,8 +312,8 @@ static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
     for (int32_t i = 0; i < high; i++) {
       PtprofSlot* s = &g->slots[i];
       if (s->state.load() != PTPROF_SLOT_ACTIVE) continue;
-      rows.push_back(
-          {s->tid.load(), i, s->isolate_id.load(), s->isolate.load() != nullptr, s->timer_valid.load(), s->name});
+      rows.push_back({s->tid.load(), i, s->isolate_id.load(), s->isolate.load() != nullptr, s->timer_valid.load(),
+                      s->name, s->register_cpu_ns.load()});
     }
   }
   Napi::Env env = info.Env();
@@ -320,6 +326,7 @@ static Napi::Value PtprofThreads(const Napi::CallbackInfo& info) {
     o.Set("js", Napi::Boolean::New(env, rows[k].js));
     o.Set("name", Napi::String::New(env, rows[k].name));
     o.Set("timerValid", Napi::Boolean::New(env, rows[k].timer_valid));
+    o.Set("registerCpuNs", Napi::Number::New(env, static_cast<double>(rows[k].register_cpu_ns)));
     out.Set(static_cast<uint32_t>(k), o);
   }
   return out;
