@@ -24,8 +24,8 @@ export interface AgentHandle {
 }
 
 function startWorker(): void {
-  const { registerCurrentThread } = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
-  registerCurrentThread();
+  // The sampler's own preload for workers: it reads the thread's CPU clock before it loads the rest.
+  require('@ptprof/sampler/register');
 }
 
 function startMain(handle: { cancel: () => void }): void {

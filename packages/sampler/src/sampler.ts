@@ -906,12 +906,17 @@ function sharedSymbolizer(n: Binding): Symbolizer {
  * isolate, JIT code events, and, when a sampler is running in this process, its own timer at once
  * (first expiry uniform in (0, period], so short-lived workers are represented in expectation).
  */
-export function registerCurrentThread(n: Binding = nativeBinding, rng: Rng = Math.random): { tid: number; armed: boolean } {
+/**
+ * `sinceCpuNs`: the thread's CPU clock when the caller began its work here (read before loading
+ * this module, as `@ptprof/sampler/register` does): the sampler counts the thread's CPU from there
+ * (registerCpuNs). What it burned before is Node's (a worker's bootstrap), left to its (unsampled) row.
+ */
+export function registerCurrentThread(n: Binding = nativeBinding, rng: Rng = Math.random, sinceCpuNs?: number): { tid: number; armed: boolean } {
   // The handler goes in as early as possible (at preload, for the CLI). V8's CPU profiler (the
   // inspector's Profiler.start) saves the SIGPROF handler it finds and puts it back when it
   // stops: if that were SIG_DFL, the next timer signal would kill the process.
   n.installHandler();
-  const r = n.register({ name: jsThreadName() });
+  const r = n.register({ name: jsThreadName(), ...(sinceCpuNs !== undefined ? { cpuNs: sinceCpuNs } : {}) });
   const period = n.samplingPeriod();
   let armed = false;
   if (period > 0) {

@@ -2,13 +2,16 @@
 // function, and nobody else's.
 import assert from 'node:assert/strict';
 import { Sampler } from '../src/index';
-import { hogWorkers } from './workloads';
+import { hogHere, hogWorkers } from './workloads';
 
 describe('per-thread attribution', function () {
   this.timeout(60_000);
   it('each worker gets its own thread id, name and function', async () => {
     const s = new Sampler({ hz: 500 }).start();
     const res = await hogWorkers(3, (i) => `hogOfWorker${i}`, 300);
+    // The main thread burns some CPU of its own too: idle while it waits for the workers, it may
+    // have no sample otherwise (the sampler's own drains no longer symbolize in the window).
+    hogHere('hogOfMain', 60);
     const p = s.stop();
     const fnNames = res.map((r) => r.name);
     for (const r of res) {

@@ -189,8 +189,11 @@ export interface Binding {
   signalInfo(): SignalInfo;
   /** The drain layout the binary was built with (src/layout.h). */
   readonly layout: Layout;
-  /** Makes the calling JS thread known (a slot with its isolate) and starts JIT code events. */
-  register(opts?: { codeEvents?: boolean; name?: string }): { tid: number; isolateId: number; slot: number };
+  /**
+   * Makes the calling JS thread known (a slot with its isolate) and starts JIT code events.
+   * `cpuNs`: the thread's CPU clock when the caller began (its registerCpuNs; default: now).
+   */
+  register(opts?: { codeEvents?: boolean; name?: string; cpuNs?: number }): { tid: number; isolateId: number; slot: number };
   unregister(): boolean;
   /** Makes another OS thread known, without a JS stack. */
   claimThread(tid: number): number;

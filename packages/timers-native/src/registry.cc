@@ -183,14 +183,23 @@ static Napi::Object ptprof_reg_result(Napi::Env env, pid_t tid, uint32_t isolate
   return out;
 }
 
-// register({ codeEvents = true, name }) -> { tid, isolateId, slot }: makes the calling JS thread
+// register({ codeEvents = true, name, cpuNs }) -> { tid, isolateId, slot }: makes the calling JS thread
 // known. With codeEvents, V8 reports existing and future code (5-20 ms in a fresh process, hundreds
 // of ms with a large heap: it is done once per thread, not on every start).
 static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool code_events = true;
   std::string name;
+  // What the thread burned before it registered (a worker's bootstrap) is not the sampler's to
+  // pin on the first sample it takes (threads().registerCpuNs): the thread's CPU clock now, or
+  // earlier where the caller read it (cpuNs: its agent's first line, before loading the sampler).
+  uint64_t cpu_ns = ptprof_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Value c = info[0].As<Napi::Object>().Get("cpuNs");
+    if (c.IsNumber()) {
+      double given = c.As<Napi::Number>().DoubleValue();
+      if (given > 0 && given < static_cast<double>(cpu_ns)) cpu_ns = static_cast<uint64_t>(given);
+    }
     Napi::Value v = info[0].As<Napi::Object>().Get("codeEvents");
     if (v.IsBoolean()) code_events = v.As<Napi::Boolean>().Value();
     Napi::Value nv = info[0].As<Napi::Object>().Get("name");
@@ -200,9 +209,6 @@ static Napi::Value PtprofRegister(const Napi::CallbackInfo& info) {
   v8::Isolate* isolate = ptprof_current_isolate();
   node::Environment* node_env = ptprof_current_environment(isolate);
   pid_t tid = ptprof_gettid();
-  // What the thread burned before it registered (a worker's bootstrap) is not the sampler's to
-  // pin on the first sample it takes (threads().registerCpuNs).
-  uint64_t cpu_ns = ptprof_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   uint32_t iso_id = 0;
   int slot;
   bool again = false;

@@ -45,6 +45,31 @@ describe('register: the thread\'s CPU clock when it registered', function () {
     assert.equal(t?.registerCpuNs, r.listed);
   });
 
+  it('cpuNs: a clock the caller read earlier is kept (its agent\'s first line); one in the future is not', async () => {
+    const worker = new Worker(
+      `const { parentPort, workerData: w } = require('node:worker_threads');
+       const { binding } = require(w.index);
+       const burn = (ms) => { const end = binding.threadCpuNs() + ms * 1e6; let x = 0;
+         while (binding.threadCpuNs() < end) for (let i = 0; i < 5000; i++) x += i % 7; return x; };
+       const early = binding.threadCpuNs();
+       burn(20);
+       const { tid } = binding.register({ name: 'early', cpuNs: early });
+       const kept = binding.threads().find((t) => t.tid === tid).registerCpuNs;
+       binding.unregister();
+       const before = binding.threadCpuNs();
+       binding.register({ name: 'future', cpuNs: before + 1e12 });
+       const future = binding.threads().find((t) => t.tid === tid).registerCpuNs;
+       parentPort.postMessage({ early, kept, before, future });`,
+      { eval: true, workerData: { index: INDEX_JS } },
+    );
+    const r = await new Promise<{ early: number; kept: number; before: number; future: number }>((resolve, reject) => {
+      worker.once('message', (m) => worker.once('exit', () => resolve(m)));
+      worker.once('error', reject);
+    });
+    assert.equal(r.kept, r.early, 'the clock given');
+    assert.ok(r.future >= r.before && r.future < r.before + 1e9, `a clock in the future is replaced by now: ${r.future} (before: ${r.before})`);
+  });
+
   it('a thread claimed without registering has none (0)', () => {
     binding.claimThread(process.pid);
     try {
