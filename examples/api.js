@@ -12,7 +12,7 @@ function slowSort(n) {
 
 async function main() {
   ptprof.start();                                  // the timers on: every thread of this process
-  slowSort(6000);
+  slowSort(12000);                                 // 0.1 s of CPU or more: 10 samples at 100 Hz
   const before = ptprof.stop();                    // the timers off; the profile of that stretch
   ptprof.writeProfile('before.pb.gz', before);     // gzipped pprof (or 'folded', 'speedscope', 'cpuprofile')
 
