@@ -84,7 +84,15 @@ function threadCounters(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** An idle HTTP server for `seconds` after 2 s of warm-up: wake-ups and CPU per second, all its threads. */
+/**
+ * An idle HTTP server for `seconds` after 4 s of warm-up: wake-ups and CPU per second, all its
+ * threads. 4 s: the sampler holds what its drains take for up to 2 s before it symbolizes it
+ * (sampler.ts, HOLD_MS), so the server's start is symbolized ~2-3 s in, once: after 2 s of
+ * warm-up that one-time work fell inside the idle stretch (11 wake-ups and 7 ms of CPU a second,
+ * against 5-8 and 1.0-1.8 ms after 4 s), which is not what an idle server pays. Some runs, under
+ * either checkout, meet a stretch of V8's own work instead (its collector and its worker threads,
+ * ~7-10 s after the start: ~25 wake-ups and 6-9 ms of CPU a second; no run without ptprof has it).
+ */
 async function idleServer(profiled, seconds = 5) {
   const { spawn } = require('node:child_process');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-own-'));
@@ -98,7 +106,7 @@ async function idleServer(profiled, seconds = 5) {
       child.stdout.on('data', (d) => String(d).includes('up') && resolve());
       child.on('exit', (c) => reject(new Error(`the idle server ended (${c})`)));
     });
-    await sleep(2000);
+    await sleep(4000);
     // The server: ptprof's child, or the process itself.
     const kids = profiled ? fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number) : [child.pid];
     const pid = kids[0];
@@ -162,7 +170,7 @@ async function main() {
     ...rows.map(({ name, med }) => `| ${name} | ${ms(med.used)} | ${ms(med.own)} | ${((100 * med.own) / med.used).toFixed(1)}% | ${PARTS.map((p) => ms(med[p])).join(' | ')} |`),
   ].join('\n');
   const idleTable = ['| an idle HTTP server | wake-ups per second (all threads) | CPU per second |', '|---|---:|---:|', ...idleRows].join('\n');
-  const text = `Measured ${m.date} with \`npm run bench:own -- --write-readme\` (${runs} runs each, medians, ${hz} Hz, ${((Date.now() - t0) / 60000).toFixed(1)} min) on ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}. Each part is read from the summary's "ptprof's own CPU" line, each measured by a CPU clock: the samples under the (ptprof) root, the addon's own threads (ptprof-collect, ptprof-control, by their clocks), the native reads of V8's inlining tables (their thread's CPU clock), the agent's start (the process's CPU from the agent's first line to the profile's start) and end (the main thread's CPU from the process's end to its profile handed over), and the ptprof command's own process up to the profile's writing. "All CPU used": the processes' CPU in the profile's window plus everything counted outside it. tsc: TypeScript 5 checking this repository; small: bench/workloads/self-share.js (a worker, crypto, zlib); empty: \`node -e 0\`.\n\n${table}\n\nAn idle program: an HTTP server waiting for requests, its threads' context switches and CPU clocks (/proc) over 5 s after 2 s of warm-up, medians of ${idle.none.length} runs each.\n\n${idleTable}`;
+  const text = `Measured ${m.date} with \`npm run bench:own -- --write-readme\` (${runs} runs each, medians, ${hz} Hz, ${((Date.now() - t0) / 60000).toFixed(1)} min) on ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}. Each part is read from the summary's "ptprof's own CPU" line, each measured by a CPU clock: the samples under the (ptprof) root, the addon's own threads (ptprof-collect, ptprof-control, by their clocks), the native reads of V8's inlining tables (their thread's CPU clock), the agent's start (the process's CPU from the agent's first line to the profile's start) and end (the main thread's CPU from the process's end to its profile handed over), and the ptprof command's own process up to the profile's writing. "All CPU used": the processes' CPU in the profile's window plus everything counted outside it. tsc: TypeScript 5 checking this repository; small: bench/workloads/self-share.js (a worker, crypto, zlib); empty: \`node -e 0\`.\n\n${table}\n\nAn idle program: an HTTP server waiting for requests, its threads' context switches and CPU clocks (/proc) over 5 s after 4 s of warm-up (the sampler's one-time work on the server's start done), medians of ${idle.none.length} runs each.\n\n${idleTable}`;
   console.log(table);
   console.log(idleTable);
   if (args.includes('--write-readme')) {
