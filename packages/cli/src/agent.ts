@@ -4,15 +4,7 @@
 // sampler; on a main thread it records and writes as agent/main.ts says. It must never break the
 // program: every error is caught. Under the CLI it reports through the private report directory
 // (the CLI says what went wrong, once); used alone, it warns on stderr.
-import { cpuSinceLoadNs } from './agent/clock'; // first: what the agent's own loading costs is counted
 import { isMainThread } from 'node:worker_threads';
-import { ENV, formatCommand, isOnDemand, processStartTime, readAgentConfig, withPid, type AgentConfig } from './config';
-import { MainAgent } from './agent/main';
-import { readTreeConfig } from './part';
-import { shortCommand } from './process-name';
-import { message, notProfiling, warn, writeStart } from './agent/report';
-import { VERSION } from './version';
-import * as fs from 'node:fs';
 
 const LOADED = Symbol.for('ptprof.agent');
 
@@ -23,66 +15,27 @@ export interface AgentHandle {
   cancel(): void;
 }
 
+/**
+ * A worker loads the sampler's own preload alone, which reads its CPU clock first and then loads
+ * no more than making the thread known takes: not this agent's modules, which only a main thread
+ * uses (they were ~10 ms of each worker's CPU, in the profiled program's time; issue 14).
+ */
 function startWorker(): void {
-  // The sampler's own preload for workers: it reads the thread's CPU clock before it loads the rest.
   require('@ptprof/sampler/register');
-}
-
-function startMain(handle: { cancel: () => void }): void {
-  // The first Node process to load the agent writes the plain name and marks its environment, so
-  // that every Node process started below it (which inherits the mark) inserts its own pid.
-  const mark = process.env[ENV.rootPid];
-  const root = !mark || mark === String(process.pid);
-  if (!mark) process.env[ENV.rootPid] = String(process.pid);
-  const command = formatCommand([process.argv0, ...process.execArgv, ...process.argv.slice(1)]);
-  const reportDir = process.env[ENV.reportDir] || undefined;
-  const startTime = processStartTime('self');
-  const who = { pid: process.pid, ppid: process.ppid, root, command, ...(startTime !== undefined ? { startTime } : {}) };
-
-  let cfg: AgentConfig;
-  let file: string;
-  let tree: ReturnType<typeof readTreeConfig>;
-  try {
-    cfg = readAgentConfig(process.env, process.pid, process.cwd());
-    // Under the CLI (unless --split, or on demand) the process hands its whole-run profile over in
-    // parts (handoff.ts) and writes no file of its own.
-    tree = isOnDemand(cfg) ? undefined : readTreeConfig(process.env, reportDir);
-    file = tree ? '' : root ? cfg.output : withPid(cfg.output, process.pid);
-  } catch (err) {
-    notProfiling(err, reportDir, { ...who, file: '' });
-    return;
-  }
-  // The mark says to the CLI that this process may be sent the window signal (--signal): only
-  // once its listener is there (the signal's default action would end the process).
-  let startMark = reportDir && !cfg.signal ? writeStart(reportDir, { ...who, file }) : undefined;
-  const name = shortCommand(process.argv0, process.execArgv, process.argv, process.cwd());
-  const agent = new MainAgent(cfg, { ...who, file, name }, reportDir, tree);
-  try {
-    const sampling = require('@ptprof/sampler') as typeof import('@ptprof/sampler');
-    if (sampling.replacementAddon) warn(`process ${process.pid}: loaded a replacement addon (PTPROF_ADDON_PATH=${sampling.replacementAddon})`);
-    agent.start();
-    agent.startCost(cpuSinceLoadNs());
-    // (The sampler's drain timer never throws into the program: it counts and reports its errors.)
-  } catch (err) {
-    agent.cancel();
-    notProfiling(err, reportDir, { ...who, file });
-    return;
-  }
-  if (reportDir && cfg.signal) startMark = writeStart(reportDir, { ...who, file });
-  handle.cancel = () => {
-    agent.cancel();
-    if (startMark) fs.rmSync(startMark, { force: true });
-  };
 }
 
 const g = globalThis as Record<symbol, unknown>;
 if (!g[LOADED]) {
-  const handle: AgentHandle = { version: VERSION, cancel: () => {} };
+  const handle: AgentHandle = { version: '', cancel: () => {} };
   g[LOADED] = handle;
   try {
-    if (isMainThread) startMain(handle);
-    else startWorker();
+    if (isMainThread) {
+      const { startMain, VERSION } = require('./agent/process') as typeof import('./agent/process');
+      handle.version = VERSION;
+      startMain(handle);
+    } else startWorker();
   } catch (err) {
+    const { message, warn } = require('./agent/report') as typeof import('./agent/report');
     warn(`not profiling ${isMainThread ? `process ${process.pid}` : 'this worker'}: ${message(err)}`);
   }
 }

@@ -17,16 +17,18 @@ import {
   type DrainCounters,
   type RawDrain,
 } from '@ptprof/timers-native';
-import { TimerLifecycle, periodForHz, type Rng } from './lifecycle';
+import { TimerLifecycle, periodForHz } from './lifecycle';
 import { ProfileBuilder, countFacts, emptyStats, type Frame, type Profile, type ProfileFacts, type ProfileSample, type ProfileStats } from './profile';
 import { PSEUDO, Symbolizer } from './symbolizer';
 import { listTids, threadComm } from './threads';
 import { inliningOff, inliningStats } from './inlining';
 import { DEFAULT_THREADS, INT_OPTIONS, checkOption, collectIntervalFor, checkThreadsMode, type SamplerOptions, type ThreadsMode } from './options';
-import { OwnCode, jsStack, jsThreadName, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
+import { OwnCode, jsStack, keepTable, samplerOwnCode, threadStack, type PendingRecord } from './stacks';
+import { registerCurrentThread } from './thread';
 
 export type { SamplerOptions, ThreadsMode } from './options';
-export { jsThreadName, keepTable, packageSources, samplerOwnCode } from './stacks';
+export { keepTable, packageSources, samplerOwnCode } from './stacks';
+export { jsThreadName, registerCurrentThread } from './thread';
 
 
 let running: Sampler | undefined;
@@ -899,32 +901,6 @@ let symbolizer: Symbolizer | undefined;
 function sharedSymbolizer(n: Binding): Symbolizer {
   if (!symbolizer || n !== nativeBinding) symbolizer = new Symbolizer(n);
   return symbolizer;
-}
-
-/**
- * Makes the calling JS thread known to the sampler (main thread or worker): a slot with its
- * isolate, JIT code events, and, when a sampler is running in this process, its own timer at once
- * (first expiry uniform in (0, period], so short-lived workers are represented in expectation).
- */
-/**
- * `sinceCpuNs`: the thread's CPU clock when the caller began its work here (read before loading
- * this module, as `@ptprof/sampler/register` does): the sampler counts the thread's CPU from there
- * (registerCpuNs). What it burned before is Node's (a worker's bootstrap), left to its (unsampled) row.
- */
-export function registerCurrentThread(n: Binding = nativeBinding, rng: Rng = Math.random, sinceCpuNs?: number): { tid: number; armed: boolean } {
-  // The handler goes in as early as possible (at preload, for the CLI). V8's CPU profiler (the
-  // inspector's Profiler.start) saves the SIGPROF handler it finds and puts it back when it
-  // stops: if that were SIG_DFL, the next timer signal would kill the process.
-  n.installHandler();
-  const r = n.register({ name: jsThreadName(), ...(sinceCpuNs !== undefined ? { cpuNs: sinceCpuNs } : {}) });
-  const period = n.samplingPeriod();
-  let armed = false;
-  if (period > 0) {
-    const lc = new TimerLifecycle(n, rng);
-    lc.periodNs = period;
-    armed = lc.arm(r.tid);
-  }
-  return { tid: r.tid, armed };
 }
 
 /** The sampler running in this process, if any. */

@@ -2,7 +2,6 @@
 // frames of a JS thread (the VM's state, the leaf at the pc with the functions V8 inlined there,
 // the callers' return addresses) or of a thread without JS (its native leaf under its name).
 import * as path from 'node:path';
-import { isMainThread, threadId } from 'node:worker_threads';
 import { SI_KERNEL, SI_TIMER, validSIGPROF } from '@ptprof/sigprof-filter';
 import { FLAG_TRUNCATED, keepTableBit } from '@ptprof/timers-native';
 import type { Frame, ProfileStats } from './profile';
@@ -36,10 +35,6 @@ export interface PendingRecord {
   periodNs: number;
 }
 
-/** The name of the calling JS thread: 'main' or 'worker <threadId>'. */
-export function jsThreadName(): string {
-  return isMainThread ? 'main' : `worker ${threadId}`;
-}
 
 /**
  * validSIGPROF for every (source, known, timer valid), as the 8 bits the native handler reads: it
