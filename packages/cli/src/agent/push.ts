@@ -34,6 +34,8 @@ export class Pusher {
   private timer: NodeJS.Timeout | undefined;
   private worker: Worker | undefined;
   private windows = 0;
+  /** The last window's `until`: the next one's `from`. */
+  private nextFrom: number | undefined;
   private encoding = 0;
   private readonly counts = new Float64Array(new SharedArrayBuffer(COUNT_SLOTS * 8));
   private readonly done = new SharedArrayBuffer(4);
@@ -85,11 +87,18 @@ export class Pusher {
     const raw = last ? this.rec!.close() : this.rec!.take();
     this.windows++;
     const profile = labelled(raw, this.who, this.facts(), this.sourceMaps);
-    // Whole seconds, as the API takes them: each window's until is the next one's from.
-    const from = Math.floor(Number(raw.startTimeNanos / 1_000_000_000n));
+    // Whole seconds, as the API takes them: each window's until is the next one's from. A window
+    // that starts and ends within one second still gets a second (until = from + 1), so the next
+    // one starts there, not at the floor of its own start: taken from its start, a window that
+    // ended at 12.98 s (12..13) and the next, from 12.98 s (12..), overlapped. That happened when
+    // a window's cut took longer than the last's, as when the sampler symbolizes what it held.
+    const start = Math.floor(Number(raw.startTimeNanos / 1_000_000_000n));
+    const from = this.nextFrom !== undefined && this.nextFrom > start ? this.nextFrom : start;
     const end = Math.floor(Number((raw.startTimeNanos + BigInt(Math.round(raw.durationNanos))) / 1_000_000_000n));
+    const until = Math.max(end, from + 1);
+    this.nextFrom = until;
     const q = new URLSearchParams({
-      name: ingestName(this.cfg, process.pid), from: String(from), until: String(Math.max(end, from + 1)),
+      name: ingestName(this.cfg, process.pid), from: String(from), until: String(until),
       format: 'pprof', spyName: 'ptprof', sampleRate: String(raw.hz),
     });
     return { profile, url: `${this.cfg.url}/ingest?${q}` };
