@@ -429,14 +429,7 @@ export class Sampler {
     const raw = n.drain();
     const now = n.monotonicNs();
     this.lastDrainMono = now;
-    this.noteDrain(raw);
-    const events = eventCount(raw);
-    if (raw.count > 0 || events > 0) {
-      if (this.held.length === 0) this.heldSince = now;
-      this.held.push({ raw, periodNs: this.periodNs });
-      this.heldRecords += raw.count;
-      this.heldEvents += events;
-    }
+    this.take(raw, now);
     if (!hold || now - this.heldSince >= HOLD_MS * 1e6 || this.heldRecords >= HOLD_RECORDS || this.heldEvents >= HOLD_EVENTS) this.ingestHeld();
     if (this.useTimers) this.refreshThreads(this.unknownSeen || this.lastDrainMono - this.lastScanMono >= FULL_SCAN_MS * 1e6);
   }
@@ -464,6 +457,17 @@ export class Sampler {
       if ((raw.ints[a + RI.flags] & FLAG_KNOWN) === 0) this.unknownSeen = true;
       if (!this.names.has(raw.ints[a + RI.tid])) this.threadName(raw.ints[a + RI.tid]);
     }
+  }
+
+  /** A drain taken at `now`: what cannot wait noted, the rest held for ingestHeld. */
+  private take(raw: RawDrain, now: number): void {
+    this.noteDrain(raw);
+    const events = eventCount(raw);
+    if (raw.count === 0 && events === 0) return;
+    if (this.held.length === 0) this.heldSince = now;
+    this.held.push({ raw, periodNs: this.periodNs });
+    this.heldRecords += raw.count;
+    this.heldEvents += events;
   }
 
   /** Symbolizes and adds every held drain, in the order they were taken. */
@@ -506,10 +510,8 @@ export class Sampler {
     const end = this.readCpuClocks(this.unsampled);
     this.cpu1 = end.process;
     this.stopMono = n.monotonicNs();
-    const last = n.drain();
-    this.noteDrain(last);
+    this.take(n.drain(), this.stopMono);
     this.ingestHeld();
-    this.ingest(last, false);
     this.flushPending();
     if (this.unsampled) this.closedUnsampled = this.unsampledRows(this.cpu1 - this.cpu0, end.threads, true, true);
     this.state = 'stopped';

@@ -35,7 +35,6 @@ export interface PendingRecord {
   periodNs: number;
 }
 
-
 /**
  * validSIGPROF for every (source, known, timer valid), as the 8 bits the native handler reads: it
  * then walks no stack and takes no ring space for a signal this filter would drop (it counts it).
