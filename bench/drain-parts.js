@@ -17,16 +17,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const { spawnSync } = require('node:child_process');
 const { median } = require('./lib/stats');
+const { programArgs } = require('./lib/program-args');
 
 const ROOT = path.resolve(__dirname, '..');
 const PTPROF = path.join(ROOT, 'packages', 'cli', 'bin', 'ptprof.js');
-const args = process.argv.slice(2);
-const dash = args.indexOf('--');
-const own = dash < 0 ? args : args.slice(0, dash);
-const opt = (name, dflt) => (own.includes(name) ? own[own.indexOf(name) + 1] : dflt);
+const { opt, command } = programArgs(process.argv.slice(2));
 const runs = Number(opt('--runs', '3'));
 const hz = Number(opt('--hz', '100'));
-const command = dash < 0 ? [process.execPath, path.join(__dirname, 'workloads', 'self-share.js')] : args.slice(dash + 1);
 
 // The steps wrapped: module (under packages/sampler/dist/src), class, method.
 const STEPS = [

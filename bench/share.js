@@ -14,16 +14,13 @@ const path = require('node:path');
 const fs = require('node:fs');
 const os = require('node:os');
 const { spawnSync } = require('node:child_process');
+const { programArgs } = require('./lib/program-args');
 
 const ROOT = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const dash = args.indexOf('--');
-const own = dash < 0 ? args : args.slice(0, dash);
-const opt = (name, dflt) => (own.includes(name) ? own[own.indexOf(name) + 1] : dflt);
+const { opt, command } = programArgs(process.argv.slice(2));
 const runs = Number(opt('--runs', '20'));
 const hz = Number(opt('--hz', '100'));
 const other = opt('--against', undefined);
-const command = dash < 0 ? [process.execPath, path.join(__dirname, 'workloads', 'self-share.js')] : args.slice(dash + 1);
 
 /** One run under the checkout at `root`: [ms under (ptprof), ms sampled]. */
 function runOnce(root) {
