@@ -132,6 +132,28 @@ describe('drain', function () {
     assert.throws(() => binding.configure({ keepTable: 256 }), /keepTable must be an integer in 0\.\.255/);
   });
 
+  it('eventNames: each name from its own bytes, UTF-8 and unnamed events included, none past the text', function () {
+    const names = ['LazyCompile:~a /x.js:1:1', '', 'Function:λ /日本.js:2:3', 'b', ''];
+    const bytes = names.map((n) => Buffer.from(n, 'utf8'));
+    const events = new Float64Array(names.length * NUMS_PER_EVENT);
+    let end = 0;
+    bytes.forEach((b, i) => {
+      end += b.length;
+      events[i * NUMS_PER_EVENT + EV.nameEnd] = end;
+    });
+    const nameText = new Uint8Array(Buffer.concat(bytes));
+    assert.deepEqual(eventNames({ events, nameText }), names);
+    // A text within a larger buffer (as the addon's arrays may be), and a row that says more than
+    // the text holds (a damaged drain): the names stop at the text's end.
+    const pool = new Uint8Array(nameText.length + 16);
+    pool.set(nameText, 8);
+    assert.deepEqual(eventNames({ events, nameText: pool.subarray(8, 8 + nameText.length) }), names);
+    const long = events.slice();
+    long[(names.length - 2) * NUMS_PER_EVENT + EV.nameEnd] = nameText.length + 5;
+    long[(names.length - 1) * NUMS_PER_EVENT + EV.nameEnd] = nameText.length + 5;
+    assert.deepEqual(eventNames({ events: long, nameText }), [...names.slice(0, 3), 'b', '']);
+  });
+
   it('an empty drain has empty arrays and the counters', function () {
     binding.drain();
     const d = binding.drain();
