@@ -209,11 +209,13 @@ export function cpuLine(x: ProfileNumbers, who = 'the process'): string | undefi
 
 /**
  * ptprof's own CPU, in and outside the profile (issue 14): `ptprof's own CPU: 0.41s = 5.0% of the
- * 8.2s used: 10ms sampled under (ptprof), 2ms on ptprof's threads, 109ms reading inlining tables,
- * 83ms starting, 189ms ending the process; 0.21s in this command`. In the window: the samples of
- * ptprof's code (the (ptprof) root, ptprof_nanos), the addon's own threads (ptprof-collect,
- * ptprof-control: ptprof_threads_nanos, by their clocks) and the native reads of V8's inlining
- * tables (inline.read_nanos, in the program's stacks, where V8 reported the code); outside it, the agent's start and end
+ * 8.2s used: 10ms sampled under (ptprof), 2ms on ptprof's threads, 7ms in the signal handler,
+ * 109ms reading inlining tables, 83ms starting, 189ms ending the process; 0.21s in this command`.
+ * In the window: the samples of ptprof's code (the (ptprof) root, ptprof_nanos), the addon's own
+ * threads (ptprof-collect, ptprof-control: ptprof_threads_nanos, by their clocks), the signal
+ * handler (ptprof_handler_nanos: its entry to its exit, in the program's stacks, on the threads it
+ * interrupted) and the native reads of V8's inlining tables (inline.read_nanos, in the program's
+ * stacks, where V8 reported the code); outside it, the agent's start and end
  * (ptprof_start_nanos, ptprof_exit_nanos) and the ptprof command's own process (`cliNanos`, when
  * known). The share is of all of these plus the processes' CPU in the window (`osCpuNanos`).
  */
@@ -222,6 +224,7 @@ export function ownLine(f: Facts, osCpuNanos: number | undefined, cliNanos?: num
   const parts: [number, string][] = [
     [num('ptprof_nanos'), 'sampled under (ptprof)'],
     [num('ptprof_threads_nanos'), 'on ptprof\'s threads'],
+    [num('ptprof_handler_nanos'), 'in the signal handler'],
     [num('inline.read_nanos'), 'reading inlining tables'],
     [num('ptprof_start_nanos'), 'starting'],
     [num('ptprof_exit_nanos'), `ending the process${processes === 1 ? '' : `es (${processes})`}`],

@@ -15,7 +15,7 @@ export const COUNTER_FACTS: readonly string[] = [
   'records', 'kept', 'filtered.setitimer', 'filtered.timer_create', 'dropped.ring', 'dropped.shared', 'foreign', 'late', 'misdelivered',
   'errors', 'unresolved_js_frames', 'js_frames', 'setitimer_suspended', 'sigprof_reinstalled', 'code_events_dropped', 'handoff_errors',
   'threads', 'inline.optimized_frames', 'inline.inlined_frames', 'inline.unexpanded_frames', 'inline.early_frames', 'inline.tables', 'inline.failures',
-  'inline.read_nanos', 'ptprof_nanos', 'ptprof_threads_nanos', 'ptprof_start_nanos', 'ptprof_exit_nanos', 'unsampled_nanos', 'oversampled_nanos',
+  'inline.read_nanos', 'ptprof_nanos', 'ptprof_threads_nanos', 'ptprof_handler_nanos', 'ptprof_start_nanos', 'ptprof_exit_nanos', 'unsampled_nanos', 'oversampled_nanos',
 ];
 /** Groups of facts combined over the processes (counts added, failures and reasons listed). */
 export const FACT_GROUPS: readonly string[] = ['source_maps.', 'inline.'];

@@ -43,7 +43,7 @@ describe('ptprof\'s own CPU', function () {
       assert.ok(typeof end === 'number' && end > 0 && end < 2e9, `end ${end} ns`);
       const line = /ptprof's own CPU: (\S+) = ([\d.]+)% of the (\S+) used: (.*)$/m.exec(r.stderr);
       assert.ok(line, r.stderr);
-      const parts = [...line[4].matchAll(/(\S+) (sampled under \(ptprof\)|on ptprof's threads|reading inlining tables|starting|ending the process|in this command)/g)];
+      const parts = [...line[4].matchAll(/(\S+) (sampled under \(ptprof\)|on ptprof's threads|in the signal handler|reading inlining tables|starting|ending the process|in this command)/g)];
       const said = new Map(parts.map((m) => [m[2], nanos(m[1]!)]));
       assert.equal(said.get('starting'), nanos(formatSeconds(start)));
       assert.equal(said.get('ending the process'), nanos(formatSeconds(end)));
@@ -51,6 +51,11 @@ describe('ptprof\'s own CPU', function () {
       const threads = f.ptprof_threads_nanos as number;
       assert.ok(typeof threads === 'number' && threads > 0, `ptprof_threads_nanos ${threads}`);
       assert.equal(said.get('on ptprof\'s threads'), nanos(formatSeconds(threads)));
+      // The signal handler's time, by the addon's count (the program burned ~150 ms at 100 Hz:
+      // a dozen or more signals, each some microseconds).
+      const handler = f.ptprof_handler_nanos as number;
+      assert.ok(typeof handler === 'number' && handler > 0 && handler < 20e6, `ptprof_handler_nanos ${handler}`);
+      assert.equal(said.get('in the signal handler'), nanos(formatSeconds(handler)));
       // The parts add up to the whole (each printed to the same precision).
       const sum = [...said.values()].reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - nanos(line[1]!)) <= 0.01 * sum + 1e5, `${line[0]}: parts ${sum} ns`);
@@ -68,9 +73,9 @@ describe('ptprof\'s own CPU', function () {
   }
 
   it('ownLine: each part said when there is one, their sum, and the share of all CPU used', () => {
-    const f = { 'ptprof_nanos': 10e6, 'ptprof_threads_nanos': 2e6, 'inline.read_nanos': 5e6, 'ptprof_start_nanos': 60e6, 'ptprof_exit_nanos': 25e6 };
+    const f = { 'ptprof_nanos': 10e6, 'ptprof_threads_nanos': 2e6, 'ptprof_handler_nanos': 3e6, 'inline.read_nanos': 5e6, 'ptprof_start_nanos': 60e6, 'ptprof_exit_nanos': 25e6 };
     assert.equal(ownLine(f, 915e6, 100e6),
-      "ptprof's own CPU: 202ms = 18.4% of the 1.1s used: 10ms sampled under (ptprof), 2ms on ptprof's threads, 5ms reading inlining tables, 60ms starting, 25ms ending the process; 100ms in this command");
+      "ptprof's own CPU: 205ms = 18.6% of the 1.1s used: 10ms sampled under (ptprof), 2ms on ptprof's threads, 3ms in the signal handler, 5ms reading inlining tables, 60ms starting, 25ms ending the process; 100ms in this command");
     assert.equal(ownLine({ ptprof_start_nanos: 60e6 }, 940e6, undefined, 3),
       "ptprof's own CPU: 60ms = 6.0% of the 1s used: 60ms starting");
     assert.equal(ownLine({ ptprof_start_nanos: 60e6, ptprof_exit_nanos: 1e6 }, 940e6, undefined, 3),

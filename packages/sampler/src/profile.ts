@@ -128,6 +128,12 @@ export interface ProfileStats {
    * by their clocks, ns: ptprof's, not the program's (their rows are in the profile, on them).
    */
   ptprofThreadsNanos: number;
+  /**
+   * Time the addon's signal handler took in the interval, ns (its entry to its exit; the kernel's
+   * delivery of the signal is not in it): ptprof's, though the samples charge it to the stacks the
+   * signals interrupted, as they do all of a thread's CPU.
+   */
+  handlerNanos: number;
 }
 
 export interface Profile {
@@ -182,6 +188,7 @@ export function emptyStats(): ProfileStats {
     unsampledNanos: 0,
     oversampledNanos: 0,
     ptprofThreadsNanos: 0,
+    handlerNanos: 0,
   };
 }
 
@@ -206,6 +213,7 @@ export function countFacts(st: ProfileStats): ProfileFacts {
     unsampled_nanos: st.unsampledNanos,
     oversampled_nanos: Math.round(st.oversampledNanos),
     ptprof_threads_nanos: Math.round(st.ptprofThreadsNanos),
+    ptprof_handler_nanos: Math.round(st.handlerNanos),
     js_frames: st.jsFrames,
     setitimer_suspended: st.sigprof.suspensions,
     sigprof_reinstalled: st.sigprof.reinstalls,

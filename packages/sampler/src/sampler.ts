@@ -701,6 +701,8 @@ export class Sampler {
       st.records = this.filteredHere.records + (c.filteredSetitimer - c0.filteredSetitimer) + (c.filteredTimer - c0.filteredTimer);
       st.sigprof.suspensions = c.itimerSuspensions - c0.itimerSuspensions;
       st.sigprof.reinstalls = c.sigprofReinstalls - c0.sigprofReinstalls;
+      // (An addon older than the counter has none: 0, not NaN.)
+      st.handlerNanos = (c.handlerNs ?? 0) - (c0.handlerNs ?? 0);
     }
     st.inlining = inliningStats(this.symbolizer.inlining, this.inlining0, c, c0, this.inlinedFrames ? inliningOff(this.native) : 'switched off (inlinedFrames: false)');
     st.codeEvents = this.symbolizer.codeEvents - this.events0.all;

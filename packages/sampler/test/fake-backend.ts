@@ -40,7 +40,7 @@ export class FakeBackend {
       inline: new Float64Array(0),
       nameText: new Uint8Array(0),
       threads: [],
-      counters: { signals: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
+      counters: { signals: 0, handlerNs: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
         inlineTables: 0, inlineFailures: 0, inlineSkipped: 0, inlineNs: 0 },
     });
     return {

@@ -24,7 +24,7 @@ function setitimerDrain(tid: number, cpuNs: number, registerCpuNs: number): RawD
   return {
     count: 1, ints, nums, frames: new Float64Array(0), events: new Float64Array(0), inline: new Float64Array(0), nameText: new Uint8Array(0),
     threads: [{ tid, isolateId: 2, js: true, name: 'worker 1', registerCpuNs }],
-    counters: { signals: 1, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
+    counters: { signals: 1, handlerNs: 0, foreign: 0, disabled: 0, ringDrops: 0, sharedDrops: 0, codeDrops: 0, filteredSetitimer: 0, filteredTimer: 0, itimerSuspensions: 0, sigprofReinstalls: 0, collectorError: 0,
       inlineTables: 0, inlineFailures: 0, inlineSkipped: 0, inlineNs: 0 },
   };
 }

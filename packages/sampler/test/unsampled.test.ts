@@ -139,6 +139,19 @@ describe('(unsampled): each thread\'s unsampled remainder', function () {
     assert.ok(fact > 0);
   });
 
+  it('counts the signal handler\'s time in the window: ptprof_handler_nanos, from the addon\'s count between the window\'s two drains', () => {
+    const s = new Sampler({ hz: 1000, threads: 'all' }).start();
+    hogHere('handlerHog', 200);
+    const p = s.stop();
+    const fact = num(p, 'ptprof_handler_nanos');
+    const samples = p.samples.reduce((a, x) => a + x.count, 0);
+    console.log(`      the handler: ${(fact / 1e6).toFixed(3)} ms for ${samples} samples`);
+    // Some for every sample (a stack walk each), and far less than the CPU it sampled.
+    assert.ok(samples >= 50, `${samples} samples`);
+    assert.ok(fact >= samples * 100, `${fact} ns for ${samples} samples`);
+    assert.ok(fact < 0.2 * p.processCpuNanos, `${fact} ns of ${p.processCpuNanos} ns`);
+  });
+
   it('unsampled: false leaves the rows out', () => {
     const s = new Sampler({ hz: 100, unsampled: false }).start();
     hogHere('plainHog', 50);

@@ -299,6 +299,7 @@ static Napi::Value PtprofDrain(const Napi::CallbackInfo& info) {
   }
   Napi::Object c = Napi::Object::New(env);
   c.Set("signals", Napi::Number::New(env, static_cast<double>(g->signals.load())));
+  c.Set("handlerNs", Napi::Number::New(env, static_cast<double>(g->handler_ns.load())));
   c.Set("foreign", Napi::Number::New(env, static_cast<double>(g->foreign.load())));
   c.Set("disabled", Napi::Number::New(env, static_cast<double>(g->disabled.load())));
   c.Set("ringDrops", Napi::Number::New(env, static_cast<double>(slot_drops + dead_drops)));

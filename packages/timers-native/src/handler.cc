@@ -53,8 +53,20 @@ static inline void ptprof_regs(void* uctx, v8::RegisterState* regs, uint64_t* pc
 // (signals.cc). It is only ever installed over SIG_DFL or SIG_IGN, so there is no previous handler
 // to pass a foreign signal to: two handlers passing a signal to each other (two copies of the
 // addon in one process) cannot happen.
+static void ptprof_handle(int sig, siginfo_t* info, void* uctx, uint64_t now_ns);
+
 void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   int saved_errno = errno;
+  uint64_t t0 = ptprof_clock_ns(CLOCK_MONOTONIC);
+  ptprof_handle(sig, info, uctx, t0);
+  uint64_t t1 = ptprof_clock_ns(CLOCK_MONOTONIC);
+  if (t0 != 0 && t1 > t0) g->handler_ns.fetch_add(t1 - t0, std::memory_order_relaxed);
+  errno = saved_errno;
+}
+
+// The handler's work (now_ns: CLOCK_MONOTONIC at its entry); ptprof_handler times it and keeps
+// errno.
+static void ptprof_handle(int sig, siginfo_t* info, void* uctx, uint64_t now_ns) {
   g->signals.fetch_add(1, std::memory_order_relaxed);
   int code = info->si_code;
   if (code != PTPROF_SI_KERNEL && code != PTPROF_SI_TIMER) {
@@ -62,13 +74,11 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
     // record or to judge; the action it would have had without us was to be ignored or to kill,
     // and we do not kill.
     g->foreign.fetch_add(1, std::memory_order_relaxed);
-    errno = saved_errno;
     return;
   }
   if (!g->enabled.load(std::memory_order_acquire)) {
     // A timer signal queued before stop.
     g->disabled.fetch_add(1, std::memory_order_relaxed);
-    errno = saved_errno;
     return;
   }
 
@@ -82,7 +92,7 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   rec.isolate_id = 0;
   rec.signo = sig;
   rec.reserved = 0;
-  rec.time_ns = ptprof_clock_ns(CLOCK_MONOTONIC);
+  rec.time_ns = now_ns;
   rec.code_seq = g->code_seq.load(std::memory_order_acquire);
   rec.external_callback = 0;
   rec.timer_tag = code == PTPROF_SI_TIMER ? reinterpret_cast<uint64_t>(info->si_value.sival_ptr) : 0;
@@ -101,13 +111,11 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   if (!((g->keep_table.load(std::memory_order_relaxed) >> bit) & 1u)) {
     (code == PTPROF_SI_TIMER ? g->filtered_timer : g->filtered_setitimer).fetch_add(1, std::memory_order_relaxed);
     if (s != nullptr) s->writers.fetch_sub(1, std::memory_order_release);
-    errno = saved_errno;
     return;
   }
   if (s == nullptr) {
     rec.bytes = sizeof(rec);
     g->shared.push(rec);
-    errno = saved_errno;
     return;
   }
   rec.flags |= PTPROF_F_known;
@@ -133,5 +141,4 @@ void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   rec.bytes = static_cast<uint32_t>(sizeof(rec) + rec.nframes * sizeof(void*));
   s->ring.push(&rec, sizeof(rec), s->scratch, rec.nframes * sizeof(void*));
   s->writers.fetch_sub(1, std::memory_order_release);
-  errno = saved_errno;
 }

@@ -83,6 +83,12 @@ export const CODE_TYPE_WASM = 2;
 export interface DrainCounters {
   /** Every SIGPROF the handler saw since load. */
   signals: number;
+  /**
+   * Time spent in the signal handler since load, ns (CLOCK_MONOTONIC at its entry and exit; it never
+   * blocks, so this is the CPU it took from the threads it interrupted). The kernel's delivery of
+   * each signal is not in it.
+   */
+  handlerNs: number;
   /** Signals with another si_code (SI_TKILL, SI_USER, SI_QUEUE), passed to the previous handler. */
   foreign: number;
   /** Timer signals that arrived while recording was off. */

@@ -199,6 +199,10 @@ struct PtprofState {
   std::atomic<uint64_t> foreign{0};   // not SI_KERNEL/SI_TIMER (someone's kill/tgkill/sigqueue)
   std::atomic<uint64_t> disabled{0};  // ours, but arrived while recording was off
   std::atomic<uint64_t> signals{0};   // every signal the handler saw
+  // Time spent in the handler, ns (CLOCK_MONOTONIC at its entry and exit, both vDSO reads: the
+  // handler never blocks, so this is the CPU it took from the threads it interrupted). ptprof's
+  // own CPU counts it (issue 14); the kernel's delivery of the signal and its return are not in it.
+  std::atomic<uint64_t> handler_ns{0};
 
   // Signals (signals.cc). timer_signo: the real-time signal the per-thread timers deliver (0 until
   // the handler is installed). SIGPROF serves setitimer alone, and only while it is ours.

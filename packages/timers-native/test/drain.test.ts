@@ -61,7 +61,7 @@ describe('drain', function () {
     // The names are one text, each ending where its row says, none past its end.
     assert.equal(raw.events[raw.events.length - NUMS_PER_EVENT + EV.nameEnd], raw.nameText.length);
     assert.ok(names.some((n) => n.length > 0), 'some event is named');
-    for (const k of ['signals', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'filteredSetitimer', 'filteredTimer', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
+    for (const k of ['signals', 'handlerNs', 'foreign', 'disabled', 'ringDrops', 'sharedDrops', 'codeDrops', 'filteredSetitimer', 'filteredTimer', 'itimerSuspensions', 'sigprofReinstalls', 'collectorError'] as const) {
       assert.equal(typeof raw.counters[k], 'number', k);
     }
 

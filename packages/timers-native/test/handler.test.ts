@@ -86,6 +86,33 @@ describe('handler', function () {
     deleteTimer(id);
   });
 
+  it('counts the time the handler takes (handlerNs): some for every signal, never more than the time that passed', function () {
+    const { tid } = binding.register({ codeEvents: false });
+    const id = createTimer(tid);
+    binding.setTimerValid(tid, true);
+    binding.setEnabled(true);
+    const base = decodeDrain(binding.drain()).counters;
+    assert.equal(typeof base.handlerNs, 'number');
+    const t0 = binding.monotonicNs();
+    binding.timerSettime(id, 1e6, 1e6);
+    burnUntilSignals(20);
+    binding.timerSettime(id, 0, 0);
+    const t1 = binding.monotonicNs();
+    binding.setEnabled(false);
+    const after = decodeDrain(binding.drain());
+    assert.ok(after.records.length > 0);
+    const signals = after.counters.signals - base.signals;
+    const ns = after.counters.handlerNs - base.handlerNs;
+    // Each signal is a stack walk and a ring write: some hundreds of ns at least, well under a
+    // millisecond (under qemu too). One thread took them all, one at a time: their sum is within
+    // the time that passed.
+    assert.ok(signals >= 20, `${signals} signals`);
+    assert.ok(ns >= signals * 100, `${ns} ns in the handler for ${signals} signals`);
+    assert.ok(ns / signals < 1e6, `${ns / signals} ns a signal`);
+    assert.ok(ns <= t1 - t0, `${ns} ns in the handler within ${t1 - t0} ns`);
+    deleteTimer(id);
+  });
+
   it('a program that owns SIGPROF keeps it: the timers use their own signal, setitimer waits until SIGPROF is free', function () {
     const out = runFixture('chain.js');
     // Node's process.on('SIGPROF') installs libuv's handler: "other". ptprof leaves it in place.
