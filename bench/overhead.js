@@ -6,7 +6,7 @@
 // it (every thread: the signal handler, the drains, a profiler's own threads). The work yields to
 // the event loop between chunks, so the profiler's timers (ptprof's drain) run inside the blocks.
 //
-//   node bench/overhead.js [--profiler ptprof|dd|none] [--pairs 40] [--block-ms 100] [--rates 100,1000] [--json]
+//   node bench/overhead.js [--profiler ptprof|dd|none] [--pairs 120] [--block-ms 100] [--rates 100,1000] [--json]
 //
 // --profiler none is a null test: both blocks of each pair are off, so its spread is the machine's.
 const { Sampler } = require('../packages/sampler');
@@ -18,7 +18,7 @@ const { median } = require('./lib/stats');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const profiler = opt('--profiler', 'ptprof');
-const pairs = Number(opt('--pairs', 40));
+const pairs = Number(opt('--pairs', 120));
 const blockMs = Number(opt('--block-ms', 100));
 const rates = String(opt('--rates', '100,1000')).split(',').map(Number);
 const CHUNKS = 20;
@@ -81,6 +81,9 @@ async function measure(on, hz, iterations, costs, detail) {
         detail.cpuNs += c1 - c0;
         detail.records += p.stats.records;
         detail.filtered += p.stats.filtered.setitimer + p.stats.filtered.timer_create;
+        // The handler's own time, entry to exit, over the sampler's window (the block and its
+        // start and stop, a little wider than the block).
+        detail.handlerNs += Number(p.facts.ptprof_handler_nanos ?? 0);
       }
     }
     costs.push(truth.processCpuNs() - c1 + (c0 - s0));
@@ -99,7 +102,7 @@ async function main() {
     const on = [];
     const off = [];
     const startStop = [];
-    const detail = { drainNs: 0, cpuNs: 0, records: 0, filtered: 0 };
+    const detail = { drainNs: 0, cpuNs: 0, records: 0, filtered: 0, handlerNs: 0 };
     for (let i = 0; i < pairs; i++) {
       const order = i % 2 ? [true, false] : [false, true];
       const r = {};
@@ -123,6 +126,7 @@ async function main() {
       // ptprof only: the share of the on-blocks' CPU spent in drains; signals per CPU-second of
       // the blocks and the share of them filtered (setitimer's, on threads that have a timer).
       drainShare: profiler !== 'ptprof' ? null : detail.drainNs / detail.cpuNs,
+      handlerShare: profiler !== 'ptprof' ? null : detail.handlerNs / detail.cpuNs,
       signalsPerSec: profiler !== 'ptprof' ? null : detail.records / (detail.cpuNs / 1e9),
       filteredShare: profiler !== 'ptprof' ? null : detail.filtered / detail.records,
     };
@@ -131,7 +135,7 @@ async function main() {
       console.log(
         `${profiler} ${hz} Hz: on/off median ${row.median.toFixed(4)} (p25 ${row.p25.toFixed(4)}, p75 ${row.p75.toFixed(4)}, ` +
           `min ${row.min.toFixed(4)}, max ${row.max.toFixed(4)}), block ${row.offMs.toFixed(1)} ms off, start+stop ${row.startStopMs.toFixed(2)} ms` +
-          (row.drainShare == null ? '' : `, drains ${(row.drainShare * 100).toFixed(2)}% of CPU, ${row.signalsPerSec.toFixed(0)} signals/s, ${(row.filteredShare * 100).toFixed(0)}% filtered`),
+          (row.drainShare == null ? '' : `, drains ${(row.drainShare * 100).toFixed(2)}% of CPU, handler ${(row.handlerShare * 100).toFixed(2)}%, ${row.signalsPerSec.toFixed(0)} signals/s, ${(row.filteredShare * 100).toFixed(0)}% filtered`),
       );
     }
   }
