@@ -166,6 +166,46 @@ function against(dir) {
   }
 }
 
+/** autocannon (10 connections) on the server at `port` for `s` seconds: the requests it made. */
+function load(port, s) {
+  const ac = spawnSync(process.execPath, [AUTOCANNON, '-c', '10', '-d', String(s), '--json', `http://127.0.0.1:${port}/`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return JSON.parse(ac.stdout).requests.total;
+}
+
+/**
+ * bench/workloads/real/server.js under `ptprof <options> -o DIR/p.pb.gz --` in a new directory:
+ * the child (its stderr piped when `stderr`), the directory, and the port the server printed.
+ */
+async function startServer(options, stderr) {
+  const { spawn } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-own-'));
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const server = path.join(__dirname, 'workloads', 'real', 'server.js');
+  const child = spawn(process.execPath, [PTPROF, ...options, '-o', path.join(dir, 'p.pb.gz'), '--', process.execPath, server, '0'],
+    { cwd: dir, env, stdio: ['ignore', 'pipe', stderr ? 'pipe' : 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /^(\d+)\n/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (c) => reject(new Error(`the busy server ended (${c})`)));
+  }).catch((err) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  return { child, dir, port };
+}
+
+/** Ends a server started by startServer with `signal`, and removes its directory. */
+async function endServer({ child, dir }, signal) {
+  child.kill(signal);
+  await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 /**
  * A busy HTTP server in steady state, what a service that keeps ptprof on pays: the server
  * (bench/workloads/real/server.js) under autocannon, with `ptprof --signal SIGUSR2`: `warm` s of
@@ -178,28 +218,10 @@ function against(dir) {
 // 10 s: a sample under (ptprof) is 10 ms at 100 Hz, 0.2% of a 5 s window; the drains' few samples
 // a window moved the share by ±0.4% from run to run at 5 s.
 async function busyServer(rate, seconds = 10, warm = 3) {
-  const { spawn } = require('node:child_process');
   const { decodePprof, stringAt, parseFacts, numberFact } = require('@ptprof/pprof-writer');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-own-'));
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const server = path.join(__dirname, 'workloads', 'real', 'server.js');
-  const child = spawn(process.execPath, [PTPROF, '-q', '--hz', String(rate), '--signal', 'SIGUSR2', '-o', path.join(dir, 'p.pb.gz'), '--', process.execPath, server, '0'],
-    { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const load = (port, s) => {
-    const ac = spawnSync(process.execPath, [AUTOCANNON, '-c', '10', '-d', String(s), '--json', `http://127.0.0.1:${port}/`], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    return JSON.parse(ac.stdout).requests.total;
-  };
+  const srv = await startServer(['-q', '--hz', String(rate), '--signal', 'SIGUSR2']);
+  const { child, dir, port } = srv;
   try {
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /^(\d+)\n/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.on('exit', (c) => reject(new Error(`the busy server ended (${c})`)));
-    });
     // The warm-up in a first window, so that the sampler's one-time work (reading node's symbol
     // table when the first native frame is named: ~30 ms, 1-3 samples) is done before the window
     // measured.
@@ -229,44 +251,25 @@ async function busyServer(rate, seconds = 10, warm = 3) {
     const parts = { sampled: n('ptprof_nanos'), threads: n('ptprof_threads_nanos'), handler: n('ptprof_handler_nanos'), inline: n('inline.read_nanos') };
     return { cpu: n('process_cpu_nanos'), requests, parts, own: Object.values(parts).reduce((a, b) => a + b, 0) };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await endServer(srv, 'SIGTERM');
   }
 }
 
 /**
  * The same busy server profiled whole (`ptprof -- node server.js`: the default mode, whose agent
- * hands its parts to the ptprof command every 2 s, which merges them), under `load` s of load, then
+ * hands its parts to the ptprof command every 2 s, which merges them), under `seconds` s of load, then
  * SIGINT: each part of ptprof's own CPU from the summary, and all the CPU used.
  */
-async function busyWhole(load) {
-  const { spawn } = require('node:child_process');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ptprof-own-'));
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const server = path.join(__dirname, 'workloads', 'real', 'server.js');
-  const child = spawn(process.execPath, [PTPROF, '--hz', String(hz), '-o', path.join(dir, 'p.pb.gz'), '--', process.execPath, server, '0'],
-    { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function busyWhole(seconds) {
+  const srv = await startServer(['--hz', String(hz)], true);
   let err = '';
-  child.stderr.on('data', (d) => (err += d));
+  srv.child.stderr.on('data', (d) => (err += d));
   try {
-    const port = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /^(\d+)\n/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.on('exit', (c) => reject(new Error(`the busy server ended (${c})`)));
-    });
-    spawnSync(process.execPath, [AUTOCANNON, '-c', '10', '-d', String(load), `http://127.0.0.1:${port}/`], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    child.kill('SIGINT');
-    await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-    return ownParts(err);
+    load(srv.port, seconds);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await endServer(srv, 'SIGINT');
   }
+  return ownParts(err);
 }
 
 /**
