@@ -477,7 +477,7 @@ function reasons(S, over, missed) {
         'shared by all its threads), and the CPU it burns after the last of them and before its own timer is armed is not counted. ' +
         (wb.n
           ? `A worker burned ${wb.boot} ms of CPU in Node's worker bootstrap (with loading the addon) and ${wb.register} ms in ptprof's register module (which enumerates ` +
-            "V8's code before it arms the thread's timer) before it had one, unless the sampler's poll (every 10–40 ms while busy) armed it first. "
+            "V8's code before it arms the thread's timer) before it had one, unless the sampler's 10 ms poll armed it first. "
           : '') +
         "libuv's pool threads are armed by that poll. " +
         `With ${ENV.ms} ms of CPU per thread and up to a dozen threads (workers, pool, V8's helpers), these few ms per thread add up to ` +
@@ -530,7 +530,7 @@ function reasons(S, over, missed) {
               `CPU-second, ${(x.filteredShare * 100).toFixed(0)}% of them setitimer's on threads that have a timer (dropped by the handler's table, without a stack walk)`,
           )
           .join('; ') +
-        '. A drain (every 250 ms, and at once when the poll, every 10–40 ms while busy, finds a thread without a timer burning CPU) reads every ' +
+        '. A drain (every 250 ms, and at once when the 10 ms poll finds a thread without a timer burning CPU) reads every ' +
         "thread's timer, and lists /proc/self/task when an unclaimed thread was seen or 500 ms passed, whatever the rate; each block " +
         "here starts a new sampler, whose first drain arms every thread's timer." +
         (nul ? ` The null test's middle half here, ${nul.p25.toFixed(4)}–${nul.p75.toFixed(4)}, is the resolution this machine allows.` : ''),

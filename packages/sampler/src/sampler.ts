@@ -32,17 +32,7 @@ export { jsThreadName, registerCurrentThread } from './thread';
 
 
 let running: Sampler | undefined;
-/**
- * A busy process's poll: each tick asks whether a thread with no timer of its own burns CPU (its
- * setitimer records wait in the shared ring), to drain and arm it at once. Each poll is a wake-up
- * of the event loop, ~10 µs of the main thread's CPU (issue 14: ~75 a second, a fifth of a 1 s
- * program's samples under (ptprof)). So while the polls find none, each waits twice as long as
- * the last, up to POLL_MAX_MS; one that finds such a thread, or the first after an idle stretch,
- * goes back to POLL_MS. A thread born into a steadily busy process then waits up to POLL_MAX_MS
- * for its timer, covered by setitimer until then (its CPU credited from its own clock).
- */
 const POLL_MS = 10;
-const POLL_MAX_MS = 40;
 /**
  * While no signal arrives, a drain is skipped unless this long has passed since the last one.
  * Every signal ptprof takes comes from a CPU clock: none since the last drain means the rings
@@ -125,8 +115,6 @@ export class Sampler {
   private drainSignals = -1;
   /** How long the next tick waits while the process is idle (0: it is not). */
   private idleTickMs = 0;
-  /** The next poll's wait while busy (POLL_MS..POLL_MAX_MS). */
-  private pollMs = POLL_MS;
   private lastSignals = 0;
   private events0 = { all: 0, moves: 0 };
   private inlining0 = { optimized: 0, inlined: 0, unexpanded: 0, early: 0, rejected: 0 };
@@ -318,10 +306,8 @@ export class Sampler {
     this.lastSignals = signals;
     const idleMs = Math.max(IDLE_DRAIN_MS, this.drainIntervalMs);
     const interval = signals === this.drainSignals ? idleMs : this.drainIntervalMs;
-    const due = now - this.lastDrainMono >= interval * 1e6 - this.pollMs * 5e5;
-    const pending = !due && this.mode === 'all' && this.useTimers && this.native.sharedPending() > 0;
-    if (due || pending) this.drainNow(true);
-    this.pollMs = pending || this.idleTickMs !== 0 ? POLL_MS : Math.min(2 * this.pollMs, POLL_MAX_MS);
+    const due = now - this.lastDrainMono >= interval * 1e6 - POLL_MS * 5e5;
+    if (due || (this.mode === 'all' && this.useTimers && this.native.sharedPending() > 0)) this.drainNow(true);
     // Idle (no signal since the last tick): each tick waits twice as long as the one before, up
     // to IDLE_DRAIN_MS, so that an idle program is woken once a second rather than ten times (a
     // wake-up of the event loop alone costs ~165 µs of CPU here). The first signal ends it, at
@@ -329,7 +315,7 @@ export class Sampler {
     // until then (its CPU credited from its own clock, its stacks sampled less often).
     if (active) this.idleTickMs = 0;
     else this.idleTickMs = this.idleTickMs === 0 ? this.drainIntervalMs : Math.min(2 * this.idleTickMs, idleMs);
-    this.schedule(active ? this.pollMs : this.idleTickMs);
+    this.schedule(active ? POLL_MS : this.idleTickMs);
   }
 
   /** Changes the rate while running: drains first, then re-arms every timer (new random first expiry). */
