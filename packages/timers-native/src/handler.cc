@@ -49,12 +49,12 @@ static inline void ptprof_regs(void* uctx, v8::RegisterState* regs, uint64_t* pc
   *pc = reinterpret_cast<uint64_t>(regs->pc);
 }
 
+static void ptprof_handle(int sig, siginfo_t* info, void* uctx, uint64_t now_ns);
+
 // Installed for the timers' real-time signal and, while no one else owns it, for SIGPROF
 // (signals.cc). It is only ever installed over SIG_DFL or SIG_IGN, so there is no previous handler
 // to pass a foreign signal to: two handlers passing a signal to each other (two copies of the
-// addon in one process) cannot happen.
-static void ptprof_handle(int sig, siginfo_t* info, void* uctx, uint64_t now_ns);
-
+// addon in one process) cannot happen. It times ptprof_handle, the work, into handler_ns.
 void ptprof_handler(int sig, siginfo_t* info, void* uctx) {
   int saved_errno = errno;
   uint64_t t0 = ptprof_clock_ns(CLOCK_MONOTONIC);
